@@ -46,7 +46,7 @@ interface Row {
 async function measure(url: string, texts: string[], rounds: number, policy: string): Promise<number> {
   const once = async (text: string) => {
     const t0 = performance.now();
-    const res = await fetch(`${url}/v1/classify`, { method: 'POST', body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }) });
+    const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }) });
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
     return performance.now() - t0;

@@ -55,7 +55,7 @@ describe('surviving a failed agent mid-traffic (real processes)', function () {
         // Either way (restarted, or thawed by SIGCONT) agent-1 comes back into the plan file's plan.
         await waitFor(() => cluster.coordinator.activePlan!.stages.some((s) => s.host === 'agent-1'), 10_000);
         if (failure === 'kill') assert.equal(cluster.coordinator.shardBytesSent.get('agent-1'), sentBefore, 'the restarted agent downloaded shards again');
-        const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', body: JSON.stringify({ inputs: TEXTS[0] }) });
+        const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: TEXTS[0] }) });
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('x-edgerelay-agents'), 'agent-0>agent-1>agent-2');
       } finally {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { evaluate } from '../coordinator/cli/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { evaluate, readLabelledTsv } from '../coordinator/cli/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR, modelCardDevFigures } from './helpers/fixture.js';
 import { edgerelay } from './helpers/cli.js';
-
-
 
 describe('the trained SST-2 fixture through the reference runner', () => {
   it('reproduces every exit accuracy and agreement of the model card on dev.tsv within 0.5 point', async () => {
@@ -63,5 +64,65 @@ describe('edgerelay CLI', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('infer with many texts (onnxruntime-node crashes on a long command line)', function () {
+    type InferDoc = { results: { text: string; label: string; score: number }[] };
+    const dev = readLabelledTsv(FIXTURE_DEV);
+    let dir: string;
+
+    before(function () {
+      dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-infer-'));
+    });
+    after(function () {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('answers every dev.tsv sentence given with --input FILE, in order, at the model card accuracy', async function () {
+      const file = path.join(dir, 'dev.txt');
+      writeFileSync(file, dev.map((e) => e.sentence).join('\n') + '\n');
+      const { stdout, stderr, code } = await edgerelay(['infer', '--model', FIXTURE_DIR, '--input', file, '--json']);
+      assert.equal(code, 0, stderr);
+      const doc = JSON.parse(stdout) as InferDoc;
+      assert.equal(doc.results.length, 436);
+      assert.deepEqual(doc.results.map((r) => r.text), dev.map((e) => e.sentence));
+      const correct = doc.results.filter((r, i) => r.label === ['negative', 'positive'][dev[i]!.label]).length;
+      assert.ok(Math.abs(correct / dev.length - modelCardDevFigures().at(-1)!.accuracy) <= 0.005, `accuracy ${correct / dev.length}`);
+    });
+
+    it('reads texts from standard input with --input -, skipping blank lines and accepting CRLF', async function () {
+      const { stdout, stderr, code } = await edgerelay(['infer', '--model', FIXTURE_DIR, '--input', '-', '--json'], {
+        stdin: 'a gorgeous, witty, seductive movie\r\n\n   \r\ndull and lifeless\n\n',
+      });
+      assert.equal(code, 0, stderr);
+      const doc = JSON.parse(stdout) as InferDoc;
+      assert.deepEqual(doc.results.map((r) => [r.text, r.label]), [
+        ['a gorgeous, witty, seductive movie', 'positive'],
+        ['dull and lifeless', 'negative'],
+      ]);
+    });
+
+    it('refuses an over-long command line with a message pointing to --input, before loading anything', async function () {
+      const texts = dev.slice(0, 300).map((e) => e.sentence); // about 32 KB: this crashed with a segfault
+      // A model directory that does not exist: the refusal must come before the model is even looked at.
+      const { stdout, stderr, code, signal } = await edgerelay(['infer', '--model', '/nonexistent/model', ...texts]);
+      assert.equal(signal ?? null, null);
+      assert.equal(code, 1);
+      assert.equal(stdout, '');
+      assert.match(stderr, /^edgerelay: the command line carries \d+ bytes of arguments, over the 16384-byte limit .*--input FILE.*--input -/);
+      assert.doesNotMatch(stderr, /nonexistent/);
+    });
+
+    it('says how to give texts when there are none, and when --input is empty', async function () {
+      const none = await edgerelay(['infer', '--model', FIXTURE_DIR]);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /no text to classify: give texts as arguments, or in a file with --input FILE/);
+      const empty = await edgerelay(['infer', '--model', FIXTURE_DIR, '--input', '-'], { stdin: '\n \n' });
+      assert.equal(empty.code, 1);
+      assert.match(empty.stderr, /no text in --input \(standard input\)/);
+      const missing = await edgerelay(['infer', '--model', FIXTURE_DIR, '--input', path.join(dir, 'absent.txt')]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /cannot read --input .*absent\.txt/);
+    });
   });
 });

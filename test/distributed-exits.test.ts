@@ -28,7 +28,7 @@ function expectedExit(policySpec: string, result: ClassifyResult): number {
 }
 
 async function classify(url: string, text: string, parameters: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/v1/classify`, { method: 'POST', body: JSON.stringify({ inputs: text, parameters: { details: true, ...parameters } }) });
+  const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: text, parameters: { details: true, ...parameters } }) });
   assert.equal(res.status, 200, await res.clone().text());
   return ((await res.json()) as { details: { exitLayer: number; agents: string[] }[] }).details[0]!;
 }
@@ -57,7 +57,7 @@ describe('exit policies across stage boundaries (real agent processes)', functio
   }
 
   it('rejects an unknown policy with a 400 naming the accepted forms', async () => {
-    const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', body: JSON.stringify({ inputs: 'x', parameters: { exit_policy: 'sometimes' } }) });
+    const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: 'x', parameters: { exit_policy: 'sometimes' } }) });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: string }).error, /max-prob=P/);
   });

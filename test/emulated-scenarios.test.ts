@@ -36,7 +36,7 @@ describe('planner plans in the emulated heterogeneous cluster (real processes)',
       try {
         const applied = await cluster.coordinator.applyPlan(plan);
         assert.deepEqual(applied.stages.map((s) => [s.layerStart, s.layerEnd, s.host]), plan.stages.map((s) => [s.layerStart, s.layerEnd, s.host]));
-        const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', body: JSON.stringify({ inputs: TEXTS, parameters: { details: true } }) });
+        const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: TEXTS, parameters: { details: true } }) });
         assert.equal(res.status, 200);
         const body = (await res.json()) as { details: { logits: number[]; exitLayer: number }[] };
         TEXTS.forEach((t, i) => {

@@ -218,7 +218,7 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     };
     try {
       // max-prob 0.5 always fires at the first exit (two labels): accepted mutants of this template stay cheap.
-      const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', body: JSON.stringify({ inputs: TEXTS[0], parameters: { exit_threshold: 0.5 } }) });
+      const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: TEXTS[0], parameters: { exit_threshold: 0.5 } }) });
       assert.equal(res.status, 200);
     } finally {
       Link.prototype.send = original;

@@ -5,62 +5,8 @@ import { Writable } from 'node:stream';
 import { InferenceClient } from '@huggingface/inference';
 import pino from 'pino';
 
-import {
-  BackendUnavailableError,
-  startHttpApi,
-  type ClassificationOutcome,
-  type ClassifierBackend,
-  type ClassifyOptions,
-  type HttpApi,
-  type HttpApiOptions,
-  type LabelScore,
-} from '../coordinator/api/index.js';
-
-const LABELS = ['NEUTRAL', 'NEGATIVE', 'POSITIVE'];
-const FINAL_LAYER = 6;
-
-/** Deterministic per text, so the test can predict every number the API must return. */
-function outcomeFor(text: string): ClassificationOutcome {
-  const p = (text.length % 10) / 10;
-  const exitLayer = (text.length % FINAL_LAYER) + 1;
-  const agents = exitLayer <= 3 ? ['pi-a'] : ['pi-a', 'pi-b'];
-  return {
-    // Deliberately not sorted by score: the API must rank them itself.
-    scores: [
-      { label: 'NEUTRAL', score: 0.1 },
-      { label: 'NEGATIVE', score: 0.9 * (1 - p) },
-      { label: 'POSITIVE', score: 0.9 * p },
-    ],
-    logits: [0.1, 0.9 * (1 - p), 0.9 * p].map((x) => Math.log(x)),
-    exitLayer,
-    early: exitLayer < FINAL_LAYER,
-    agents,
-    totalMs: 10 + text.length,
-    hops: agents.map((agent, stage) => ({ agent, stage, layersRun: 3, computeMs: 2.5 + stage, groupWaitMs: 0, members: [] })),
-  };
-}
-
-/** What the API should answer for a text: labels by descending score. */
-function expectedRanking(text: string, topK = LABELS.length): LabelScore[] {
-  return [...outcomeFor(text).scores].sort((a, b) => b.score - a.score).slice(0, topK);
-}
-
-class FakeBackend implements ClassifierBackend {
-  ready = true;
-  failure: Error | undefined;
-  /** When set, classify waits for it before answering. */
-  gate: Promise<void> | undefined;
-  readonly calls: { texts: string[]; options: ClassifyOptions }[] = [];
-  isReady(): boolean {
-    return this.ready;
-  }
-  async classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
-    this.calls.push({ texts, options });
-    await this.gate;
-    if (this.failure) throw this.failure;
-    return texts.map(outcomeFor);
-  }
-}
+import { BackendUnavailableError, startHttpApi, type HttpApi, type HttpApiOptions, type LabelScore } from '../coordinator/api/index.js';
+import { expectedRanking, FakeBackend, outcomeFor } from './helpers/fake-backend.js';
 
 interface Reply {
   status: number;
@@ -158,7 +104,7 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
         results: texts.map((t) => expectedRanking(t, 2)),
         details: texts.map((t) => {
           const { exitLayer, early, agents, totalMs, hops, logits } = outcomeFor(t);
-          return { exitLayer, early, degraded: false, agents, totalMs, hops, logits };
+          return { exitLayer, early, degraded: false, truncated: false, tokensDropped: 0, agents, totalMs, hops, logits };
         }),
       });
     });
@@ -257,12 +203,6 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       assert.equal((await classify({ inputs: ['a', 'b'] })).status, 200);
     });
 
-    it('accepts a JSON body sent with another content-type', async function () {
-      const reply = await call('/v1/classify', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"inputs":"hi"}' });
-      assert.equal(reply.status, 200);
-      assert.deepEqual(reply.body, [expectedRanking('hi')]);
-    });
-
     it('answers other methods on /v1/classify with 405 and an Allow header', async function () {
       const reply = await call('/v1/classify');
       assert.equal(reply.status, 405);
@@ -271,7 +211,7 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
     });
 
     it('answers unknown paths with a JSON 404', async function () {
-      const reply = await call('/v2/classify', { method: 'POST', body: '{"inputs":"hi"}' });
+      const reply = await call('/v2/classify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs":"hi"}' });
       assert.equal(reply.status, 404);
       assert.match(reply.body.error, /no endpoint at \/v2\/classify/);
       assert.equal(backend.calls.length, 0);
@@ -327,7 +267,7 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
     it('answers 413 from the Content-Length alone, before any of the body arrives', async function () {
       this.timeout(10_000); // a server that waits for the body never answers: fail fast
       const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(`${api.url}/v1/classify`, { method: 'POST', headers: { 'content-length': String(2 * 1024 * 1024) } });
+        const req = httpRequest(`${api.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) } });
         req.on('response', (res) => (resolve(res.statusCode!), res.resume(), req.destroy()));
         req.on('error', reject);
         req.flushHeaders(); // headers only; the body is never sent
@@ -381,7 +321,7 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       const controller = new AbortController();
       const pending = classify({ inputs: 'hello' });
       void pending.catch(() => {});
-      const aborted = fetch(`${api.url}/v1/classify`, { method: 'POST', body: '{"inputs":"bye"}', signal: controller.signal });
+      const aborted = fetch(`${api.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs":"bye"}', signal: controller.signal });
       while (backend.calls.length < 2) await new Promise((r) => setTimeout(r, 5));
       controller.abort();
       await assert.rejects(aborted);
@@ -392,11 +332,19 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
     });
   });
 
-  it('reports health and readiness on GET /healthz', async function () {
+  it('reports readiness alone on GET /healthz when the backend has no health()', async function () {
     assert.deepEqual((await call('/healthz')).body, { status: 'ok', ready: true });
     backend.ready = false;
     const reply = await call('/healthz');
     assert.equal(reply.status, 200);
     assert.deepEqual(reply.body, { status: 'ok', ready: false });
+  });
+
+  it('reports the active plan version and connected agents on GET /healthz', async function () {
+    backend.health = () => ({ planVersion: 3, agentsConnected: 2 });
+    assert.deepEqual((await call('/healthz')).body, { status: 'ok', ready: true, planVersion: 3, agentsConnected: 2 });
+    backend.ready = false;
+    backend.health = () => ({ planVersion: null, agentsConnected: 1 });
+    assert.deepEqual((await call('/healthz')).body, { status: 'ok', ready: false, planVersion: null, agentsConnected: 1 });
   });
 });

@@ -26,6 +26,8 @@ export interface ClassificationOutcome {
   totalMs: number;
   /** Per-stage breakdown reported by the agents. */
   hops: Hop[];
+  /** Wordpiece tokens cut from the end of the text to fit the model's positions; 0 or absent when it fit. */
+  truncatedTokens?: number;
 }
 
 export interface ClassifyOptions {
@@ -33,6 +35,19 @@ export interface ClassifyOptions {
   exitThreshold?: number;
   /** An exit-policy spec ("entropy=0.2", "patience=2", "dact", "none") for these texts; wins over exitThreshold. */
   exitPolicy?: string;
+  /**
+   * false: refuse a text longer than the model's positions (InputTooLongError) instead of cutting it.
+   * Default true, cutting wordpieces from the end and reporting how many in truncatedTokens.
+   */
+  truncate?: boolean;
+}
+
+/** What GET /healthz reports beyond readiness. */
+export interface BackendHealth {
+  /** Version of the active plan; null while none is deployed. */
+  planVersion: number | null;
+  /** Agents connected to the coordinator now (heartbeating), whether or not the plan uses them. */
+  agentsConnected: number;
 }
 
 /** The coordinator side the HTTP API talks to; the API knows nothing about plans or agents. */
@@ -40,6 +55,8 @@ export interface ClassifierBackend {
   /** true once a plan is deployed and requests can be served. */
   isReady(): boolean;
   classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]>;
+  /** Cluster state for /healthz; backends without one report readiness only. */
+  health?(): BackendHealth;
 }
 
 /** Errors a backend raises that the API maps to HTTP statuses. */
@@ -47,5 +64,19 @@ export class BackendUnavailableError extends Error {
   constructor(message: string, readonly retryAfterSeconds = 1) {
     super(message);
     this.name = 'BackendUnavailableError';
+  }
+}
+
+/** A text is longer than the model's positions and the request asked not to truncate it. */
+export class InputTooLongError extends Error {
+  constructor(
+    /** Position of the text in the request's inputs. */
+    readonly index: number,
+    /** Its length in tokens, [CLS] and [SEP] included. */
+    readonly tokens: number,
+    readonly maxTokens: number,
+  ) {
+    super(`text ${index} is ${tokens} tokens long, over the model's ${maxTokens}-token limit`);
+    this.name = 'InputTooLongError';
   }
 }

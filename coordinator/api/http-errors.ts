@@ -5,6 +5,9 @@ import { EdgeRelayError } from '../errors.js';
  * `{"error": message}` (the Hugging Face Inference API's error shape), so it must say what to fix.
  */
 export class HttpApiError extends EdgeRelayError {
+  /** A stable machine-readable name, sent as `code` beside `error` where set. */
+  readonly code?: string;
+
   constructor(
     readonly status: number,
     message: string,
@@ -21,6 +24,31 @@ export class HttpApiError extends EdgeRelayError {
 export class InvalidRequestError extends HttpApiError {
   constructor(message: string) {
     super(400, message);
+  }
+}
+
+/** The body is not declared as JSON. */
+export class UnsupportedMediaTypeError extends HttpApiError {
+  override readonly code = 'unsupported_media_type';
+  constructor(given: string | undefined) {
+    // Requiring JSON also makes a cross-origin browser POST need a CORS preflight, which the API never grants.
+    super(
+      415,
+      `${given ? `Content-Type "${given.slice(0, 100)}" is not accepted` : 'the request has no Content-Type'}; ` +
+        'send the body as JSON with "Content-Type: application/json" (curl: -H \'Content-Type: application/json\')',
+    );
+  }
+}
+
+/** A text is longer than the model's positions and parameters.truncation forbids cutting it. */
+export class TextTooLongError extends HttpApiError {
+  override readonly code = 'input_too_long';
+  constructor(index: number, tokens: number, maxTokens: number) {
+    super(
+      400,
+      `inputs[${index}]: the text is ${tokens} tokens long ([CLS] and [SEP] included), over the model's ${maxTokens}-token limit; ` +
+        'shorten it, or leave out parameters.truncation (or set it to "longest_first") to have it cut to fit',
+    );
   }
 }
 

@@ -5,15 +5,16 @@ import { performance } from 'node:perf_hooks';
 
 import type pino from 'pino';
 
-import { BackendUnavailableError, type ClassificationOutcome, type ClassifierBackend } from './backend.js';
+import { BackendUnavailableError, InputTooLongError, type ClassificationOutcome, type ClassifierBackend } from './backend.js';
 import {
   ClientGoneError,
   HttpApiError,
   HttpApiStartError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  TextTooLongError,
 } from './http-errors.js';
-import { classifyRequestParser, DEFAULT_API_LIMITS, type ApiLimits } from './request-schema.js';
+import { classifyRequestParser, DEFAULT_API_LIMITS, requireJsonContentType, type ApiLimits } from './request-schema.js';
 import { detailedBody, hfResults, outcomeHeaders } from './response-format.js';
 
 export type { ApiLimits } from './request-schema.js';
@@ -27,7 +28,18 @@ export interface HttpApiOptions {
   logger?: pino.Logger;
   /** When set, /v1/classify requires `Authorization: Bearer <apiKey>` (what Hugging Face clients send as accessToken). */
   apiKey?: string;
+  /** A request's headers must all arrive within this long of its start, else 408 and the connection is closed. */
+  headersTimeoutMs?: number;
+  /**
+   * The whole request, headers and body, must arrive within this long of its start, else 408 and the
+   * connection is closed. Only receiving counts: the time spent classifying does not.
+   */
+  receiveTimeoutMs?: number;
 }
+
+/** Node's own defaults hold a trickled body for 5 minutes; a 1 MiB body needs far less even on a slow link. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_RECEIVE_TIMEOUT_MS = 15_000;
 
 export interface HttpApi {
   readonly port: number;
@@ -59,6 +71,14 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 1) throw new HttpApiStartError(`limits.${name} must be a positive integer, got ${value}`);
   }
+  const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const receiveTimeout = options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
+  for (const [name, value] of Object.entries({ headersTimeoutMs: headersTimeout, receiveTimeoutMs: receiveTimeout })) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new HttpApiStartError(`${name} must be a positive integer of milliseconds, got ${value}`);
+  }
+  if (headersTimeout > receiveTimeout) {
+    throw new HttpApiStartError(`headersTimeoutMs (${headersTimeout}) must not exceed receiveTimeoutMs (${receiveTimeout}): the headers are part of the request`);
+  }
   const host = options.host ?? '127.0.0.1';
   const log = options.logger;
   const parse = classifyRequestParser(limits);
@@ -70,7 +90,7 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         throw new HttpApiError(405, `${HEALTH_PATH} only accepts GET`, { Allow: 'GET, HEAD' });
       }
-      send(res, 200, { status: 'ok', ready: backend.isReady() });
+      send(res, 200, { status: 'ok', ready: backend.isReady(), ...backend.health?.() });
       return;
     }
     if (options.apiKey && path === CLASSIFY_PATH && !bearerMatches(req.headers.authorization, options.apiKey)) {
@@ -82,6 +102,7 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     if (req.method !== 'POST') {
       throw new HttpApiError(405, `${CLASSIFY_PATH} only accepts POST, not ${req.method}`, { Allow: 'POST' });
     }
+    requireJsonContentType(req.headers['content-type']);
     // Before reading the body: a client polling an undeployed cluster should not upload its texts each time.
     if (!backend.isReady()) {
       throw new ServiceUnavailableError('the cluster has no deployed plan yet; retry once a plan is deployed', NOT_READY_RETRY_AFTER_S);
@@ -92,9 +113,11 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       outcomes = await backend.classify(request.texts, {
         ...(request.exitThreshold !== undefined && { exitThreshold: request.exitThreshold }),
         ...(request.exitPolicy !== undefined && { exitPolicy: request.exitPolicy }),
+        ...(!request.truncate && { truncate: false }),
       });
     } catch (err) {
       if (err instanceof BackendUnavailableError) throw new ServiceUnavailableError(err.message, err.retryAfterSeconds);
+      if (err instanceof InputTooLongError) throw new TextTooLongError(err.index, err.tokens, err.maxTokens);
       throw err;
     }
     if (!Array.isArray(outcomes) || outcomes.length !== request.texts.length) {
@@ -129,14 +152,19 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     }
     if (err instanceof HttpApiError) {
       if (err.status >= 500) log?.warn({ status: err.status, err: err.message }, 'classify request not served');
-      send(res, err.status, { error: err.message, ...(err.retryable && { retryable: true }) }, { ...err.headers });
+      send(res, err.status, { error: err.message, ...(err.code && { code: err.code }), ...(err.retryable && { retryable: true }) }, { ...err.headers });
       return;
     }
     log?.error({ err }, 'classify request failed');
     send(res, 500, { error: err instanceof Error ? err.message : String(err) });
   }
 
-  const server = createServer((req, res) => {
+  const server = createServer({
+    headersTimeout: headersTimeout,
+    requestTimeout: receiveTimeout,
+    // Node checks those timeouts only this often (30 s by default), which would stretch a 15 s limit to 45 s.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+  }, (req, res) => {
     const started = performance.now();
     // Aborted clients show up as ClientGoneError in readBody or as a destroyed response; never as a crash.
     req.on('error', () => {});

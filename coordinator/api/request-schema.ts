@@ -10,7 +10,7 @@ function validPolicy(spec: string): boolean {
   }
 }
 
-import { InvalidRequestError } from './http-errors.js';
+import { InvalidRequestError, UnsupportedMediaTypeError } from './http-errors.js';
 
 /** Ceilings that keep one client from monopolising the cluster or the coordinator's memory. */
 export interface ApiLimits {
@@ -18,7 +18,10 @@ export interface ApiLimits {
   maxBodyBytes: number;
   /** Most texts in one request. */
   maxBatchSize: number;
-  /** Longest accepted text, in UTF-16 code units (JavaScript string length). */
+  /**
+   * Longest accepted text, in Unicode code points (what Python's len() counts, so an emoji is one
+   * character, not two UTF-16 units).
+   */
   maxTextChars: number;
 }
 
@@ -34,7 +37,40 @@ export interface ClassifyRequest {
   topK?: number;
   exitThreshold?: number;
   exitPolicy?: string;
+  /** false when parameters.truncation forbids cutting over-long texts. */
+  truncate: boolean;
   details: boolean;
+}
+
+/** Hugging Face's truncation strategies (transformers' TruncationStrategy), plus its boolean forms. */
+const TRUNCATION_VALUES = ['do_not_truncate', 'longest_first', 'only_first', 'only_second'] as const;
+
+/**
+ * Whether a `parameters.truncation` value lets edgerelay cut a text. Each input is a single
+ * sequence, so "only_second" has nothing it may cut: like transformers, the text is left whole
+ * (and refused when it does not fit).
+ */
+function allowsTruncation(value: boolean | (typeof TRUNCATION_VALUES)[number] | undefined): boolean {
+  return value === undefined || value === true || value === 'longest_first' || value === 'only_first';
+}
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/**
+ * POST bodies must be declared JSON (charset, if given, UTF-8). Besides saying how the body is read,
+ * this keeps browsers from sending a cross-origin "simple" POST: application/json needs a preflight.
+ */
+export function requireJsonContentType(header: string | undefined): void {
+  const [type, ...params] = (header ?? '').split(';').map((part) => part.trim().toLowerCase());
+  if (type !== 'application/json') throw new UnsupportedMediaTypeError(header);
+  for (const param of params) {
+    const [name, value = ''] = param.split('=', 2).map((x) => x.trim());
+    if (name === 'charset' && value.replace(/^"|"$/g, '') !== 'utf-8') throw new UnsupportedMediaTypeError(header);
+  }
 }
 
 const USAGE = 'send {"inputs": "text"} or {"inputs": ["text", ...]}';
@@ -44,10 +80,12 @@ const USAGE = 'send {"inputs": "text"} or {"inputs": ["text", ...]}';
  * Messages are written to follow the issue path, e.g. `inputs[2]: must be a string`.
  */
 export function classifyRequestSchema(limits: ApiLimits) {
+  // Counted here rather than with z.string().max(), so the limit's unit is ours to state, not the library's.
   const text = z
     .string({ error: 'must be a string' })
-    .max(limits.maxTextChars, {
-      error: (iss) => `text of ${String(iss.input).length} characters is over the ${limits.maxTextChars}-character limit`,
+    .superRefine((value, ctx) => {
+      const chars = codePoints(value);
+      if (chars > limits.maxTextChars) ctx.addIssue({ code: 'custom', message: `text of ${chars} characters is over the ${limits.maxTextChars}-character limit` });
     });
   // A single string is a batch of one; normalising first gives one set of checks and messages.
   const inputs = z.preprocess(
@@ -75,9 +113,12 @@ export function classifyRequestSchema(limits: ApiLimits) {
         .max(64)
         .refine((s) => validPolicy(s), { error: `must be one of ${POLICY_FORMS}` })
         .optional(),
+      truncation: z
+        .union([z.boolean(), z.enum(TRUNCATION_VALUES)], { error: `must be true, false or one of ${TRUNCATION_VALUES.map((v) => `"${v}"`).join(', ')}` })
+        .optional(),
       details: z.boolean({ error: 'must be true or false' }).optional(),
     },
-    { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, details` : 'must be an object') },
+    { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, truncation, details` : 'must be an object') },
   );
   return z.object(
     {
@@ -123,6 +164,7 @@ function parseClassifyRequest(body: Buffer, schema: ReturnType<typeof classifyRe
     ...(parameters.top_k !== undefined && { topK: parameters.top_k }),
     ...(parameters.exit_threshold !== undefined && { exitThreshold: parameters.exit_threshold }),
     ...(parameters.exit_policy !== undefined && { exitPolicy: parameters.exit_policy }),
+    truncate: allowsTruncation(parameters.truncation),
     details: parameters.details ?? false,
   };
 }

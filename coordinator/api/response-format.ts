@@ -15,7 +15,17 @@ export function hfResults(outcomes: readonly ClassificationOutcome[], topK?: num
 export function detailedBody(outcomes: readonly ClassificationOutcome[], topK?: number) {
   return {
     results: hfResults(outcomes, topK),
-    details: outcomes.map(({ exitLayer, early, agents, totalMs, hops, logits, degraded }) => ({ exitLayer, early, degraded: !!degraded, agents, totalMs, hops, logits })),
+    details: outcomes.map(({ exitLayer, early, agents, totalMs, hops, logits, degraded, truncatedTokens = 0 }) => ({
+      exitLayer,
+      early,
+      degraded: !!degraded,
+      truncated: truncatedTokens > 0,
+      tokensDropped: truncatedTokens,
+      agents,
+      totalMs,
+      hops,
+      logits,
+    })),
   };
 }
 
@@ -52,6 +62,8 @@ export function outcomeHeaders(outcomes: readonly ClassificationOutcome[], reque
     'x-edgerelay-early-exit': outcomes.map((o) => String(o.early)).join(','),
     // true where later stages failed and the answer is the last exit head reached, below threshold.
     'x-edgerelay-degraded': outcomes.map((o) => String(!!o.degraded)).join(','),
+    // How many of the texts were cut to fit the model's positions (details say which, and by how much).
+    'x-edgerelay-truncated': String(outcomes.filter((o) => (o.truncatedTokens ?? 0) > 0).length),
     'x-edgerelay-agents':
       outcomes.length === 1 ? first!.agents.map(headerSafe).join('>') : asciiJson(outcomes.map((o) => o.agents)),
     ...(first && { 'server-timing': serverTiming(first) }),

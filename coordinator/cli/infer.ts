@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ClassifyResult } from '../reference/index.js';
+import { InferInputError, readInputTexts } from './infer-input.js';
 import { openReferenceModel, parsePositiveInt } from './model.js';
 
 /** The JSON shape of `infer --json`; layers are counted from 1 for people. */
@@ -23,8 +24,17 @@ export function registerInfer(program: Command): void {
     .option('--json', 'print one JSON document')
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
-    .argument('<text...>', 'texts to classify')
-    .action(async (texts: string[], opts: { model: string; allExits?: boolean; json?: boolean; threads?: number; maxLength?: number }) => {
+    .option('--input <file>', 'read texts from FILE, one per line (blank lines skipped); "-" reads standard input')
+    .argument('[text...]', 'texts to classify (more than a few: use --input)')
+    .action(async (args: string[], opts: { model: string; allExits?: boolean; json?: boolean; threads?: number; maxLength?: number; input?: string }) => {
+      const texts = [...args, ...(opts.input !== undefined ? await readInputTexts(opts.input) : [])];
+      if (texts.length === 0) {
+        throw new InferInputError(
+          opts.input !== undefined
+            ? `no text in --input ${opts.input === '-' ? '(standard input)' : opts.input}: give one text per line`
+            : 'no text to classify: give texts as arguments, or in a file with --input FILE (one per line; "-" for standard input)',
+        );
+      }
       const { runner } = await openReferenceModel(opts);
       const results = await runner.classify(texts);
       await runner.release();

@@ -1,4 +1,11 @@
-import { BackendUnavailableError, type ClassificationOutcome, type ClassifierBackend, type ClassifyOptions } from '../api/backend.js';
+import {
+  BackendUnavailableError,
+  InputTooLongError,
+  type BackendHealth,
+  type ClassificationOutcome,
+  type ClassifierBackend,
+  type ClassifyOptions,
+} from '../api/backend.js';
 import type { FrameOf } from '../../proto/frames.js';
 import type { BertTokenizer } from '../tokenizer/index.js';
 import { softmax } from '../reference/softmax.js';
@@ -11,6 +18,16 @@ export interface ClusterBackendOptions {
   requestTimeoutMs: number;
   /** Pause before retrying on the same plan after a transient failure. */
   retryBackoffMs?: number;
+  /** Agents connected now, for /healthz; the daemon's registry knows, the dispatcher does not. */
+  agentsConnected?: () => number;
+}
+
+/** Retry-After of a request shed for overload: in-flight requests finish in well under a second. */
+const OVERLOAD_RETRY_AFTER_S = 1;
+
+interface EncodedRequest {
+  ids: BigInt64Array;
+  truncatedTokens: number;
 }
 
 /** The request's policy if it names one, else the deployment's (a bare threshold means max-prob). */
@@ -37,15 +54,35 @@ export class ClusterBackend implements ClassifierBackend {
     return !!this.dispatcher.activePlan;
   }
 
-  classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
-    return Promise.all(texts.map((t) => this.classifyOne(t, options)));
+  health(): BackendHealth {
+    return { planVersion: this.dispatcher.activePlan?.version ?? null, agentsConnected: this.options.agentsConnected?.() ?? 0 };
   }
 
-  private async classifyOne(text: string, options: ClassifyOptions): Promise<ClassificationOutcome> {
+  async classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
+    // Every text is encoded before any is sent, so a refused over-long text costs the cluster nothing.
+    const encoded = texts.map((t, i) => this.encode(t, i, options.truncate ?? true));
+    return Promise.all(encoded.map((e) => this.classifyOne(e, options)));
+  }
+
+  /** Token ids that fit the model's positions, or InputTooLongError when cutting is not allowed. */
+  private encode(text: string, index: number, truncate: boolean): EncodedRequest {
+    const max = this.options.maxLength;
+    // One token past the limit is enough to know whether it fits, without tokenizing a long text twice.
+    const ids = this.tokenizer.encode(text, max + 1).ids;
+    let truncatedTokens = 0;
+    if (ids.length > max) {
+      const tokens = this.tokenizer.tokenize(text).length + 2;
+      if (!truncate) throw new InputTooLongError(index, tokens, max);
+      truncatedTokens = tokens - max;
+      ids.length = max - 1;
+      ids.push(this.tokenizer.sepId);
+    }
+    return { ids: BigInt64Array.from(ids, (i) => BigInt(i)), truncatedTokens };
+  }
+
+  private async classifyOne({ ids, truncatedTokens }: EncodedRequest, options: ClassifyOptions): Promise<ClassificationOutcome> {
     const started = performance.now();
     const deadline = started + this.options.requestTimeoutMs;
-    const encoded = this.tokenizer.encode(text, this.options.maxLength);
-    const ids = BigInt64Array.from(encoded.ids.map((i) => BigInt(i)));
     let lastError: RequestFailedError | undefined;
     let interim: FrameOf<'interim'> | undefined;
     while (performance.now() < deadline) {
@@ -58,19 +95,26 @@ export class ClusterBackend implements ClassifierBackend {
       const policy = requestPolicy(options, active);
       try {
         const result = await this.dispatcher.submit(ids, policy, Math.max(1, deadline - performance.now()));
-        return this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false);
+        return { ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false), truncatedTokens };
       } catch (err) {
         if (!(err instanceof RequestFailedError) || !err.retryable) throw err;
         lastError = err;
         interim = err.interim ?? interim;
-        if (err.overloaded) break; // retrying would only add to the overload
+        if (err.overloaded) {
+          // Retrying would only add to the overload; and the message must not blame the deadline.
+          if (interim) break;
+          throw new BackendUnavailableError(`the cluster is overloaded (${err.message}); retry after ${OVERLOAD_RETRY_AFTER_S} s`, OVERLOAD_RETRY_AFTER_S);
+        }
         // The plan is broken: wait for the next one. Otherwise a transient error: brief pause.
         if (!this.dispatcher.servable) await this.dispatcher.waitForPlanAfter(active.version, deadline - performance.now());
         else await new Promise((r) => setTimeout(r, this.options.retryBackoffMs ?? 50));
       }
     }
-    if (interim) return this.outcome(interim.logits, interim.exitLayer, true, [], started, true);
-    throw new BackendUnavailableError(`could not classify within ${this.options.requestTimeoutMs} ms: ${lastError?.message ?? 'no plan became servable'}`, 1);
+    if (interim) return { ...this.outcome(interim.logits, interim.exitLayer, true, [], started, true), truncatedTokens };
+    throw new BackendUnavailableError(
+      `could not classify within the ${this.options.requestTimeoutMs} ms request deadline (--request-timeout): ${lastError?.message ?? 'no plan became servable'}`,
+      1,
+    );
   }
 
   private outcome(logits: number[], exitLayer: number, early: boolean, trace: FrameOf<'result'>['trace'], started: number, degraded: boolean): ClassificationOutcome {
