@@ -1,12 +1,12 @@
-import os from 'node:os';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
 import type pino from 'pino';
 import type * as grpc from '@grpc/grpc-js';
 import type { Frame } from '../proto/frames.js';
 import type { Assignment__Output as Assignment, Capabilities } from '../proto/control.js';
 import { ControlClient } from './control-client.js';
-import { acceptLink, Link, WS_OPTIONS } from './data-plane/link.js';
+import { Membership } from './membership.js';
+import { Link } from './data-plane/link.js';
+import { maxFrameBytesFor } from './data-plane/limits.js';
+import { DataPlaneServer } from './data-plane/server.js';
 import { PeerLinks } from './data-plane/peers.js';
 import { LoadedPlan } from './executor/loaded-plan.js';
 import { StageExecutor } from './executor/stage-executor.js';
@@ -47,9 +47,11 @@ export interface AgentOptions {
  * and runs its part of every request that reaches it over the data plane.
  */
 export class DeviceAgent {
-  private server: WebSocketServer | undefined;
+  private server: DataPlaneServer | undefined;
   private control: ControlClient | undefined;
-  private agentId: string | undefined;
+  private get agentId(): string | undefined {
+    return this.membership?.agentId;
+  }
   private loaded: LoadedPlan | undefined;
   /** The plan replaced last, kept for a grace period so requests already on it can finish. */
   private previous: LoadedPlan | undefined;
@@ -60,21 +62,18 @@ export class DeviceAgent {
   private readonly executor: StageExecutor;
   private readonly prober = new LinkProber((peer, frame) => this.peers.send(peer, frame));
   private capabilities: Capabilities | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private membership: Membership | undefined;
   private assignmentChain: Promise<void> = Promise.resolve();
-  private watchStream: ReturnType<ControlClient['watchAssignments']> | undefined;
-  private registering = false;
   /** Request steps (stage runs, group shares) accepted and not finished yet. */
   private inFlight = 0;
   dataPort = 0;
 
   constructor(private readonly options: AgentOptions) {
-    this.cache = new ShardCache(options.dataDir);
+    this.cache = new ShardCache(options.dataDir, { logger: options.logger, onCorrupt: () => this.stats.cacheCorruptions++ });
     const onFrame = (frame: Frame, link: Link) => this.onFrame(frame, link);
     const onBad = (err: Error) => options.logger.warn({ err: err.message }, 'dropped a malformed data-plane frame');
     this.peers = new PeerLinks(options.name, onFrame, onBad, () =>
-      this.loaded ? { planVersion: this.loaded.version, key: this.loaded.dataPlaneKey } : undefined,
+      this.loaded ? { planVersion: this.loaded.version, key: this.loaded.dataPlaneKey, maxFrameBytes: maxFrameBytesFor(this.loaded.plan.hiddenSize) } : undefined,
     );
     this.executor = new StageExecutor(
       { agentId: options.name, groupTimeoutMs: options.groupTimeoutMs ?? 10_000 },
@@ -105,97 +104,36 @@ export class DeviceAgent {
     }
     this.options.logger.info({ gflops: this.capabilities.gflops, port: this.dataPort }, 'profiled device');
     this.control = new ControlClient(this.options.coordinator, this.options.grpcCredentials);
-    await this.registerAndWatch();
-  }
-
-  private startDataPlane(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const server = new WebSocketServer({ host: this.options.listenHost, port: this.options.listenPort, ...WS_OPTIONS });
-      server.once('error', reject);
-      server.once('listening', () => {
-        this.dataPort = (server.address() as AddressInfo).port;
-        resolve();
-      });
-      server.on('connection', (socket) => {
-        const link = acceptLink(
-          socket,
-          (version) => [this.loaded, this.previous].find((p) => p?.version === version)?.dataPlaneKey,
-          (frame, l) => this.onFrame(frame, l),
-          (err) => this.options.logger.warn({ err: err.message }, 'dropped a malformed data-plane frame'),
-          (why) => this.options.logger.warn({ why }, 'refused a data-plane connection'),
-        );
-        socket.on('close', () => this.coordinatorLinks.delete(link));
-      });
-      this.server = server;
+    this.membership = new Membership(this.control, {
+      name: this.options.name,
+      dataAddress: `${this.options.advertiseHost}:${this.dataPort}`,
+      capabilities: this.capabilities,
+      cachedShards: () => this.cache.list(),
+      clusterToken: this.options.clusterToken,
+      logger: this.options.logger,
+      planVersion: () => this.loaded?.version ?? 0,
+      onAssignment: (assignment) => {
+        this.assignmentChain = this.assignmentChain.then(() => this.apply(assignment));
+      },
     });
+    await this.membership.join();
   }
 
-  /** Registers (retrying until the coordinator answers), then follows the assignment stream. */
-  private async registerAndWatch(): Promise<void> {
-    if (this.registering) return;
-    this.registering = true;
-    let delay = 200;
-    try {
-      await this.registerLoop(delay);
-    } finally {
-      this.registering = false;
-    }
-  }
-
-  private async registerLoop(delay: number): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const reply = await this.control!.register(
-          this.options.name,
-          `${this.options.advertiseHost}:${this.dataPort}`,
-          this.capabilities!,
-          this.cache.list(),
-          this.options.clusterToken,
-        );
-        this.agentId = reply.agentId;
-        this.watch();
-        this.startHeartbeat(reply.heartbeatIntervalMs || 1000);
-        this.options.logger.info({ agentId: reply.agentId }, 'registered with the coordinator');
-        return;
-      } catch (err) {
-        const e = err as { code?: number; message: string };
-        // PERMISSION_DENIED / UNAUTHENTICATED: a wrong token stays wrong; say so plainly, keep retrying slowly.
-        const refused = e.code === 7 || e.code === 16;
-        if (refused) this.options.logger.error({ err: e.message }, 'the coordinator refused this agent: check --cluster-token');
-        else this.options.logger.warn({ err: e.message }, `coordinator not reachable; retrying in ${delay} ms`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
-      }
-    }
-  }
-
-  private watch(): void {
-    this.watchStream?.cancel();
-    const stream = this.control!.watchAssignments(this.agentId!);
-    this.watchStream = stream;
-    stream.on('data', (assignment: Assignment) => {
-      this.assignmentChain = this.assignmentChain.then(() => this.apply(assignment));
+  private async startDataPlane(): Promise<void> {
+    const { logger } = this.options;
+    this.server = await DataPlaneServer.start({
+      host: this.options.listenHost,
+      port: this.options.listenPort,
+      keys: (version) => {
+        const plan = [this.loaded, this.previous].find((p) => p?.version === version);
+        return plan && { key: plan.dataPlaneKey, maxFrameBytes: maxFrameBytesFor(plan.plan.hiddenSize) };
+      },
+      onFrame: (frame, link) => this.onFrame(frame, link),
+      onBadFrame: (err) => logger.warn({ err: err.message }, 'dropped a malformed data-plane frame'),
+      onRejected: (why) => logger.warn({ why }, 'refused a data-plane connection'),
+      onClosed: (link) => this.coordinatorLinks.delete(link),
     });
-    stream.on('error', () => undefined);
-    stream.on('close', () => {
-      if (this.stopped || this.watchStream !== stream) return;
-      setTimeout(() => void this.registerAndWatch(), 500);
-    });
-  }
-
-  private startHeartbeat(intervalMs: number): void {
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      if (!this.agentId) return;
-      this.control!
-        .heartbeat(this.agentId, this.loaded?.version ?? 0, os.loadavg()[0] ?? 0, os.freemem())
-        .then((reply) => {
-          // The coordinator forgot us (we were frozen, or it restarted): join again.
-          if (!reply.known && !this.stopped) void this.registerAndWatch();
-        })
-        .catch(() => undefined);
-    }, intervalMs);
-    this.heartbeatTimer.unref();
+    this.dataPort = this.server.port;
   }
 
   /** Fetches missing shards (the disk cache first), loads them all, swaps the plan in, reports ready. */
@@ -345,7 +283,7 @@ export class DeviceAgent {
    * serving what is in flight (and what the old plan still sends) until quiet, then stop.
    */
   async drain(maxMs = 10_000): Promise<void> {
-    if (this.agentId && this.control) await this.control.leave(this.agentId).catch(() => undefined);
+    await this.membership?.leave();
     const deadline = Date.now() + maxMs;
     let quietSince = Date.now();
     while (Date.now() < deadline) {
@@ -362,14 +300,11 @@ export class DeviceAgent {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.draining = true;
-    clearInterval(this.heartbeatTimer);
-    this.watchStream?.cancel();
+    this.membership?.stop();
     this.executor.waiter.failAll(new Error('agent stopping'));
     this.peers.closeAll();
-    for (const client of this.server?.clients ?? []) client.terminate();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.server?.close();
     this.control?.close();
     await this.loaded?.release();
   }

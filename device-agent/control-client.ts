@@ -41,10 +41,10 @@ export class ControlClient {
   }
 
   /** Challenge, then Register with a proof of the cluster token (the token itself is never sent). */
-  async register(name: string, dataAddress: string, capabilities: Capabilities, cachedShards: string[], token: string | undefined): Promise<RegisterReply> {
+  async register(name: string, dataAddress: string, capabilities: Capabilities, cachedShards: string[], token: string | undefined, instanceId: string): Promise<RegisterReply> {
     const challenge = await this.unary<object, ChallengeReply>(this.client.Challenge, { name });
     const proof = token ? registerProof(token, challenge.nonce, name, dataAddress) : '';
-    const reply = await this.unary<object, RegisterReply>(this.client.Register, { name, dataAddress, capabilities, cachedShards, nonce: challenge.nonce, proof });
+    const reply = await this.unary<object, RegisterReply>(this.client.Register, { name, dataAddress, capabilities, cachedShards, nonce: challenge.nonce, proof, instanceId });
     this.session = reply.session;
     return reply;
   }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import type pino from 'pino';
 import { EdgeRelayError } from '../coordinator/errors.js';
 
 /** A shard's bytes do not match the sha256 or size the coordinator announced, or its chunks arrived out of line. */
@@ -32,6 +33,8 @@ function short(sha256: string): string {
 export interface ShardCacheOptions {
   /** Told when get() finds a file whose bytes no longer match its name (the file is then deleted). */
   onCorrupt?: (sha256: string, actualSha256: string) => void;
+  /** Warned about every corrupt file: a disk that rots shards should not be repaired in silence. */
+  logger?: pino.Logger;
 }
 
 /**
@@ -39,6 +42,9 @@ export interface ShardCacheOptions {
  * Every read is verified: an SD card that flipped a bit yields a miss, never a wrong model.
  */
 export class ShardCache {
+  /** Corrupt files found (and deleted) by get() since this cache was opened. */
+  corruptions = 0;
+
   constructor(
     readonly dir: string,
     private readonly options: ShardCacheOptions = {},
@@ -86,6 +92,12 @@ export class ShardCache {
     const actual = sha256Hex(bytes);
     if (actual !== sha256) {
       rmSync(file, { force: true });
+      this.corruptions++;
+      this.options.logger?.warn(
+        { file, expectedSha256: sha256, actualSha256: actual, bytes: bytes.byteLength },
+        `cached shard ${file} is corrupt (sha256 ${actual}, expected ${sha256}); deleted it, it will be downloaded again. ` +
+          'Repeated corruption points at a failing disk or SD card',
+      );
       this.options.onCorrupt?.(sha256, actual);
       return undefined;
     }

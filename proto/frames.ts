@@ -145,6 +145,10 @@ export const frameSchema = z.discriminatedUnion('type', [
     partialRuns: count,
     earlyExits: count,
     layersRun: count,
+    /** request steps that failed on this agent (answered with an error frame) */
+    failures: count.optional().default(0),
+    /** cached shards found corrupt on disk and downloaded again */
+    cacheCorruptions: count.optional().default(0),
     /** data-plane bytes this agent has sent since it started */
     bytesSent: count,
   }),

@@ -7,6 +7,7 @@ import { readLabelledTsv } from '../coordinator/cli/index.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { SESSION_METADATA } from '../device-agent/control-client.js';
+import { maxFrameBytesFor } from '../device-agent/data-plane/limits.js';
 import { dial, Link, UNAUTHENTICATED } from '../device-agent/data-plane/link.js';
 import { dataPlaneProof, registerProof } from '../device-agent/security/proofs.js';
 import { controlPlane, type CoordinatorClient } from '../proto/control.js';
@@ -128,7 +129,10 @@ class FuzzLink {
   readonly received = new Map<string, number>();
   /** Why the agent refused accepted mutants it was asked to compute (error frames back to us). */
   readonly errors = new Map<string, number>();
-  closes = 0;
+  /** Close codes of the authenticated links the agent ended (only 1009, for mutants over the plan's frame limit). */
+  readonly closeCodes: number[] = [];
+  /** Mutants sent that exceed the plan's frame limit: each must end its link with 1009, unread. */
+  oversizedSent = 0;
   private syncs = new Map<string, (f: FrameOf<'stats'>) => void>();
   private syncCounter = 0;
   private onClose: ((err: Error) => void)[] = [];
@@ -138,6 +142,7 @@ class FuzzLink {
     readonly agent: string,
     private readonly address: string,
     private readonly key: { planVersion: number; key: Uint8Array },
+    private readonly maxFrameBytes: number,
   ) {}
 
   async open(): Promise<void> {
@@ -153,18 +158,28 @@ class FuzzLink {
       () => this.received.set('malformed', (this.received.get('malformed') ?? 0) + 1),
     );
     this.link.socket.on('close', (code) => {
-      this.closes++;
+      this.closeCodes.push(code);
       for (const fail of this.onClose.splice(0)) fail(new Error(`${this.agent} closed the fuzz link (${code})`));
     });
   }
 
   async send(bytes: Buffer): Promise<void> {
     if (!this.link.open) await this.open();
-    this.link.socket.send(bytes, { binary: true });
+    if (bytes.byteLength <= this.maxFrameBytes) {
+      this.link.socket.send(bytes, { binary: true });
+      return;
+    }
+    // Over the plan's limit: the agent refuses it from the header and ends the link; go on with a new one.
+    this.oversizedSent++;
+    const socket = this.link.socket;
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.send(bytes, { binary: true });
+    await Promise.race([closed, sleep(5000)]);
   }
 
   /** A stats request: answered once the agent has decoded everything sent before it. */
-  stats(timeoutMs = 10_000): Promise<FrameOf<'stats'>> {
+  async stats(timeoutMs = 10_000): Promise<FrameOf<'stats'>> {
+    if (!this.link.open) await this.open();
     const requestId = `sync-${this.agent}-${++this.syncCounter}`;
     return new Promise((resolve, reject) => {
       this.onClose.push(reject);
@@ -325,7 +340,7 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     const key = cluster.coordinator.dataPlaneKey!;
     assert.equal(key.planVersion, cluster.plan.version);
     const list = templates(key.planVersion);
-    const links = new Map(agents.map((a) => [a, new FuzzLink(a, addresses.get(a)!, key)]));
+    const links = new Map(agents.map((a) => [a, new FuzzLink(a, addresses.get(a)!, key, maxFrameBytesFor(hiddenSize))]));
     await Promise.all([...links.values()].map((l) => l.open()));
     const statsBefore = new Map(await Promise.all([...links].map(async ([a, l]) => [a, await l.stats()] as const)));
     const rssBefore = new Map(cluster.agents.map((a) => [a.name, vmRssMb(a.child.pid!)]));
@@ -430,7 +445,11 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
 
     // (a) every agent process is alive, and the fuzz links were never dropped
     assert.deepEqual(alive(cluster), [true, true, true]);
-    assert.deepEqual([...links.values()].map((l) => l.closes), [0, 0, 0], 'an agent closed an authenticated link');
+    // An agent ends an authenticated link only for a frame over its plan's limit, and for every one.
+    for (const l of links.values()) {
+      assert.deepEqual(l.closeCodes, l.closeCodes.map(() => 1009), `${l.agent} closed an authenticated link for another reason`);
+      assert.equal(l.closeCodes.length, l.oversizedSent, `${l.agent}: ${l.oversizedSent} oversized frames, ${l.closeCodes.length} links closed`);
+    }
     // (b) every concurrent real request got the reference answer
     assert.deepEqual(wrong, []);
     assert.ok(answered >= 20, `only ${answered} real requests ran during the fuzzing`);
@@ -495,7 +514,7 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       const dropped = countDroppedFrames(cluster);
       try {
         for (const [agent, frame] of frames) {
-          const link = new FuzzLink(agent, addresses.get(agent)!, key);
+          const link = new FuzzLink(agent, addresses.get(agent)!, key, maxFrameBytesFor(hiddenSize));
           await link.open();
           const before = await link.stats();
           const started = performance.now();
@@ -534,7 +553,7 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
           /* not ours */
         }
       });
-      const link = new FuzzLink('agent-1', addresses.get('agent-1')!, key);
+      const link = new FuzzLink('agent-1', addresses.get('agent-1')!, key, maxFrameBytesFor(hiddenSize));
       try {
         await link.open();
         await link.send(packAny(frame));

@@ -183,7 +183,7 @@ describe('mutual TLS on the control plane', function () {
 
     before(async () => {
       const logger = pino({ level: 'silent' });
-      const handlers = controlHandlers(new AgentRegistry(), { shardBytes: () => undefined }, { heartbeatIntervalMs: 1000, logger, auth: new ClusterAuth(undefined) });
+      const handlers = controlHandlers(new AgentRegistry(), { shardBytes: () => undefined }, { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000, logger, auth: new ClusterAuth(undefined) });
       const started = await startControlServer('127.0.0.1', 0, handlers, loadServerCredentials(dir));
       server = started.server;
       address = `127.0.0.1:${started.port}`;

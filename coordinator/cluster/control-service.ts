@@ -20,6 +20,8 @@ const ADDRESS_PATTERN = /^[A-Za-z0-9.\-[\]:]{1,200}:(6553[0-5]|655[0-2]\d|65[0-4
 
 export interface ControlServiceOptions {
   heartbeatIntervalMs: number;
+  /** An agent heard from within this long is live: a second process under its name is refused. */
+  heartbeatTimeoutMs: number;
   logger: pino.Logger;
   auth: ClusterAuth;
 }
@@ -56,6 +58,12 @@ export function controlHandlers(registry: AgentRegistry, shards: ShardSource, op
       if (why) {
         logger.warn({ agent: req.name, peer: call.getPeer(), why }, 'refused an agent');
         return callback({ code: grpc.status.PERMISSION_DENIED, details: why });
+      }
+      const live = registry.conflictingInstance(req, options.heartbeatTimeoutMs);
+      if (live) {
+        const details = `an agent named "${req.name}" is already connected from ${live.dataAddress}: give this agent another --name, or stop the other one first`;
+        logger.warn({ agent: req.name, peer: call.getPeer(), live: live.dataAddress, refused: req.dataAddress }, 'refused a second agent under a live name');
+        return callback({ code: grpc.status.ALREADY_EXISTS, details });
       }
       const record = registry.register(req);
       logger.info({ agent: record.id, address: record.dataAddress, gflops: record.capabilities.gflops }, 'agent registered');

@@ -4,6 +4,8 @@ import type { Assignment, Capabilities__Output as Capabilities, RegisterRequest_
 
 export interface AgentRecord {
   id: string;
+  /** Random per agent process (RegisterRequest.instance_id). */
+  instanceId: string;
   dataAddress: string;
   capabilities: Capabilities;
   cachedShards: Set<string>;
@@ -33,6 +35,7 @@ export class AgentRegistry extends EventEmitter {
     previous?.stream?.end();
     const record: AgentRecord = {
       id: req.name,
+      instanceId: req.instanceId,
       dataAddress: req.dataAddress,
       capabilities: req.capabilities!,
       cachedShards: new Set(req.cachedShards),
@@ -41,6 +44,17 @@ export class AgentRegistry extends EventEmitter {
     };
     this.agents.set(record.id, record);
     return record;
+  }
+
+  /**
+   * The live agent a registration would displace if it is another process under the same name: one
+   * with an open stream, heard from within `liveWithinMs`, and a different instance id. A process
+   * re-registering itself, or one replacing a silent predecessor, is no conflict.
+   */
+  conflictingInstance(req: RegisterRequest, liveWithinMs: number, now = Date.now()): AgentRecord | undefined {
+    const current = this.agents.get(req.name);
+    if (!current?.stream || current.instanceId === req.instanceId) return undefined;
+    return now - current.lastSeenMs <= liveWithinMs ? current : undefined;
   }
 
   attachStream(id: string, stream: NonNullable<AgentRecord['stream']>): boolean {

@@ -116,7 +116,8 @@ export class Coordinator {
       shardBytes: (sha: string) => this.store.bytes(sha),
       onShardSent: (agent: string, bytes: number) => this.shardBytesSent.set(agent, (this.shardBytesSent.get(agent) ?? 0) + bytes),
     };
-    const handlers = controlHandlers(this.registry, shardSource, { heartbeatIntervalMs, logger, auth });
+    const heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? 3 * heartbeatIntervalMs;
+    const handlers = controlHandlers(this.registry, shardSource, { heartbeatIntervalMs, heartbeatTimeoutMs, logger, auth });
     const control = await startControlServer(this.options.host, this.options.grpcPort, handlers, this.options.grpcCredentials);
     this.grpcServer = control.server;
     this.grpcPort = control.port;
@@ -124,10 +125,10 @@ export class Coordinator {
       labels: this.checkpoint.config.labels,
       maxLength: this.options.maxLength ?? Math.min(this.checkpoint.config.maxPositions, 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
+      agentsConnected: () => this.registry.connected().length,
     });
     this.api = await startHttpApi(backend, { port: this.options.httpPort, host: this.options.host, logger, apiKey: this.options.apiKey });
     this.registry.on('changed', (e: { joined?: string; left?: string; reason?: string; graceful?: boolean }) => this.onMembershipChange(e));
-    const heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? 3 * heartbeatIntervalMs;
     this.evictTimer = setInterval(() => this.registry.evictStale(heartbeatTimeoutMs), Math.max(50, heartbeatIntervalMs / 4));
     this.evictTimer.unref();
     logger.info({ grpcPort: this.grpcPort, httpUrl: this.api.url, model: this.options.modelDir }, 'coordinator listening');
@@ -276,7 +277,11 @@ export class Coordinator {
 
   private async deployAndActivate(proposed: Plan): Promise<void> {
     // Every connected agent is an endpoint of every plan, whether or not it holds a shard.
-    const plan = completePlan({ ...proposed, endpoints: this.registry.connected().map((a) => ({ agentId: a.id, dataAddress: a.dataAddress })) });
+    const plan = completePlan({
+      ...proposed,
+      hiddenSize: this.checkpoint.config.hiddenSize,
+      endpoints: this.registry.connected().map((a) => ({ agentId: a.id, dataAddress: a.dataAddress })),
+    });
     validatePlan(plan, this.modelInfo, new Set(this.registry.connected().map((a) => a.id)));
     this.version = plan.version;
     this.options.logger.info({ plan: plan.version, stages: plan.stages.map((s) => `${s.host}[${s.layerStart},${s.layerEnd})${s.members.length ? ` group of ${s.members.length}` : ''}`) }, 'deploying plan');

@@ -34,5 +34,6 @@ export function completePlan(plan: Plan): Plan__Output {
     exitLayers: plan.exitLayers ?? [],
     wireDtype: plan.wireDtype ?? 'float32',
     numLayers: plan.numLayers ?? 0,
+    hiddenSize: plan.hiddenSize ?? 0,
   };
 }

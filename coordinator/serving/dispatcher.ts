@@ -4,6 +4,7 @@ import type pino from 'pino';
 import type { Frame, FrameOf } from '../../proto/frames.js';
 import type { Plan__Output as Plan } from '../../proto/control.js';
 import { dial, type Link } from '../../device-agent/data-plane/link.js';
+import { maxFrameBytesFor } from '../../device-agent/data-plane/limits.js';
 import { toWire, int64Tensor } from '../../device-agent/runtime/index.js';
 import { EdgeRelayError } from '../errors.js';
 import { initialExitState, parseExitPolicy } from '../../device-agent/exits/policies.js';
@@ -63,7 +64,7 @@ export class Dispatcher extends EventEmitter {
 
   /** Dials the hosts of a new plan, then switches to it; requests of older plans are retried by their callers. */
   async activate(plan: Plan, dataPlaneKey: Uint8Array): Promise<void> {
-    const key = { planVersion: plan.version, key: dataPlaneKey };
+    const key = { planVersion: plan.version, key: dataPlaneKey, maxFrameBytes: maxFrameBytesFor(plan.hiddenSize) };
     const addresses = new Map(plan.endpoints.map((e) => [e.agentId, e.dataAddress]));
     const hosts = [...new Set(plan.stages.map((s) => s.host))];
     const links = new Map<string, Link>();
@@ -185,7 +186,7 @@ export class Dispatcher extends EventEmitter {
     const requestId = randomUUID();
     const own = this.links.get(agentId);
     if (!own?.open && (!this.plan || !this.planKey)) throw new Error('no active plan to authenticate with');
-    const link = own?.open ? own : await dial(address, { role: 'coordinator', from: this.selfId }, { planVersion: this.plan!.version, key: this.planKey! }, (f) => this.onFrame(f), () => undefined);
+    const link = own?.open ? own : await dial(address, { role: 'coordinator', from: this.selfId }, { planVersion: this.plan!.version, key: this.planKey!, maxFrameBytes: maxFrameBytesFor(this.plan!.hiddenSize) }, (f) => this.onFrame(f), () => undefined);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.answerWaiters.delete(requestId);

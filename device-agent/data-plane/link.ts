@@ -1,17 +1,25 @@
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, FRAME_LIMITS, FrameError, type Frame, type FrameOf } from '../../proto/frames.js';
+import { decodeFrame, encodeFrame, FrameError, type Frame, type FrameOf } from '../../proto/frames.js';
 import { dataPlaneProof, newNonce, proofsEqual } from '../security/proofs.js';
 import type { LinkShaper } from '../emulation.js';
+import { HANDSHAKE_MAX_BYTES, maxFrameBytesFor, setMessageLimit } from './limits.js';
 
 export type FrameHandler = (frame: Frame, link: Link) => void;
 export type BadFrameHandler = (error: FrameError, link: Link) => void;
 
-/** Server side: the data-plane keys this process accepts, by plan version. */
-export type KeyLookup = (planVersion: number) => Uint8Array | undefined;
+/** What a plan version admits on the data plane: its key, and the largest frame it can send. */
+export interface PlanAdmission {
+  key: Uint8Array;
+  maxFrameBytes: number;
+}
+/** Server side: the plan versions this process accepts peers for. */
+export type KeyLookup = (planVersion: number) => PlanAdmission | undefined;
 /** Dialer side: the plan version and key to prove. */
 export interface DialKey {
   planVersion: number;
   key: Uint8Array;
+  /** Largest frame the other side may send once connected (default: the widest the frame schema allows). */
+  maxFrameBytes?: number;
 }
 
 /** Close code for a peer that failed the handshake. */
@@ -37,12 +45,30 @@ export class Link {
     readonly socket: WebSocket,
     private readonly onFrame: FrameHandler,
     private readonly onBadFrame: BadFrameHandler,
-    private readonly handshake: (frame: Frame) => boolean,
+    /** Judges a frame before authentication: the frame limit to admit the peer with, or undefined. */
+    private readonly handshake: (frame: Frame) => number | undefined,
   ) {
     socket.binaryType = 'nodebuffer';
     socket.on('message', (data, isBinary) => this.receive(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
     // An 'error' without a listener would throw; the close that follows is what callers act on.
-    socket.on('error', () => undefined);
+    socket.on('error', (err: Error & { code?: string }) => {
+      // ws refused a message from its header alone (too large), closing with 1009: say which limit.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        const limit = this.authenticated ? 'the plan\'s frame limit' : `the ${HANDSHAKE_MAX_BYTES}-byte limit before the handshake`;
+        this.onBadFrame(new FrameError(`message over ${limit}: connection closed without reading it`), this);
+      }
+    });
+  }
+
+  /** The peer proved itself: from now on it may send frames up to `maxFrameBytes`. */
+  private admit(maxFrameBytes: number): boolean {
+    if (!setMessageLimit(this.socket, maxFrameBytes)) {
+      this.onBadFrame(new FrameError('cannot raise the message limit of this ws version: refusing the connection'), this);
+      this.close(1011, 'internal error');
+      return false;
+    }
+    this.authenticated = true;
+    return true;
   }
 
   private receive(data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): void {
@@ -62,15 +88,11 @@ export class Link {
       return bad(err instanceof FrameError ? err : new FrameError(String(err)));
     }
     if (!this.authenticated) {
-      if (this.handshake(frame)) this.authenticated = true;
+      const admitted = this.handshake(frame);
+      if (admitted !== undefined) this.admit(admitted);
       return;
     }
     this.onFrame(frame, this);
-  }
-
-  markAuthenticated(peer: Link['peer']): void {
-    this.authenticated = true;
-    this.peer = peer;
   }
 
   get open(): boolean {
@@ -97,7 +119,8 @@ export class Link {
   }
 }
 
-export const WS_OPTIONS = { maxPayload: FRAME_LIMITS.maxFrameBytes, perMessageDeflate: false } as const;
+/** Until a connection is authenticated it may carry only handshake-sized messages (see limits.ts). */
+export const WS_OPTIONS = { maxPayload: HANDSHAKE_MAX_BYTES, perMessageDeflate: false } as const;
 
 /**
  * Server side of a new connection: send a challenge, accept only a hello that proves a known plan key.
@@ -111,16 +134,16 @@ export function acceptLink(socket: WebSocket, keys: KeyLookup, onFrame: FrameHan
       clearTimeout(timer);
       onRejected?.(why);
       link.close(UNAUTHENTICATED, 'unauthenticated');
-      return false;
+      return undefined;
     };
     if (frame.type !== 'hello') return reject(`expected hello, got ${frame.type}`);
-    const key = keys(frame.planVersion);
-    if (!key) return reject(`hello from ${frame.from} names unknown plan ${frame.planVersion}`);
-    if (!proofsEqual(dataPlaneProof(key, nonce, frame.role, frame.from), frame.proof)) return reject(`bad proof from ${frame.from}`);
+    const admission = keys(frame.planVersion);
+    if (!admission) return reject(`hello from ${frame.from} names unknown plan ${frame.planVersion}`);
+    if (!proofsEqual(dataPlaneProof(admission.key, nonce, frame.role, frame.from), frame.proof)) return reject(`bad proof from ${frame.from}`);
     clearTimeout(timer);
     link.peer = { role: frame.role, id: frame.from };
     onFrame(frame, link);
-    return true;
+    return admission.maxFrameBytes;
   });
   socket.once('close', () => clearTimeout(timer));
   link.send({ type: 'challenge', nonce });
@@ -146,12 +169,12 @@ export function dial(
       reject(new Error(`data plane at ${address} sent no challenge within ${timeoutMs} ms`));
     }, timeoutMs);
     const link: Link = new Link(socket, onFrame, onBadFrame, (frame) => {
-      if (frame.type !== 'challenge') return false;
+      if (frame.type !== 'challenge') return undefined;
       clearTimeout(timer);
       const answer: FrameOf<'hello'> = { type: 'hello', ...hello, planVersion: key.planVersion, proof: dataPlaneProof(key.key, frame.nonce, hello.role, hello.from) };
       link.send(answer);
       resolve(link);
-      return true;
+      return key.maxFrameBytes ?? maxFrameBytesFor(0);
     });
     socket.once('error', (err) => {
       clearTimeout(timer);

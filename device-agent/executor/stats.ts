@@ -5,4 +5,6 @@ export class AgentStats {
   earlyExits = 0;
   layersRun = 0;
   failures = 0;
+  /** Cached shards found corrupt on disk (deleted and downloaded again); more than a few means a failing disk. */
+  cacheCorruptions = 0;
 }

@@ -15,6 +15,7 @@ export interface Plan {
   'exitLayers'?: (number)[];
   'wireDtype'?: (string);
   'numLayers'?: (number);
+  'hiddenSize'?: (number);
 }
 
 export interface Plan__Output {
@@ -27,4 +28,5 @@ export interface Plan__Output {
   'exitLayers': (number)[];
   'wireDtype': (string);
   'numLayers': (number);
+  'hiddenSize': (number);
 }

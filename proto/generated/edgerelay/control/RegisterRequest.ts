@@ -9,6 +9,7 @@ export interface RegisterRequest {
   'cachedShards'?: (string)[];
   'nonce'?: (string);
   'proof'?: (string);
+  'instanceId'?: (string);
 }
 
 export interface RegisterRequest__Output {
@@ -18,4 +19,5 @@ export interface RegisterRequest__Output {
   'cachedShards': (string)[];
   'nonce': (string);
   'proof': (string);
+  'instanceId': (string);
 }

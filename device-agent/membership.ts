@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import * as grpc from '@grpc/grpc-js';
+import type pino from 'pino';
+import type { Assignment__Output as Assignment, Capabilities } from '../proto/control.js';
+import type { ControlClient } from './control-client.js';
+
+export interface MembershipOptions {
+  name: string;
+  /** host:port of this agent's data plane. */
+  dataAddress: string;
+  capabilities: Capabilities;
+  /** sha256 of the shards in the disk cache, read at each registration. */
+  cachedShards: () => string[];
+  clusterToken?: string;
+  logger: pino.Logger;
+  /** Plan version this agent runs, reported with every heartbeat. */
+  planVersion: () => number;
+  onAssignment: (assignment: Assignment) => void;
+}
+
+/** Wait before following up a closed assignment stream (the coordinator may just be restarting). */
+const REJOIN_DELAY_MS = 500;
+const MAX_RETRY_DELAY_MS = 5000;
+
+/**
+ * This agent's membership of the cluster: registration (retried with backoff), the assignment stream
+ * and heartbeats. Every registration starts a new epoch; a stream closing or a heartbeat refused is
+ * followed up only if it belongs to the current epoch. Without that, the close of the stream a
+ * registration replaces (which the coordinator sends just before its reply) scheduled another
+ * registration, which replaced the new stream, and so on: the cluster replanned twice a second.
+ */
+export class Membership {
+  /** Random per process: tells the coordinator a re-registration from a second process under our name. */
+  readonly instanceId = randomBytes(8).toString('hex');
+  agentId: string | undefined;
+  private epoch = 0;
+  private registering = false;
+  private stopped = false;
+  private stream: grpc.ClientReadableStream<Assignment> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly control: ControlClient,
+    private readonly options: MembershipOptions,
+  ) {}
+
+  /** Registers, retrying until the coordinator accepts; resolves once the assignment stream is open. */
+  async join(): Promise<void> {
+    if (this.registering || this.stopped) return;
+    this.registering = true;
+    try {
+      await this.registerLoop();
+    } finally {
+      this.registering = false;
+    }
+  }
+
+  private async registerLoop(): Promise<void> {
+    let delay = 200;
+    while (!this.stopped) {
+      // From here on, whatever the previous registration's stream or heartbeats report is history.
+      const epoch = ++this.epoch;
+      try {
+        const reply = await this.control.register(
+          this.options.name,
+          this.options.dataAddress,
+          this.options.capabilities,
+          this.options.cachedShards(),
+          this.options.clusterToken,
+          this.instanceId,
+        );
+        if (this.stopped) return;
+        this.agentId = reply.agentId;
+        this.watch(epoch);
+        this.startHeartbeat(epoch, reply.heartbeatIntervalMs || 1000);
+        this.options.logger.info({ agentId: reply.agentId }, 'registered with the coordinator');
+        return;
+      } catch (err) {
+        const e = err as { code?: number; details?: string; message: string };
+        if (e.code === grpc.status.PERMISSION_DENIED || e.code === grpc.status.UNAUTHENTICATED) {
+          // A wrong token stays wrong: say so plainly, keep retrying slowly.
+          this.options.logger.error({ err: e.details ?? e.message }, 'the coordinator refused this agent: check --cluster-token');
+          delay = MAX_RETRY_DELAY_MS;
+        } else if (e.code === grpc.status.ALREADY_EXISTS) {
+          // Another process runs under our name; we take over only once it is gone.
+          this.options.logger.error({ err: e.details ?? e.message }, 'another agent is already connected under this name: give this one another --name');
+          delay = MAX_RETRY_DELAY_MS;
+        } else {
+          this.options.logger.warn({ err: e.message }, `coordinator not reachable; retrying in ${delay} ms`);
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  private current(epoch: number): boolean {
+    return !this.stopped && epoch === this.epoch;
+  }
+
+  private watch(epoch: number): void {
+    this.stream?.cancel();
+    const stream = this.control.watchAssignments(this.agentId!);
+    this.stream = stream;
+    stream.on('data', (assignment: Assignment) => {
+      if (this.current(epoch)) this.options.onAssignment(assignment);
+    });
+    stream.on('error', () => undefined);
+    stream.on('close', () => {
+      if (!this.current(epoch)) return;
+      setTimeout(() => this.current(epoch) && void this.join(), REJOIN_DELAY_MS);
+    });
+  }
+
+  private startHeartbeat(epoch: number, intervalMs: number): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      if (!this.agentId) return;
+      this.control
+        .heartbeat(this.agentId, this.options.planVersion(), os.loadavg()[0] ?? 0, os.freemem())
+        .then((reply) => {
+          // The coordinator forgot this registration (we were frozen, or it restarted): join again.
+          if (!reply.known && this.current(epoch)) void this.join();
+        })
+        .catch(() => undefined);
+    }, intervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Tells the coordinator we are leaving (graceful drain). */
+  async leave(): Promise<void> {
+    if (this.agentId) await this.control.leave(this.agentId).catch(() => undefined);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeatTimer);
+    this.stream?.cancel();
+  }
+}
