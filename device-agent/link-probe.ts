@@ -1,3 +1,4 @@
+import { EdgeRelayError } from '../coordinator/errors.js';
 import type { Frame, FrameOf } from '../proto/frames.js';
 
 /** What an agent measured of its link to one peer, over the data plane itself. */
@@ -13,19 +14,85 @@ const PING_BYTES = 16;
  * Two bulk sizes: the difference of their round trips is pure transfer time, free of the fixed costs
  * (framing, scheduling) both pay. Big enough to take milliseconds on gigabit, small enough to be quick.
  */
-const SMALL_BULK_BYTES = 128 * 1024;
-const BULK_BYTES = 1024 * 1024;
+export const SMALL_BULK_BYTES = 128 * 1024;
+export const BULK_BYTES = 1024 * 1024;
+/** Small/big pairs per peer: three of each, so a stall in one probe is outvoted. */
+const BULK_PAIRS = 3;
+/** No edge device has a faster NIC; a probe implying more measured a stall, not the link. */
+export const MAX_PLAUSIBLE_BANDWIDTH_BYTES_PER_SEC = 100e9 / 8;
+/** The fastest bandwidth sample must have another within this factor, or it is an outlier. */
+const OUTLIER_FACTOR = 3;
+const MIN_PINGS = 3;
+const MIN_BULK_SAMPLES = 2;
+
+/** Too few probes of a link gave believable timings (the link or a peer stalled while we measured). */
+export class ImplausibleLinkError extends EdgeRelayError {
+  readonly code = 'EDGERELAY_LINK_IMPLAUSIBLE';
+}
+
+/** Round-trip times of one measurement, in ms: the pings, then small/big bulk pairs taken back to back. */
+export interface ProbeTimings {
+  pingsMs: number[];
+  bulk: { smallMs: number; bigMs: number }[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const positive = (ms: number) => Number.isFinite(ms) && ms > 0;
+
+/**
+ * Turns raw probe timings into a link measurement. A stall only ever adds time, so the fastest small
+ * probe is the truest fixed cost and each big probe's excess over it is a bandwidth sample. Dropped as
+ * implausible: non-positive or non-finite timings, a big probe no slower than that small one or
+ * implying more than 100 Gbit/s (what a stall in every small probe looks like: it once gave
+ * 734,003 Mbit/s), and a fastest sample no other sample comes within 3x of. Fewer than two samples
+ * left throws ImplausibleLinkError: no figure beats a wrong one for the planner.
+ */
+export function estimateLink(peer: string, timings: ProbeTimings, sizes = { small: SMALL_BULK_BYTES, big: BULK_BYTES }): LinkMeasurement {
+  const pings = timings.pingsMs.filter(positive);
+  if (pings.length < MIN_PINGS) {
+    throw new ImplausibleLinkError(
+      `link to ${peer}: only ${pings.length} of ${timings.pingsMs.length} latency probes had a positive round trip (need ${MIN_PINGS}); measure the link again`,
+    );
+  }
+  const smalls = timings.bulk.map((p) => p.smallMs).filter(positive);
+  const small = smalls.length ? Math.min(...smalls) : Infinity;
+  const samples = timings.bulk
+    .map((p) => p.bigMs)
+    .filter((big) => positive(big) && big > small)
+    .map((big) => ((sizes.big - sizes.small) / (big - small)) * 1000)
+    .filter((bw) => bw <= MAX_PLAUSIBLE_BANDWIDTH_BYTES_PER_SEC)
+    .sort((a, b) => b - a);
+  // Slow samples (a stalled big probe) are ignored by taking the fastest; a fastest one alone is suspect.
+  while (samples.length >= 2 && samples[0]! > samples[1]! * OUTLIER_FACTOR) samples.shift();
+  if (samples.length < MIN_BULK_SAMPLES) {
+    throw new ImplausibleLinkError(
+      `link to ${peer}: only ${samples.length} of ${timings.bulk.length} bandwidth probes were plausible (need ${MIN_BULK_SAMPLES}; ` +
+        'the others were no slower than the fastest small probe, implied over 100 Gbit/s, or no other probe came near them); ' +
+        'the link or a peer probably stalled during the measurement, measure it again',
+    );
+  }
+  return { peer, latencyMs: median(pings) / 2, bandwidthBytesPerSec: samples[0]! };
+}
 
 /**
  * Measures links to peers the way the data plane will use them: a few small round trips for latency,
- * then one large frame for bandwidth (its round trip minus a small one is the transfer time).
+ * then small and large frames for bandwidth (a large round trip minus a small one is the transfer time).
  * Echoes carry no payload back, so only the prober's outgoing direction is timed.
  */
 export class LinkProber {
   private readonly waiting = new Map<string, () => void>();
   private seq = 0;
 
-  constructor(private readonly send: (peer: string, frame: Frame) => Promise<void>) {}
+  constructor(
+    private readonly send: (peer: string, frame: Frame) => Promise<void>,
+    /** Milliseconds; injectable so tests can script stalls. */
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Called for every probe-echo frame that arrives. */
   echoed(frame: FrameOf<'probe-echo'>): void {
@@ -37,7 +104,7 @@ export class LinkProber {
   private async roundTrip(peer: string, requestId: string, bytes: number, timeoutMs: number): Promise<number> {
     const seq = this.seq++;
     const key = `${requestId}/${seq}`;
-    const started = performance.now();
+    const started = this.now();
     const echoed = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(key);
@@ -57,18 +124,18 @@ export class LinkProber {
       throw err;
     }
     await echoed;
-    return performance.now() - started;
+    return this.now() - started;
   }
 
   async measure(requestId: string, peer: string, timeoutMs = 5000): Promise<LinkMeasurement> {
     await this.roundTrip(peer, requestId, PING_BYTES, timeoutMs); // dials the link and warms it up
-    const rtts: number[] = [];
-    for (let i = 0; i < PINGS; i++) rtts.push(await this.roundTrip(peer, requestId, PING_BYTES, timeoutMs));
-    rtts.sort((a, b) => a - b);
-    const rtt = rtts[Math.floor(rtts.length / 2)]!;
-    const small = Math.min(await this.roundTrip(peer, requestId, SMALL_BULK_BYTES, timeoutMs), await this.roundTrip(peer, requestId, SMALL_BULK_BYTES, timeoutMs));
-    const big = Math.min(await this.roundTrip(peer, requestId, BULK_BYTES, timeoutMs), await this.roundTrip(peer, requestId, BULK_BYTES, timeoutMs));
-    const transferMs = Math.max(big - small, 0.01);
-    return { peer, latencyMs: rtt / 2, bandwidthBytesPerSec: ((BULK_BYTES - SMALL_BULK_BYTES) / transferMs) * 1000 };
+    const timings: ProbeTimings = { pingsMs: [], bulk: [] };
+    for (let i = 0; i < PINGS; i++) timings.pingsMs.push(await this.roundTrip(peer, requestId, PING_BYTES, timeoutMs));
+    for (let i = 0; i < BULK_PAIRS; i++) {
+      const smallMs = await this.roundTrip(peer, requestId, SMALL_BULK_BYTES, timeoutMs);
+      const bigMs = await this.roundTrip(peer, requestId, BULK_BYTES, timeoutMs);
+      timings.bulk.push({ smallMs, bigMs });
+    }
+    return estimateLink(peer, timings);
   }
 }

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { DeviceAgent } from './agent.js';
 import { parseEmulatedLink } from './emulation.js';
 import { loadAgentCredentials } from './security/tls-files.js';
+import { CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from '../coordinator/cli/secret-options.js';
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -21,15 +22,19 @@ const program = new Command('edgerelay-agent')
   .option('--advertise-host <host>', 'address peers use to reach this agent (default: 127.0.0.1 when the coordinator is on loopback, else this host\'s first IPv4)')
   .option('--threads <n>', 'ONNX Runtime threads per shard (0: all cores)', positiveInt, 1)
   .option('--data-dir <dir>', 'where shards are cached', path.join(os.homedir(), '.edgerelay-agent'))
-  .option('--cluster-token <token>', 'shared secret of the cluster (or EDGERELAY_CLUSTER_TOKEN); proven by challenge-response, never sent')
+  .option('--cluster-token <token>', 'shared secret of the cluster; proven by challenge-response, never sent (visible in ps: prefer --cluster-token-file or EDGERELAY_CLUSTER_TOKEN)')
+  .option('--cluster-token-file <file>', 'read the cluster token from this file (one trailing newline is ignored)')
   .option('--tls-dir <dir>', 'mutual TLS on the control plane with ca.pem, NAME.pem, NAME-key.pem from `edgerelay certs`')
   .option('--emulate-gflops <gflops>', 'simulation: behave like a device of this GFLOP/s (compute is stretched)', Number)
   .option('--emulate-memory-mb <mb>', 'simulation: report this much memory', Number)
   .option('--emulate-reference-gflops <gflops>', 'simulation: this machine\'s GFLOP/s per CPU-second (measured once by the launcher)', Number)
   .option('--emulate-link <link>', 'simulation: hold outgoing frames as this link would (gigabit, wifi, or <Mbit/s>:<latency ms>)')
   .option('--log-level <level>', 'pino log level', process.env.EDGERELAY_LOG_LEVEL ?? 'info')
-  .action(async (opts: { coordinator: string; name: string; listen: number; listenHost: string; advertiseHost?: string; threads: number; dataDir: string; logLevel: string; clusterToken?: string; tlsDir?: string; emulateGflops?: number; emulateMemoryMb?: number; emulateLink?: string; emulateReferenceGflops?: number }) => {
+  .option('--exit-on-stdin-close', 'stop when stdin closes: a launcher (sim/) holds the other end, so the agent dies with it even after kill -9')
+  .action(async (opts: { coordinator: string; name: string; listen: number; listenHost: string; advertiseHost?: string; threads: number; dataDir: string; logLevel: string; clusterToken?: string; clusterTokenFile?: string; tlsDir?: string; emulateGflops?: number; emulateMemoryMb?: number; emulateLink?: string; emulateReferenceGflops?: number; exitOnStdinClose?: boolean }) => {
     const logger = pino({ name: `agent:${opts.name}`, level: opts.logLevel }, pino.destination(2));
+    const token = resolveSecret(CLUSTER_TOKEN, { flagValue: opts.clusterToken, file: opts.clusterTokenFile });
+    if (token?.source === 'flag') logger.warn(flagExposureWarning(CLUSTER_TOKEN));
     const agent = new DeviceAgent({
       coordinator: opts.coordinator,
       name: opts.name,
@@ -39,7 +44,7 @@ const program = new Command('edgerelay-agent')
       threads: opts.threads,
       dataDir: path.join(opts.dataDir, opts.name),
       logger,
-      clusterToken: opts.clusterToken ?? process.env.EDGERELAY_CLUSTER_TOKEN,
+      clusterToken: token?.value,
       grpcCredentials: opts.tlsDir ? loadAgentCredentials(opts.tlsDir, opts.name) : undefined,
       ...(opts.emulateGflops && {
         emulate: {
@@ -56,10 +61,34 @@ const program = new Command('edgerelay-agent')
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
+    if (opts.exitOnStdinClose) exitWhenStdinCloses(() => {
+      // The launcher died (its coordinator with it, in sim/): nothing to drain towards; stop now.
+      logger.warn('launcher went away (stdin closed); stopping');
+      setTimeout(() => process.exit(1), 2000).unref();
+      agent.stop().finally(() => process.exit(0));
+    });
     await agent.start();
     // Machine-readable line for launchers (sim/) that need the data port.
     process.stdout.write(`edgerelay-agent ${opts.name} ready data-port=${agent.dataPort}\n`);
   });
+
+/**
+ * The kernel closes a pipe's write end when its holder dies, however it dies, so EOF on stdin is a
+ * portable "parent is gone" signal (unlike prctl). An EOF that arrives before we listen is kept by the stream.
+ */
+function exitWhenStdinCloses(onGone: () => void): void {
+  let gone = false;
+  const once = () => {
+    if (gone) return;
+    gone = true;
+    onGone();
+  };
+  process.stdin.on('end', once);
+  process.stdin.on('close', once);
+  process.stdin.on('error', once);
+  process.stdin.on('data', () => undefined); // the launcher sends nothing; reading is only for the EOF
+  process.stdin.resume();
+}
 
 function defaultAdvertiseHost(coordinator: string): string {
   const host = coordinator.replace(/:\d+$/, '');

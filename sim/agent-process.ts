@@ -49,10 +49,15 @@ export function startAgentProcess(options: AgentProcessOptions): AgentProcess {
       '--threads', String(options.threads),
       '--data-dir', options.dataDir,
       '--log-level', options.logLevel ?? 'warn',
+      // We hold the write end of its stdin and never write: when this process dies, even by kill -9,
+      // the agent sees EOF and stops instead of living on as an orphan.
+      '--exit-on-stdin-close',
       ...(options.extraArgs ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGERELAY_CLUSTER_TOKEN: options.clusterToken ?? '' } },
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, EDGERELAY_CLUSTER_TOKEN: options.clusterToken ?? '' } },
   );
+  // An agent that exits first must not turn our idle pipe into an EPIPE crash of the launcher.
+  child.stdin!.on('error', () => undefined);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-8000);

@@ -4,6 +4,7 @@ import { Coordinator } from '../daemon/coordinator.js';
 import { parsePositiveInt } from './model.js';
 import { deployProgressBar } from './progress.js';
 import { loadServerCredentials } from '../security/credentials.js';
+import { API_KEY, CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from './secret-options.js';
 
 export function parseProbability(value: string): number {
   const n = Number(value);
@@ -31,17 +32,24 @@ export function registerCoordinator(program: Command): void {
     .option('--calibration <file>', 'calibration file for --exit-policy calibrated (default: <model>/edgerelay-calibration.json)')
     .option('--wire-dtype <dtype>', 'hidden states between agents as float32 or float16', parseWireDtype, 'float32')
     .option('--request-timeout <ms>', 'per-request deadline', parsePositiveInt, 30_000)
-    .option('--cluster-token <token>', 'shared secret agents must prove to join (or EDGERELAY_CLUSTER_TOKEN)')
-    .option('--api-key <key>', 'require Authorization: Bearer <key> on the client API (or EDGERELAY_API_KEY)')
+    .option('--cluster-token <token>', 'shared secret agents must prove to join (visible in ps: prefer --cluster-token-file or EDGERELAY_CLUSTER_TOKEN)')
+    .option('--cluster-token-file <file>', 'read the cluster token from this file (one trailing newline is ignored)')
+    .option('--api-key <key>', 'require Authorization: Bearer <key> on the client API (visible in ps: prefer --api-key-file or EDGERELAY_API_KEY)')
+    .option('--api-key-file <file>', 'read the API key from this file (one trailing newline is ignored)')
     .option('--tls-dir <dir>', 'mutual TLS on the control plane with ca.pem, coordinator.pem, coordinator-key.pem from `edgerelay certs`')
     .option('--max-in-flight <n>', 'requests in flight before the API answers 503', parsePositiveInt, 512)
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (opts: {
       model: string; port: number; httpPort: number; host: string; plan?: string; minAgents: number;
       exitThreshold: number; wireDtype: 'float32' | 'float16'; requestTimeout: number; logLevel: string;
-      clusterToken?: string; apiKey?: string; maxInFlight: number; exitPolicy?: string; calibration?: string; tlsDir?: string;
+      clusterToken?: string; clusterTokenFile?: string; apiKey?: string; apiKeyFile?: string; maxInFlight: number; exitPolicy?: string; calibration?: string; tlsDir?: string;
     }) => {
       const logger = pino({ name: 'coordinator', level: opts.logLevel }, pino.destination(2));
+      const clusterToken = resolveSecret(CLUSTER_TOKEN, { flagValue: opts.clusterToken, file: opts.clusterTokenFile });
+      const apiKey = resolveSecret(API_KEY, { flagValue: opts.apiKey, file: opts.apiKeyFile });
+      for (const [secret, spec] of [[clusterToken, CLUSTER_TOKEN], [apiKey, API_KEY]] as const) {
+        if (secret?.source === 'flag') logger.warn(flagExposureWarning(spec));
+      }
       const coordinator = new Coordinator({
         modelDir: opts.model,
         host: opts.host,
@@ -55,8 +63,8 @@ export function registerCoordinator(program: Command): void {
         deployTimeoutMs: 300_000,
         logger,
         progress: process.stderr.isTTY ? deployProgressBar() : undefined,
-        clusterToken: opts.clusterToken ?? process.env.EDGERELAY_CLUSTER_TOKEN,
-        apiKey: opts.apiKey ?? process.env.EDGERELAY_API_KEY,
+        clusterToken: clusterToken?.value,
+        apiKey: apiKey?.value,
         maxInFlight: opts.maxInFlight,
         grpcCredentials: opts.tlsDir ? loadServerCredentials(opts.tlsDir) : undefined,
       });
