@@ -3,6 +3,7 @@ import { benchSingle } from './single.js';
 import { benchClusterOverhead } from './cluster-overhead.js';
 import { benchChaos } from './chaos.js';
 import { benchPlanner } from './planner.js';
+import { benchSoak } from './soak.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -37,5 +38,13 @@ program
   .option('--only <scenario>', 'run only the scenario whose file name contains this')
   .option('--json', 'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs"}]}')
   .action((opts: { rounds: number; json?: boolean; only?: string }) => benchPlanner(opts));
+
+program
+  .command('soak')
+  .description('steady mixed load on a simulated cluster while agents are killed, stalled and sent oversized frames every minute')
+  .option('--minutes <n>', 'how long', int, 10)
+  .option('--concurrency <n>', 'concurrent clients', int, 16)
+  .option('--json', 'one JSON document with the totals, every minute and the memory trends')
+  .action((opts: { minutes: number; concurrency: number; json?: boolean }) => benchSoak(opts));
 
 await program.parseAsync(process.argv);
