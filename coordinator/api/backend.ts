@@ -26,6 +26,8 @@ export interface ClassificationOutcome {
   totalMs: number;
   /** Per-stage breakdown reported by the agents. */
   hops: Hop[];
+  /** dact policies: the halting signal the answering agent used ('trained' units or the 'entropy' stand-in). */
+  halting?: 'trained' | 'entropy';
 }
 
 export interface ClassifyOptions {

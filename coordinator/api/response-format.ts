@@ -15,7 +15,9 @@ export function hfResults(outcomes: readonly ClassificationOutcome[], topK?: num
 export function detailedBody(outcomes: readonly ClassificationOutcome[], topK?: number) {
   return {
     results: hfResults(outcomes, topK),
-    details: outcomes.map(({ exitLayer, early, agents, totalMs, hops, logits, degraded }) => ({ exitLayer, early, degraded: !!degraded, agents, totalMs, hops, logits })),
+    details: outcomes.map(({ exitLayer, early, agents, totalMs, hops, logits, degraded, halting }) => ({
+      exitLayer, early, degraded: !!degraded, agents, totalMs, hops, logits, ...(halting && { halting }),
+    })),
   };
 }
 

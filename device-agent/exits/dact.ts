@@ -79,12 +79,14 @@ export function dactStep(state: ExitState, probs: number[], remaining: number, s
   const prev = Array.isArray(state.acc) ? state.acc : [];
   const p = typeof state.p === 'number' ? state.p : 1;
   const accumulated = prev.length === probs.length ? probs.map((y, c) => p * y + (1 - p) * prev[c]!) : [...probs];
-  const trained = halting !== undefined;
-  const h = trained ? clamp01(halting) : normalisedEntropy(probs);
+  // The last head has no unit (nothing follows it to weigh); it reports the signal the earlier heads used.
+  const trained = halting !== undefined || (remaining === 0 && state.trained === 1);
+  const h = halting !== undefined ? clamp01(halting) : normalisedEntropy(probs);
   const nextP = p * h;
   const lead = topTwoGap(accumulated);
   const bound = dactBound(nextP, remaining, slack);
-  return { halt: lead >= bound, signal: trained ? 'trained' : 'entropy', state: { acc: accumulated, p: nextP }, accumulated, lead, bound };
+  const next: ExitState = trained ? { acc: accumulated, p: nextP, trained: 1 } : { acc: accumulated, p: nextP };
+  return { halt: lead >= bound, signal: trained ? 'trained' : 'entropy', state: next, accumulated, lead, bound };
 }
 
 /** A unit's sigmoid is in [0, 1] already; the clamp only guards against rounding (decideExit rejects NaN). */
