@@ -89,7 +89,8 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   ly += 28;
   img.circle(lx + 15, ly + 7, 9, INK, false);
   img.text(lx + 40, ly, 'chosen:', INK);
-  img.text(lx + 40, ly + 22, record.policy, INK);
+  // Long settings (dact-entropy=0.88) do not fit the legend column at the normal size.
+  img.text(lx + 40, ly + 22, record.policy, INK, textWidth(record.policy) > RIGHT - 65 ? 1 : 2);
   return img.toPng();
 }
 
