@@ -110,6 +110,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     early: z.boolean(),
     logits: z.array(z.number().finite()).min(1).max(FRAME_LIMITS.maxLabels),
     trace: z.array(hopSchema).max(FRAME_LIMITS.maxTraceHops),
+    /** dact policies: the halting signal the decision used (the exit's trained unit, or the entropy stand-in) */
+    halting: z.enum(['trained', 'entropy']).optional(),
   }),
   /**
    * Agent → coordinator: an exit head that did not fire. Kept so that a request whose later stages

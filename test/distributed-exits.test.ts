@@ -11,6 +11,7 @@ import { decideExit, initialExitState, parseExitPolicy } from '../device-agent/e
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { FIXTURE_PLANS, writePlan } from './helpers/plans.js';
+import { fixtureWithUnits, randomUnits } from './helpers/halting.js';
 
 const SENTENCES = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence);
 
@@ -20,7 +21,7 @@ function expectedExit(policySpec: string, result: ClassifyResult): number {
   let state = initialExitState(policy);
   const exitLayers = result.exits.map((e) => e.layer);
   for (const e of result.exits) {
-    const d = decideExit(policy, state, e.probs, { layer: e.layer, exitLayers });
+    const d = decideExit(policy, state, e.probs, { layer: e.layer, exitLayers, ...(e.halting !== undefined && { halting: e.halting }) });
     state = d.state;
     if (d.exit) return e.layer + 1;
   }
@@ -30,7 +31,7 @@ function expectedExit(policySpec: string, result: ClassifyResult): number {
 async function classify(url: string, text: string, parameters: Record<string, unknown> = {}) {
   const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: text, parameters: { details: true, ...parameters } }) });
   assert.equal(res.status, 200, await res.clone().text());
-  return ((await res.json()) as { details: { exitLayer: number; agents: string[] }[] }).details[0]!;
+  return ((await res.json()) as { details: { exitLayer: number; agents: string[]; halting?: string }[] }).details[0]!;
 }
 
 describe('exit policies across stage boundaries (real agent processes)', function () {
@@ -60,6 +61,43 @@ describe('exit policies across stage boundaries (real agent processes)', functio
     const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: 'x', parameters: { exit_policy: 'sometimes' } }) });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: string }).error, /max-prob=P/);
+  });
+});
+
+describe('DACT with trained halting units across stage boundaries (real agent processes)', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let reference: Map<string, ClassifyResult>;
+  let cluster: SimCluster;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-dact-units-'));
+    // Units whose h varies from text to text, so requests halt at every stage; the same file serves both runs.
+    const model = fixtureWithUnits(path.join(dir, 'model'), randomUnits(42));
+    const runner = await ReferenceRunner.create(await loadCheckpoint(model), loadTokenizer(model), { threads: 1 });
+    reference = new Map((await runner.classify(SENTENCES.slice(0, 40), 32)).map((r) => [r.text, r]));
+    await runner.release();
+    cluster = await startSimCluster({ model, agents: 3, planFile: writePlan(FIXTURE_PLANS['pipeline-only']!) });
+  });
+  after(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const policy of ['dact', 'dact=0.5', 'dact=0.9', 'dact-entropy=0.5']) {
+    it(`${policy}: every request exits where the single-node run with the same units says, and reports its halting signal`, async () => {
+      const texts = SENTENCES.slice(0, 40);
+      const details = await Promise.all(texts.map((t) => classify(cluster.url, t, { exit_policy: policy })));
+      const expected = texts.map((t) => expectedExit(policy, reference.get(t)!));
+      assert.deepEqual(details.map((d) => d.exitLayer), expected);
+      const signal = policy.startsWith('dact-entropy') ? 'entropy' : 'trained';
+      assert.ok(details.every((d) => d.halting === signal), JSON.stringify(details.map((d) => d.halting)));
+    });
+  }
+
+  it('the units make requests halt in more than one stage, so the state really crosses devices', () => {
+    const layers = new Set(SENTENCES.slice(0, 40).map((t) => expectedExit('dact=0.5', reference.get(t)!)));
+    assert.ok([...layers].some((l) => l <= 2) && [...layers].some((l) => l > 2), `exit layers ${[...layers].join(', ')}`);
   });
 });
 

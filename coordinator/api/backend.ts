@@ -28,6 +28,8 @@ export interface ClassificationOutcome {
   hops: Hop[];
   /** Wordpiece tokens cut from the end of the text to fit the model's positions; 0 or absent when it fit. */
   truncatedTokens?: number;
+  /** dact policies: the halting signal the answering agent used ('trained' units or the 'entropy' stand-in). */
+  halting?: 'trained' | 'entropy';
 }
 
 export interface ClassifyOptions {

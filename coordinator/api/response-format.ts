@@ -15,7 +15,7 @@ export function hfResults(outcomes: readonly ClassificationOutcome[], topK?: num
 export function detailedBody(outcomes: readonly ClassificationOutcome[], topK?: number) {
   return {
     results: hfResults(outcomes, topK),
-    details: outcomes.map(({ exitLayer, early, agents, totalMs, hops, logits, degraded, truncatedTokens = 0 }) => ({
+    details: outcomes.map(({ exitLayer, early, agents, totalMs, hops, logits, degraded, truncatedTokens = 0, halting }) => ({
       exitLayer,
       early,
       degraded: !!degraded,
@@ -25,6 +25,7 @@ export function detailedBody(outcomes: readonly ClassificationOutcome[], topK?: 
       totalMs,
       hops,
       logits,
+      ...(halting && { halting }),
     })),
   };
 }

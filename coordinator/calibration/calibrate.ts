@@ -4,7 +4,8 @@
  * on rows it was not tuned on.
  */
 import { parseExitPolicy } from '../../device-agent/exits/policies.js';
-import { selectRows, type ExitRuns } from './collect.js';
+import { hasTrainedHalting, selectRows, type ExitRuns } from './collect.js';
+import type { HaltingSignal } from '../../device-agent/exits/dact.js';
 import { simulatePolicy, type PolicyOutcome } from './simulate.js';
 import { splitRows } from './split.js';
 import { compareForTarget, formatTarget, meetsTarget, type CalibrationTarget } from './target.js';
@@ -50,6 +51,8 @@ export interface CalibrationRecord {
   model: string;
   data: string;
   labelled: boolean;
+  /** The halting signal `dact` settings used: the checkpoint's trained units, or the entropy stand-in. */
+  halting: HaltingSignal;
   /** The chosen setting, e.g. "max-prob=0.93" (parseExitPolicy reads it). */
   policy: string;
   target: string;
@@ -92,7 +95,10 @@ export function calibrateRuns(runs: ExitRuns, options: CalibrateRunsOptions): Ca
   const finalTuning = finalAccuracy(tuningRuns);
   const finalHeld = heldRuns && finalAccuracy(heldRuns);
 
-  const rows = sweep(options.policies ?? SWEPT_POLICIES, tuningRuns);
+  const trained = hasTrainedHalting(runs);
+  // Without trained units dact-entropy is dact itself: sweeping it twice would only repeat the rows.
+  const kinds = (options.policies ?? SWEPT_POLICIES).filter((k) => trained || k !== 'dact-entropy');
+  const rows = sweep(kinds, tuningRuns);
   // A choice carries its figures on the tuning rows and, re-simulated, on the held-apart rows.
   const choiceOf = (kind: PolicyChoice['kind'], policy: string, met: boolean, tuning: PolicyOutcome): PolicyChoice => {
     const held = heldRuns && simulatePolicy(parseExitPolicy(policy), heldRuns);
@@ -100,7 +106,7 @@ export function calibrateRuns(runs: ExitRuns, options: CalibrateRunsOptions): Ca
   };
 
   const perPolicy: PolicyChoice[] = [];
-  for (const kind of options.policies ?? SWEPT_POLICIES) {
+  for (const kind of kinds) {
     const pick = choose(rows.filter((r) => r.kind === kind), target);
     if (pick) perPolicy.push(choiceOf(kind, pick.row.policy, pick.met, pick.row.outcome));
   }
@@ -116,6 +122,7 @@ export function calibrateRuns(runs: ExitRuns, options: CalibrateRunsOptions): Ca
     model: options.model ?? '',
     data: options.data ?? '',
     labelled,
+    halting: trained ? 'trained' : 'entropy',
     policy: chosen.policy,
     target: formatTarget(target),
     met: chosen.met,

@@ -1,11 +1,27 @@
 import type { Checkpoint } from '../checkpoint/types.js';
-import type { ReferenceRunner } from '../reference/index.js';
+import type { ClassifyResult, ReferenceRunner } from '../reference/index.js';
 
 /** One example seen through every exit head. */
 export interface ExitRun {
   /** probs[k] is the distribution of the k-th exit head (exitLayers[k]); the last is the final classifier. */
   probs: number[][];
   label?: number;
+  /** halting[k]: the trained DACT halting value of the k-th exit (every exit but the last), when the checkpoint has units. */
+  halting?: number[];
+}
+
+/** One classified example as calibration keeps it. */
+export function exitRunOf(result: ClassifyResult, label?: number): ExitRun {
+  const run: ExitRun = { probs: result.exits.map((e) => e.probs) };
+  if (label !== undefined) run.label = label;
+  const units = result.exits.slice(0, -1);
+  if (units.length > 0 && units.every((e) => e.halting !== undefined)) run.halting = units.map((e) => e.halting!);
+  return run;
+}
+
+/** Whether the runs carry trained halting values (then \`dact\` uses them, and \`dact-entropy\` is worth comparing). */
+export function hasTrainedHalting(runs: ExitRuns): boolean {
+  return runs.rows.length > 0 && runs.rows.every((r) => r.halting !== undefined);
 }
 
 /** Every example's per-exit distributions: collected once, then any policy is simulated on them. */
@@ -36,7 +52,7 @@ export async function collectExitRuns(
     const results = await runner.classify(texts.slice(start, start + batchSize), batchSize);
     for (const r of results) {
       const i = rows.length;
-      rows.push(labels ? { probs: r.exits.map((e) => e.probs), label: labels[i]! } : { probs: r.exits.map((e) => e.probs) });
+      rows.push(exitRunOf(r, labels?.[i]));
     }
     options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
   }

@@ -1,5 +1,5 @@
 export { readCalibrationData, type CalibrationData } from './data.js';
-export { collectExitRuns, selectRows, type ExitRun, type ExitRuns, type CollectOptions } from './collect.js';
+export { collectExitRuns, exitRunOf, hasTrainedHalting, selectRows, type ExitRun, type ExitRuns, type CollectOptions } from './collect.js';
 export { simulatePolicy, type PolicyOutcome } from './simulate.js';
 export { splitRows, type RowSplit } from './split.js';
 export { parseTarget, formatTarget, meetsTarget, accuracyCost, CalibrationTargetError, type CalibrationTarget } from './target.js';
@@ -18,4 +18,4 @@ export { CALIBRATION_FILE, CalibrationFileError, defaultCalibrationPath, readCal
 export { plotCalibration } from './plot.js';
 export { formatTable, formatChoice, formatSummary } from './report.js';
 export { calibrate, collectFromFile, type CalibrateOptions, type CalibrateResult, type CollectFileOptions } from './run.js';
-export { policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
+export { haltingSignalOf, policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';

@@ -7,6 +7,7 @@ const COLORS: Record<string, Rgb> = {
   entropy: [255, 127, 14],
   patience: [44, 160, 44],
   dact: [214, 39, 40],
+  'dact-entropy': [148, 103, 189],
   none: [90, 90, 90],
 };
 const INK: Rgb = [20, 20, 20];
@@ -59,6 +60,9 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   // Reference: the final exit.
   img.line(px(xMin), py(finalY), px(xMax), py(finalY), COLORS.none!, 1, 6);
 
+  // With trained units, dact and its entropy stand-in are drawn side by side and named apart.
+  const legendName = (kind: string) =>
+    kind === 'dact' ? (record.halting === 'trained' ? 'dact trained' : 'dact entropy') : kind === 'dact-entropy' ? 'dact entropy' : kind;
   // One polyline per policy, settings ordered by layers run.
   const kinds = [...new Set(record.table.map((r) => r.kind))];
   for (const kind of kinds) {
@@ -77,7 +81,7 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   const lx = W - RIGHT + 25;
   for (const kind of kinds) {
     img.line(lx, ly + 7, lx + 30, ly + 7, COLORS[kind] ?? INK, 3);
-    img.text(lx + 40, ly, kind, INK);
+    img.text(lx + 40, ly, legendName(kind), INK);
     ly += 28;
   }
   img.line(lx, ly + 7, lx + 30, ly + 7, COLORS.none!, 1, 6);
@@ -85,7 +89,8 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   ly += 28;
   img.circle(lx + 15, ly + 7, 9, INK, false);
   img.text(lx + 40, ly, 'chosen:', INK);
-  img.text(lx + 40, ly + 22, record.policy, INK);
+  // Long settings (dact-entropy=0.88) do not fit the legend column at the normal size.
+  img.text(lx + 40, ly + 22, record.policy, INK, textWidth(record.policy) > RIGHT - 65 ? 1 : 2);
   return img.toPng();
 }
 

@@ -1,6 +1,7 @@
 /** `eval --policy`: a policy (or the calibrated one) judged on collected runs. */
 import { formatExitPolicy, parseExitPolicy, type ExitPolicy } from '../../device-agent/exits/policies.js';
-import type { ExitRuns } from './collect.js';
+import type { HaltingSignal } from '../../device-agent/exits/dact.js';
+import { hasTrainedHalting, type ExitRuns } from './collect.js';
 import { simulatePolicy } from './simulate.js';
 import { defaultCalibrationPath, readCalibration } from './store.js';
 
@@ -13,6 +14,14 @@ export interface PolicyFigures {
   speedup: number;
   /** exitRates[l]: share answered after 0-based layer l. */
   exitRates: number[];
+  /** dact policies only: the halting signal used (trained units, or the entropy stand-in). */
+  halting?: HaltingSignal;
+}
+
+/** The h_n a dact policy runs on with these runs; undefined for other policies. */
+export function haltingSignalOf(policy: ExitPolicy, runs: ExitRuns): HaltingSignal | undefined {
+  if (policy.kind !== 'dact') return undefined;
+  return !policy.standIn && hasTrainedHalting(runs) ? 'trained' : 'entropy';
 }
 
 /** 'calibrated' reads the calibration file (default <model>/edgerelay-calibration.json); anything else is a policy spec. */
@@ -30,5 +39,6 @@ export function policyFigures(policy: ExitPolicy, runs: ExitRuns): PolicyFigures
     meanLayers: o.meanLayers,
     speedup: o.speedup,
     exitRates: o.exitRates,
+    ...(policy.kind === 'dact' && { halting: haltingSignalOf(policy, runs) }),
   };
 }

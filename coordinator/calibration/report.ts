@@ -64,6 +64,7 @@ export function formatChoice(record: CalibrationRecord): string {
   lines.push(`chosen: ${record.policy}${record.met ? '' : `  (no setting meets ${record.target} on the tuning rows)`}`);
   lines.push(`  tuning:   ${formatSummary(record.tuning)}`);
   if (record.heldOut) lines.push(`  held-out: ${formatSummary(record.heldOut)}`);
+  lines.push(`dact halting signal: ${record.halting === 'trained' ? 'trained halting units (dact-entropy: the entropy stand-in, for comparison)' : 'entropy stand-in (the checkpoint has no trained halting units)'}`);
   lines.push(`exit rate per layer: ${record.exitRates.map((r, l) => `${l + 1}: ${pct(r)}`).join(', ')}`);
   return lines.join('\n');
 }

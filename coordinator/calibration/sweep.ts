@@ -3,8 +3,12 @@ import { EdgeRelayError } from '../errors.js';
 import type { ExitRuns } from './collect.js';
 import { simulatePolicy, type PolicyOutcome } from './simulate.js';
 
-/** The policies calibration can tune, each with one parameter. */
-export const SWEPT_POLICIES = ['max-prob', 'entropy', 'patience', 'dact'] as const;
+/**
+ * The policies calibration can tune, each with one parameter. `dact` uses the checkpoint's trained
+ * halting units when it has them; `dact-entropy` is DACT with the entropy stand-in, swept beside it
+ * for comparison (and skipped for checkpoints without units, where it is the same as `dact`).
+ */
+export const SWEPT_POLICIES = ['max-prob', 'entropy', 'patience', 'dact', 'dact-entropy'] as const;
 export type SweptPolicy = (typeof SWEPT_POLICIES)[number];
 
 export class UnknownPolicyError extends EdgeRelayError {}
@@ -43,7 +47,10 @@ export function parameterGrid(kind: SweptPolicy, runs: ExitRuns): ExitPolicy[] {
     case 'patience':
       return steps(1, Math.max(1, runs.exitLayers.length - 1), 1).map((patience) => ({ kind, patience }));
     case 'dact':
-      return [1, 0.99, 0.98, 0.97, ...steps(0.96, 0, -0.02)].map((slack) => ({ kind, slack }));
+    case 'dact-entropy': {
+      const slacks = [1, 0.99, 0.98, 0.97, ...steps(0.96, 0, -0.02)];
+      return slacks.map((slack) => (kind === 'dact' ? { kind, slack } : { kind: 'dact', slack, standIn: true }));
+    }
   }
 }
 

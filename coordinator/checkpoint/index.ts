@@ -21,3 +21,4 @@ export {
 export { mapBertWeights, type MappedWeights, type MapWeightsOptions } from './weights.js';
 export { CONFIG_FILE, WEIGHTS_FILE, loadCheckpoint, type LoadedCheckpoint } from './load.js';
 export { buildSyntheticVocab, writeRandomCheckpoint, type RandomCheckpointOptions } from './random.js';
+export { HALTING_FILE, HALTING_FORMAT, HaltingUnitsError, haltingTensor, readHaltingUnits, writeHaltingUnits, type HaltingUnit } from './halting.js';

@@ -7,6 +7,7 @@ import { readBertConfig } from './config.js';
 import { parseSafetensors } from './safetensors.js';
 import { hasClassifierTensors, mapBertWeights } from './weights.js';
 import { CheckpointNotFoundError } from './errors.js';
+import { readHaltingUnits } from './halting.js';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -51,10 +52,12 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     config = { ...config, architecture: 'BertModel', numLabels: 0, labels: [] };
   }
   const mapped = mapBertWeights(file, config, parsed.earlyExitLayers ? { expectedExitLayers: parsed.earlyExitLayers } : {});
+  // Trained DACT halting units live in their own file beside the weights, so fitting them never rewrites the model.
+  const halting = mapped.exitLayers.length > 1 ? readHaltingUnits(absDir, config, mapped.exitLayers) : undefined;
   return {
     dir: absDir,
     config,
-    weights: mapped.weights,
+    weights: halting ? { ...mapped.weights, halting } : mapped.weights,
     exitLayout: mapped.exitLayout,
     exitLayers: mapped.exitLayers,
     sourceDtype: mapped.sourceDtype,

@@ -48,6 +48,11 @@ export interface BertWeights {
    * heads[numLayers - 1] is the model's final classifier. Length is always numLayers.
    */
   heads: (ClassifierHeadWeights | undefined)[];
+  /**
+   * DACT halting units (halting.safetensors, see halting.ts): halting[i] maps exit i's pooled vector to
+   * one logit, h_i = sigmoid(·). Absent when the checkpoint has none; then dact uses the entropy stand-in.
+   */
+  halting?: (LinearWeights | undefined)[];
 }
 
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu';

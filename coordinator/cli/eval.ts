@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { argmax } from '../reference/index.js';
-import { policyFigures, resolvePolicy, type ExitRun, type PolicyFigures } from '../calibration/index.js';
+import { exitRunOf, policyFigures, resolvePolicy, type ExitRun, type PolicyFigures } from '../calibration/index.js';
 import { openReferenceModel, parsePositiveInt } from './model.js';
 import { readLabelledTsv } from './tsv.js';
 import { examplesProgressBar } from './progress.js';
@@ -46,7 +46,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       const chunk = examples.slice(start, start + batchSize).map((e) => e.sentence);
       const results = await runner.classify(chunk, batchSize);
       for (const r of results) {
-        runs.push({ probs: r.exits.map((e) => e.probs), label: examples[runs.length]!.label });
+        runs.push(exitRunOf(r, examples[runs.length]!.label));
         for (const e of r.exits) {
           if (!predictions.has(e.layer)) predictions.set(e.layer, []);
           predictions.get(e.layer)!.push(argmax(e.probs));
@@ -101,7 +101,7 @@ export function registerEval(program: Command): void {
       const p = result.policy;
       if (p) {
         process.stdout.write(
-          `\npolicy ${p.name}: accuracy ${pct(p.accuracy ?? 0)}, agreement with final ${pct(p.agreement)}, ` +
+          `\npolicy ${p.name}${p.halting ? ` (halting: ${p.halting})` : ''}: accuracy ${pct(p.accuracy ?? 0)}, agreement with final ${pct(p.agreement)}, ` +
             `${p.meanLayers.toFixed(2)} layers run on average (${p.speedup.toFixed(2)}× less encoder compute)\n`,
         );
       }

@@ -3,6 +3,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { fitExits, type LayerFit } from '../distill/index.js';
 import { parsePositiveInt } from './model.js';
+import { parseFraction, parsePositiveNumber, parseSeed } from './number-options.js';
 
 interface FitExitsCliOptions {
   model: string;
@@ -74,22 +75,4 @@ function parseLayerList(value: string): number[] {
   const layers = value.split(',').map((s) => Number(s.trim()));
   if (layers.some((l) => !Number.isInteger(l) || l < 0)) throw new InvalidArgumentError('expected 0-based layer numbers, e.g. 0,1,2');
   return layers;
-}
-
-function parsePositiveNumber(value: string): number {
-  const x = Number(value);
-  if (!Number.isFinite(x) || x <= 0) throw new InvalidArgumentError('expected a positive number');
-  return x;
-}
-
-function parseFraction(value: string): number {
-  const x = Number(value);
-  if (!Number.isFinite(x) || x < 0 || x >= 1) throw new InvalidArgumentError('expected a fraction in [0, 1)');
-  return x;
-}
-
-function parseSeed(value: string): number {
-  const x = Number(value);
-  if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
-  return x;
 }

@@ -9,6 +9,7 @@ import { registerDemo } from './demo.js';
 import { registerPlan } from './plan.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerFitExits } from './fit-exits.js';
+import { registerFitHalting } from './fit-halting.js';
 import { registerCerts } from './certs.js';
 
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPlan(program);
   registerCalibrate(program);
   registerFitExits(program);
+  registerFitHalting(program);
   registerCerts(program);
   return program;
 }

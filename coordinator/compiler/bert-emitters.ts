@@ -4,6 +4,7 @@ import type {
   EmbeddingWeights,
   EncoderLayerWeights,
   LayerNormWeights,
+  LinearWeights,
 } from '../checkpoint/types.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { headDims, scaled, selectEntries, transposeSelect } from './weight-slices.js';
@@ -157,11 +158,26 @@ export function emitEncoderLayer(
 
 /** pooler = tanh(dense(hidden[:, 0])), then the classifier: [batch, numLabels] logits. */
 export function emitClassifierHead(g: GraphBuilder, head: ClassifierHeadWeights, config: BertConfig, hidden: string): string {
+  return emitClassifierHeadParts(g, head, config, hidden).logits;
+}
+
+/** The head's pooled vector [batch, hidden] (what a DACT halting unit reads) and its logits. */
+export function emitClassifierHeadParts(g: GraphBuilder, head: ClassifierHeadWeights, config: BertConfig, hidden: string): { pooled: string; logits: string } {
   const first = g.op('Gather', [hidden, g.int64s('cls_index', [0], [])], { axis: { int: 1 } });
   const pw = g.weight('pool_w', transposeSelect(head.pooler.weight), [config.hiddenSize, config.hiddenSize]);
   const pb = g.weight('pool_b', head.pooler.bias.data, head.pooler.bias.shape);
   const pooled = g.op('Tanh', [g.op('Add', [g.op('MatMul', [first, pw]), pb])]);
   const cw = g.weight('cls_w', transposeSelect(head.classifier.weight), [config.hiddenSize, config.numLabels]);
   const cb = g.weight('cls_b', head.classifier.bias.data, head.classifier.bias.shape);
-  return g.op('Add', [g.op('MatMul', [pooled, cw]), cb]);
+  return { pooled, logits: g.op('Add', [g.op('MatMul', [pooled, cw]), cb]) };
+}
+
+/**
+ * A DACT halting unit's logit w·pooled + b: [batch, 1]. The sigmoid is applied by the caller in float64
+ * (device-agent/exits/math.ts), so a bias of ±∞ gives exactly h = 1 or 0 rather than a clamped approximation.
+ */
+export function emitHaltingLogit(g: GraphBuilder, unit: LinearWeights, config: BertConfig, pooled: string): string {
+  const w = g.weight('halt_w', transposeSelect(unit.weight), [config.hiddenSize, 1]);
+  const b = g.weight('halt_b', unit.bias.data, [1]);
+  return g.op('Add', [g.op('MatMul', [pooled, w]), b]);
 }

@@ -4,7 +4,9 @@ import {
   emitAdditiveMask,
   emitAttentionPartial,
   emitClassifierHead,
+  emitClassifierHeadParts,
   emitEmbeddings,
+  emitHaltingLogit,
   emitEncoderLayer,
   emitFfnPartial,
   emitResidualCombine,
@@ -83,7 +85,12 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
     }
     case 'head': {
       const hidden = hiddenInput(IO.hidden);
-      g.expose(emitClassifierHead(g, head(spec.layer), config, hidden), IO.logits, 'float32', ['batch', config.numLabels]);
+      const parts = emitClassifierHeadParts(g, head(spec.layer), config, hidden);
+      g.expose(parts.logits, IO.logits, 'float32', ['batch', config.numLabels]);
+      // The exit's DACT halting unit runs in the same shard, on the agent that holds the exit: its input,
+      // the pooled vector, never has to travel.
+      const unit = weights.halting?.[spec.layer];
+      if (unit) g.expose(emitHaltingLogit(g, unit, config, parts.pooled), IO.haltingLogit, 'float32', ['batch', 1]);
       break;
     }
     case 'monolithic': {

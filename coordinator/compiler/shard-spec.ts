@@ -15,7 +15,7 @@ export type ShardSpec =
   | { kind: 'ffn-partial'; layer: number; columns: number[] }
   /** LayerNorm(attention output + Σ FFN partials + bias) */
   | { kind: 'ffn-combine'; layer: number }
-  /** the classifier head evaluated on layer `layer`'s output (an exit, or the final head) */
+  /** the classifier head evaluated on layer `layer`'s output (an exit, or the final head); with the exit's halting logit when the checkpoint has units */
   | { kind: 'head'; layer: number }
   /** the whole model in one graph: token ids → final logits (and every exit's logits when asked) */
   | { kind: 'monolithic'; exitLogits?: boolean };
@@ -30,6 +30,8 @@ export const IO = {
   hiddenOut: 'hidden_out',
   partial: 'partial',
   logits: 'logits',
+  /** head shards of checkpoints with DACT halting units: the unit's logit, [batch, 1] */
+  haltingLogit: 'halting_logit',
   attentionReceived: 'attention_received',
   exitLogits: (layer: number): string => `exit_logits_${layer}`,
   attentionReceivedAt: (layer: number): string => `attention_received_${layer}`,

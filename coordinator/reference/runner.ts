@@ -4,6 +4,13 @@ import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
 import { EdgeRelayError } from '../errors.js';
 import { ShardSession, int64Tensor, type HostTensor } from '../../device-agent/runtime/index.js';
 import { argmax, softmax } from './softmax.js';
+import { sigmoid } from '../../device-agent/exits/math.js';
+
+/** What the heads produced for one batch: layer → [batch × numLabels] logits, and layer → [batch] halting logits (units only). */
+export interface BatchHeads {
+  logits: Map<number, Float32Array>;
+  halting: Map<number, Float32Array>;
+}
 
 export interface ExitResult {
   /** 0-based encoder layer the head reads. */
@@ -11,6 +18,8 @@ export interface ExitResult {
   logits: number[];
   probs: number[];
   label: string;
+  /** The exit's trained DACT halting value h = sigmoid(unit logit), when the checkpoint has units. */
+  halting?: number;
 }
 
 export interface ClassifyResult {
@@ -64,8 +73,8 @@ export class ReferenceRunner {
     return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength);
   }
 
-  /** Logits of every head for one padded batch: layer → [batch × numLabels]. */
-  async runBatch(batch: EncodedBatch): Promise<Map<number, Float32Array>> {
+  /** Logits (and halting logits, where the checkpoint has units) of every head for one padded batch. */
+  async runBatch(batch: EncodedBatch): Promise<BatchHeads> {
     const dims = [batch.batchSize, batch.seqLen];
     const feeds: Record<string, HostTensor> = {
       [IO.inputIds]: int64Tensor(batch.inputIds, dims),
@@ -74,30 +83,36 @@ export class ReferenceRunner {
     };
     let hidden = (await this.embeddings.run(feeds))[IO.hiddenOut]!;
     const logits = new Map<number, Float32Array>();
+    const halting = new Map<number, Float32Array>();
     for (let l = 0; l < this.layers.length; l++) {
       hidden = (await this.layers[l]!.run({ ...feeds, [IO.hidden]: hidden }))[IO.hiddenOut]!;
       const head = this.heads.get(l);
-      if (head) logits.set(l, (await head.run({ [IO.hidden]: hidden }))[IO.logits]!.data as Float32Array);
+      if (!head) continue;
+      const out = await head.run({ [IO.hidden]: hidden });
+      logits.set(l, out[IO.logits]!.data as Float32Array);
+      const unit = out[IO.haltingLogit];
+      if (unit) halting.set(l, unit.data as Float32Array);
     }
-    return logits;
+    return { logits, halting };
   }
 
   async classify(texts: string[], batchSize = 16): Promise<ClassifyResult[]> {
     const results: ClassifyResult[] = [];
     for (let start = 0; start < texts.length; start += batchSize) {
       const chunk = texts.slice(start, start + batchSize);
-      const logits = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength));
-      chunk.forEach((text, b) => results.push(this.describe(text, logits, b)));
+      const heads = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength));
+      chunk.forEach((text, b) => results.push(this.describe(text, heads, b)));
     }
     return results;
   }
 
-  private describe(text: string, logits: Map<number, Float32Array>, b: number): ClassifyResult {
+  private describe(text: string, heads: BatchHeads, b: number): ClassifyResult {
     const { numLabels, labels } = this.checkpoint.config;
-    const exits = [...logits.entries()].map(([layer, all]) => {
+    const exits = [...heads.logits.entries()].map(([layer, all]): ExitResult => {
       const row = Array.from(all.subarray(b * numLabels, (b + 1) * numLabels));
       const probs = softmax(row);
-      return { layer, logits: row, probs, label: labels[argmax(probs)]! };
+      const unit = heads.halting.get(layer);
+      return { layer, logits: row, probs, label: labels[argmax(probs)]!, ...(unit && { halting: sigmoid(unit[b]!) }) };
     });
     const final = exits[exits.length - 1]!;
     return { text, label: final.label, score: Math.max(...final.probs), exits };

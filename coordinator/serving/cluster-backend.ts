@@ -95,7 +95,7 @@ export class ClusterBackend implements ClassifierBackend {
       const policy = requestPolicy(options, active);
       try {
         const result = await this.dispatcher.submit(ids, policy, Math.max(1, deadline - performance.now()));
-        return { ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false), truncatedTokens };
+        return { ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false), truncatedTokens, ...(result.halting && { halting: result.halting }) };
       } catch (err) {
         if (!(err instanceof RequestFailedError) || !err.retryable) throw err;
         lastError = err;

@@ -7,7 +7,7 @@ import type { LoadedPlan } from './loaded-plan.js';
 import { PartialWaiter } from './partial-waiter.js';
 import type { AgentStats } from './stats.js';
 import { decideExit, parseExitPolicy, type ExitPolicy } from '../exits/policies.js';
-import { softmax } from '../exits/math.js';
+import { sigmoid, softmax } from '../exits/math.js';
 
 export interface ExecutorPorts {
   /** Sends a frame to another agent by id (dialing it if needed). */
@@ -97,9 +97,13 @@ export class StageExecutor {
       layersRun++;
       this.stats.layersRun++;
       if (!exits.has(layer)) continue;
-      const logits = (await loaded.session({ kind: 'head', layer }).run({ [IO.hidden]: hidden }))[IO.logits]!.data as Float32Array;
+      const head = await loaded.session({ kind: 'head', layer }).run({ [IO.hidden]: hidden });
+      const logits = head[IO.logits]!.data as Float32Array;
+      // A checkpoint with DACT halting units compiles the exit's unit into its head shard: h is computed
+      // here, where the pooled vector is, and only the policy state travels on.
+      const unit = head[IO.haltingLogit];
       const isFinal = layer === finalLayer;
-      const decision = decideExit(policy, exitState, softmax(logits), { layer, exitLayers: plan.exitLayers });
+      const decision = decideExit(policy, exitState, softmax(logits), { layer, exitLayers: plan.exitLayers, ...(unit && { halting: sigmoid(unit.data[0] as number) }) });
       exitState = decision.state;
       if (isFinal || decision.exit) {
         if (!isFinal) this.stats.earlyExits++;
@@ -112,6 +116,7 @@ export class StageExecutor {
           // The policy's answer: the head's own distribution, or an accumulated one (DACT).
           logits: policy.kind === 'dact' ? logitsOf(decision.probs) : Array.from(logits),
           trace: [...frame.trace, hop()],
+          ...(decision.halting && { halting: decision.halting }),
         });
         return;
       }

@@ -6,9 +6,12 @@
  * step's output y_n into the answer with weight p, then multiplies p by the halting unit h_n ∈ [0, 1]:
  *     a ← p·y_n + (1 − p)·a,    p ← p·h_n
  * (the first step, with p = 1, sets a = y_0). It halts as soon as the remaining steps can no longer
- * change argmax a. Here y_n is exit head n's probability vector, and, lacking a trained halting unit,
- * h_n is the head's normalised entropy H(y_n)/log C: a confident head shrinks p and so the weight of
- * every later head.
+ * change argmax a. Here y_n is exit head n's probability vector and h_n comes from one of two signals:
+ * - trained: the checkpoint's halting unit for that exit, h_n = sigmoid(w·pooled_n + b) on the exit
+ *   head's pooled vector (`edgerelay fit-halting`, DACT's objective); the agent holding the exit runs it
+ *   inside the head shard and passes the value in;
+ * - entropy (the stand-in, for checkpoints without units, or forced with `dact-entropy`): the head's
+ *   normalised entropy H(y_n)/log C, so a confident head shrinks p and the weight of every later head.
  *
  * The bound. Let L = a[top] − a[runner-up] after the update, d the exit heads still to come, and p the
  * updated product. p never grows, so every later head enters with weight w ≤ p. For any class c ≠ top,
@@ -22,9 +25,10 @@
  * last head. The policy halts when G ≥ −ε, i.e. when
  *     L ≥ (1 − ε)·(1 − p)^(−d) − 1,
  * with the slack ε ∈ [0, 1] the worst-case deficit it tolerates: ε = 0 exits only when the remaining
- * heads could not change the answer (the exact bound); ε = 1 exits at the first head. Untrained
- * halting units make ε = 0 conservative (heads rarely vote against the accumulated answer), so
- * calibration sweeps ε. When it halts the answer is argmax a, the accumulated distribution, as in DACT.
+ * heads could not change the answer (the exact bound); ε = 1 exits at the first head. DACT's published
+ * test, a[top]·(1−p)^d ≥ a[runner-up] + p·d, implies ours (since 1 − (1−p)^d ≤ p·d), so ε = 0 halts
+ * no later than DACT would, with the same guarantee. ε = 0 is conservative with the entropy stand-in
+ * (heads rarely vote against the accumulated answer), so calibration sweeps ε for both signals. When it halts the answer is argmax a, the accumulated distribution, as in DACT.
  */
 import { normalisedEntropy } from './math.js';
 import type { ExitState } from './policies.js';
@@ -52,8 +56,12 @@ export function dactHalts(lead: number, p: number, remaining: number, slack: num
   return lead >= dactBound(p, remaining, slack);
 }
 
+export type HaltingSignal = 'trained' | 'entropy';
+
 export interface DactStep {
   halt: boolean;
+  /** Which h_n this step used. */
+  signal: HaltingSignal;
   state: ExitState;
   /** The accumulated distribution a after this head. */
   accumulated: number[];
@@ -62,15 +70,28 @@ export interface DactStep {
   bound: number;
 }
 
-/** One head's update; `remaining` is the number of exit heads after this one. */
-export function dactStep(state: ExitState, probs: number[], remaining: number, slack: number): DactStep {
+/**
+ * One head's update; `remaining` is the number of exit heads after this one. `halting` is the trained
+ * unit's h_n for this head (undefined: use the entropy stand-in). The final head needs no h (nothing
+ * comes after it), so it always reports the signal of the heads before it.
+ */
+export function dactStep(state: ExitState, probs: number[], remaining: number, slack: number, halting?: number): DactStep {
   const prev = Array.isArray(state.acc) ? state.acc : [];
   const p = typeof state.p === 'number' ? state.p : 1;
   const accumulated = prev.length === probs.length ? probs.map((y, c) => p * y + (1 - p) * prev[c]!) : [...probs];
-  const nextP = p * normalisedEntropy(probs);
+  // The last head has no unit (nothing follows it to weigh); it reports the signal the earlier heads used.
+  const trained = halting !== undefined || (remaining === 0 && state.trained === 1);
+  const h = halting !== undefined ? clamp01(halting) : normalisedEntropy(probs);
+  const nextP = p * h;
   const lead = topTwoGap(accumulated);
   const bound = dactBound(nextP, remaining, slack);
-  return { halt: lead >= bound, state: { acc: accumulated, p: nextP }, accumulated, lead, bound };
+  const next: ExitState = trained ? { acc: accumulated, p: nextP, trained: 1 } : { acc: accumulated, p: nextP };
+  return { halt: lead >= bound, signal: trained ? 'trained' : 'entropy', state: next, accumulated, lead, bound };
+}
+
+/** A unit's sigmoid is in [0, 1] already; the clamp only guards against rounding (decideExit rejects NaN). */
+function clamp01(h: number): number {
+  return Math.min(1, Math.max(0, h));
 }
 
 function topTwoGap(values: number[]): number {

@@ -13,4 +13,4 @@ export {
   type ExitPolicyKind,
   type ExitState,
 } from './policies.js';
-export { DACT_DEFAULT_SLACK, dactBound, dactHalts, dactStep, type DactStep } from './dact.js';
+export { DACT_DEFAULT_SLACK, dactBound, dactHalts, dactStep, type DactStep, type HaltingSignal } from './dact.js';

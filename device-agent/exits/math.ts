@@ -23,3 +23,8 @@ export function argmaxOf(values: ArrayLike<number>): number {
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
 }
+
+/** The logistic function in float64; exact 0 and 1 at −∞ and +∞ (a pinned halting unit). */
+export function sigmoid(z: number): number {
+  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+}

@@ -9,12 +9,14 @@
  * - entropy=τ    exit when H(y_k) / log C ≤ τ (FastBERT's normalised uncertainty, in [0, 1]).
  * - patience=t   PABEE: a counter starts at 0 on the first head, adds 1 when argmax y_k equals the
  *                previous head's argmax and resets to 0 otherwise; exit when it reaches t.
- * - dact[=ε]     DACT-style halting without trained halting units, see dact.ts.
+ * - dact[=ε]     DACT halting (dact.ts): the checkpoint's trained halting units when it has them
+ *                (ctx.halting), else each head's normalised entropy as a stand-in.
+ * - dact-entropy[=ε]  DACT with the entropy stand-in even when trained units exist (for comparison).
  * - none         never exit early.
  * Every policy exits at the last exit layer (the final classifier). argmax ties go to the lower index.
  */
 import { EdgeRelayError } from '../../coordinator/errors.js';
-import { dactStep, initialDactState, DACT_DEFAULT_SLACK } from './dact.js';
+import { dactStep, initialDactState, DACT_DEFAULT_SLACK, type HaltingSignal } from './dact.js';
 import { argmaxOf, normalisedEntropy } from './math.js';
 
 export { argmaxOf, normalisedEntropy };
@@ -24,7 +26,8 @@ export type ExitPolicy =
   | { kind: 'entropy'; threshold: number }
   | { kind: 'patience'; patience: number }
   /** slack ε ∈ [0, 1] loosens the halting bound (0 = exit only when the accumulated answer provably cannot change). */
-  | { kind: 'dact'; slack: number }
+  /** standIn: use the entropy stand-in for h_n even when the checkpoint has trained halting units. */
+  | { kind: 'dact'; slack: number; standIn?: true }
   | { kind: 'none' };
 
 export type ExitPolicyKind = ExitPolicy['kind'];
@@ -37,6 +40,11 @@ export interface ExitContext {
   layer: number;
   /** All layers with heads, ascending; the last is the final classifier. */
   exitLayers: number[];
+  /**
+   * The trained halting unit's h_n ∈ [0, 1] for this head, when the checkpoint has units (the head
+   * shard computes it); dact uses it in place of the entropy stand-in. Other policies ignore it.
+   */
+  halting?: number;
 }
 
 export interface ExitDecision {
@@ -47,12 +55,14 @@ export interface ExitDecision {
    * which answers with its accumulated distribution.
    */
   probs: number[];
+  /** dact only: which halting signal this decision used. */
+  halting?: HaltingSignal;
 }
 
 /** A policy string or value the policies cannot use; the message gives the accepted forms. */
 export class ExitPolicyError extends EdgeRelayError {}
 
-export const POLICY_FORMS = "max-prob=P (0..1), entropy=T (0..1), patience=N (integer ≥ 1), dact or dact=S (slack 0..1), none";
+export const POLICY_FORMS = "max-prob=P (0..1), entropy=T (0..1), patience=N (integer ≥ 1), dact or dact=S (slack 0..1), dact-entropy or dact-entropy=S, none";
 
 export function initialExitState(policy: ExitPolicy): ExitState {
   switch (policy.kind) {
@@ -89,15 +99,18 @@ export function decideExit(policy: ExitPolicy, state: ExitState, probs: number[]
       // Validated here so a state from another policy fails loudly instead of restarting the accumulation.
       arr(state, 'acc');
       num(state, 'p');
-      const step = dactStep(state, probs, remaining, policy.slack);
-      return { exit: isFinal || step.halt, state: step.state, probs: step.accumulated };
+      if (ctx.halting !== undefined && !(ctx.halting >= 0 && ctx.halting <= 1)) {
+        throw new ExitPolicyError(`Halting value ${ctx.halting} at layer ${ctx.layer} is outside [0, 1]; the checkpoint's halting units are broken: re-run \`edgerelay fit-halting\`.`);
+      }
+      const step = dactStep(state, probs, remaining, policy.slack, policy.standIn ? undefined : ctx.halting);
+      return { exit: isFinal || step.halt, state: step.state, probs: step.accumulated, halting: step.signal };
     }
     case 'none':
       return { exit: isFinal, state, probs };
   }
 }
 
-/** Parses 'max-prob=0.9', 'entropy=0.2', 'patience=2', 'dact', 'dact=0.1', 'none'. */
+/** Parses 'max-prob=0.9', 'entropy=0.2', 'patience=2', 'dact', 'dact=0.1', 'dact-entropy=0.1', 'none'. */
 export function parseExitPolicy(spec: string): ExitPolicy {
   const text = spec.trim();
   const m = /^([a-z-]+)(?:=(.*))?$/.exec(text);
@@ -120,10 +133,11 @@ export function parseExitPolicy(spec: string): ExitPolicy {
       if (!Number.isInteger(patience) || patience < 1) fail('patience takes an integer ≥ 1');
       return { kind: 'patience', patience };
     }
-    case 'dact': {
+    case 'dact':
+    case 'dact-entropy': {
       const slack = value === undefined ? DACT_DEFAULT_SLACK : needValue();
-      if (slack < 0 || slack > 1) fail('dact takes a slack between 0 and 1');
-      return { kind: 'dact', slack };
+      if (slack < 0 || slack > 1) fail(`${name} takes a slack between 0 and 1`);
+      return name === 'dact' ? { kind: 'dact', slack } : { kind: 'dact', slack, standIn: true };
     }
     case 'none':
       if (value !== undefined) fail('none takes no value');
@@ -141,8 +155,10 @@ export function formatExitPolicy(policy: ExitPolicy): string {
       return `${policy.kind}=${policy.threshold}`;
     case 'patience':
       return `patience=${policy.patience}`;
-    case 'dact':
-      return policy.slack === DACT_DEFAULT_SLACK ? 'dact' : `dact=${policy.slack}`;
+    case 'dact': {
+      const name = policy.standIn ? 'dact-entropy' : 'dact';
+      return policy.slack === DACT_DEFAULT_SLACK ? name : `${name}=${policy.slack}`;
+    }
     case 'none':
       return 'none';
   }

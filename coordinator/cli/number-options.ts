@@ -1,0 +1,20 @@
+/** Commander parsers for the numeric options the training commands share. */
+import { InvalidArgumentError } from 'commander';
+
+export function parsePositiveNumber(value: string): number {
+  const x = Number(value);
+  if (!Number.isFinite(x) || x <= 0) throw new InvalidArgumentError('expected a positive number');
+  return x;
+}
+
+export function parseFraction(value: string): number {
+  const x = Number(value);
+  if (!Number.isFinite(x) || x < 0 || x >= 1) throw new InvalidArgumentError('expected a fraction in [0, 1)');
+  return x;
+}
+
+export function parseSeed(value: string): number {
+  const x = Number(value);
+  if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
+  return x;
+}
