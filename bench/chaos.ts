@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { projectRoot } from '../coordinator/cli/paths.js';
-import { readLabelledTsv } from '../coordinator/cli/index.js';
+import { projectRoot } from '../coordinator/util/project-root.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';

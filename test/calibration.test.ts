@@ -20,7 +20,7 @@ import {
   type CalibrationRecord,
   type ExitRuns,
 } from '../coordinator/calibration/index.js';
-import { evaluate } from '../coordinator/cli/index.js';
+import { evaluate } from '../coordinator/calibration/index.js';
 import { parseExitPolicy } from '../device-agent/exits/policies.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { edgerelay } from './helpers/cli.js';

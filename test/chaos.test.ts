@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
-import { readLabelledTsv } from '../coordinator/cli/index.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { startAgentProcess, startSimCluster } from '../sim/index.js';

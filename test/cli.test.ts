@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { evaluate, readLabelledTsv } from '../coordinator/cli/index.js';
+import { evaluate } from '../coordinator/calibration/index.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR, modelCardDevFigures } from './helpers/fixture.js';
 import { edgerelay } from './helpers/cli.js';
 

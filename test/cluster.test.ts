@@ -6,7 +6,7 @@ import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { FIXTURE_PLANS, writePlan } from './helpers/plans.js';
-import { readLabelledTsv } from '../coordinator/cli/index.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
 
 interface Detail {
   exitLayer: number;

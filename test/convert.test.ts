@@ -15,7 +15,8 @@ import {
   type SafetensorsFile,
   type SafetensorsWriteTensor,
 } from '../coordinator/checkpoint/index.js';
-import { ConvertOverwriteError, DtypeRangeError, convertCheckpoint, evaluate } from '../coordinator/cli/index.js';
+import { evaluate } from '../coordinator/calibration/index.js';
+import { ConvertOverwriteError, DtypeRangeError, convertCheckpoint } from '../coordinator/checkpoint/index.js';
 import { FIXTURE_DIR, modelCardDevFigures } from './helpers/fixture.js';
 
 const MODEL_DIR = path.resolve(process.cwd(), 'models/sst2-bert-6L-256H');

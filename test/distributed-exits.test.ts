@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { calibrate, parseTarget } from '../coordinator/calibration/index.js';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
-import { readLabelledTsv } from '../coordinator/cli/index.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { ReferenceRunner, type ClassifyResult } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { decideExit, initialExitState, parseExitPolicy } from '../device-agent/exits/policies.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
-import { readLabelledTsv } from '../coordinator/cli/index.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { DEVICE_PROFILES } from '../coordinator/planning/devices.js';
 import { clusterFromFile, planCluster, readClusterFile, readPlannerModel } from '../coordinator/planning/index.js';
 import { ReferenceRunner, type ClassifyResult } from '../coordinator/reference/index.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
-import { readLabelledTsv } from '../coordinator/cli/index.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { SESSION_METADATA } from '../device-agent/control-client.js';

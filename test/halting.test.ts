@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HALTING_FILE, HaltingUnitsError, loadCheckpoint, readSafetensors, writeHaltingUnits } from '../coordinator/checkpoint/index.js';
 import { calibrateRuns, collectFromFile, parseTarget, simulatePolicy, type ExitRuns } from '../coordinator/calibration/index.js';
-import { evaluate } from '../coordinator/cli/index.js';
+import { evaluate } from '../coordinator/calibration/index.js';
 import { dactForwardRow, fitHalting, haltingGradient, haltingObjective, type HaltingData, type HaltingParams } from '../coordinator/distill/index.js';
 import { decideExit, initialExitState, parseExitPolicy, type ExitState } from '../device-agent/exits/policies.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';

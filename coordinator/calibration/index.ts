@@ -1,4 +1,3 @@
-export { readCalibrationData, type CalibrationData } from './data.js';
 export { collectExitRuns, exitRunOf, hasTrainedHalting, selectRows, type ExitRun, type ExitRuns, type CollectOptions } from './collect.js';
 export { simulatePolicy, type PolicyOutcome } from './simulate.js';
 export { splitRows, type RowSplit } from './split.js';
@@ -17,5 +16,6 @@ export {
 export { CALIBRATION_FILE, CalibrationFileError, defaultCalibrationPath, readCalibration, writeCalibration } from './store.js';
 export { plotCalibration } from './plot.js';
 export { formatTable, formatChoice, formatSummary } from './report.js';
-export { calibrate, collectFromFile, type CalibrateOptions, type CalibrateResult, type CollectFileOptions } from './run.js';
+export { calibrate, collectFromFile, collectWithModel, type CalibrateOptions, type CalibrateResult, type CollectFileOptions } from './run.js';
+export { evaluate, type EvaluateOptions, type Evaluation, type ExitEvaluation } from './evaluate.js';
 export { haltingSignalOf, policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';

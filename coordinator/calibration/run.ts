@@ -1,10 +1,10 @@
 /** The model-running half of calibration: read the data, run it once through every exit, calibrate, store. */
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { openReferenceModel } from '../cli/model.js';
+import { readTextExamples } from '../datasets/index.js';
+import { openReferenceModel, type ModelOptions } from '../reference/index.js';
 import { calibrateRuns, type CalibrationRecord } from './calibrate.js';
-import { collectExitRuns, type ExitRuns } from './collect.js';
-import { readCalibrationData } from './data.js';
+import { collectExitRuns, type CollectOptions, type ExitRuns } from './collect.js';
 import { plotCalibration } from './plot.js';
 import { defaultCalibrationPath, writeCalibration } from './store.js';
 import type { SweptPolicy } from './sweep.js';
@@ -21,10 +21,15 @@ export interface CollectFileOptions {
 
 /** Every exit's probabilities for every row of a labelled TSV or a text file. */
 export async function collectFromFile(options: CollectFileOptions): Promise<ExitRuns> {
-  const data = readCalibrationData(options.data);
+  const data = readTextExamples(options.data);
+  return collectWithModel(options, data.texts, data.labels);
+}
+
+/** Opens the model, runs `texts` once through every exit, and releases the model again. */
+export async function collectWithModel(options: ModelOptions & CollectOptions, texts: string[], labels?: number[]): Promise<ExitRuns> {
   const { checkpoint, runner } = await openReferenceModel(options);
   try {
-    return await collectExitRuns(runner, checkpoint, data.texts, data.labels, options);
+    return await collectExitRuns(runner, checkpoint, texts, labels, options);
   } finally {
     await runner.release();
   }

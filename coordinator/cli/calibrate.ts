@@ -1,7 +1,7 @@
 /** `edgerelay calibrate`: tune the early-exit policy of a model to a target, store it beside the model. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { calibrate, formatChoice, formatTable, parsePolicyList, parseTarget, SWEPT_POLICIES } from '../calibration/index.js';
-import { parsePositiveInt } from './model.js';
+import { parsePositiveInt, parseSeed } from './number-options.js';
 import { examplesProgressBar } from './progress.js';
 
 interface CalibrateCliOptions {
@@ -53,14 +53,9 @@ export function registerCalibrate(program: Command): void {
     });
 }
 
+/** Unlike number-options' parseFraction, its message gives an example. */
 function parseFraction(value: string): number {
   const x = Number(value);
   if (!Number.isFinite(x) || x < 0 || x >= 1) throw new InvalidArgumentError('expected a fraction in [0, 1), e.g. 0.5');
-  return x;
-}
-
-function parseSeed(value: string): number {
-  const x = Number(value);
-  if (!Number.isInteger(x) || x < 0) throw new InvalidArgumentError('expected an integer ≥ 0');
   return x;
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_DAYS, generateClusterCerts } from '../security/certs.js';
-import { parsePositiveInt } from './model.js';
+import { parsePositiveInt } from './number-options.js';
 
 const list = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { Coordinator } from '../daemon/coordinator.js';
-import { parsePositiveInt } from './model.js';
+import { parsePositiveInt } from './number-options.js';
 import { deployProgressBar } from './progress.js';
 import { loadServerCredentials } from '../security/credentials.js';
 import { API_KEY, CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from './secret-options.js';

@@ -2,8 +2,8 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { fitExits, type LayerFit } from '../distill/index.js';
-import { parsePositiveInt } from './model.js';
-import { parseFraction, parsePositiveNumber, parseSeed } from './number-options.js';
+import { parseFraction, parsePositiveInt, parsePositiveNumber, parseSeed } from './number-options.js';
+import { textTable } from './table.js';
 
 interface FitExitsCliOptions {
   model: string;
@@ -60,10 +60,11 @@ export function registerFitExits(program: Command): void {
       }
       const f = (x?: number) => (x === undefined ? '-' : x.toFixed(5));
       process.stdout.write(`KL(final ‖ exit), ${result.trainRows} training and ${result.validationRows} validation texts:\n\n`);
-      process.stdout.write(`exit layer  train before  train after  val before  val after\n`);
-      for (const r of result.layers) {
-        process.stdout.write(`${String(r.layer + 1).padStart(10)}  ${f(r.trainBefore).padStart(12)}  ${f(r.trainAfter).padStart(11)}  ${f(r.validationBefore).padStart(10)}  ${f(r.validationAfter).padStart(9)}\n`);
-      }
+      const rows = [
+        ['exit layer', 'train before', 'train after', 'val before', 'val after'],
+        ...result.layers.map((r) => [String(r.layer + 1), f(r.trainBefore), f(r.trainAfter), f(r.validationBefore), f(r.validationAfter)]),
+      ];
+      process.stdout.write(`${textTable(rows, ['right', 'right', 'right', 'right', 'right'])}\n`);
       process.stdout.write(
         `\nwrote ${result.out} (exits after layers ${result.exitLayers.map((l) => l + 1).join(', ')}) in ${result.seconds.toFixed(1)} s\n` +
           `next: edgerelay calibrate --model ${result.out} --data FILE\n`,

@@ -2,8 +2,7 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_PONDER, fitHalting, type HaltingObjective } from '../distill/index.js';
-import { parsePositiveInt } from './model.js';
-import { parseFraction, parsePositiveNumber, parseSeed } from './number-options.js';
+import { parseFraction, parsePositiveInt, parsePositiveNumber, parseSeed } from './number-options.js';
 
 interface FitHaltingCliOptions {
   model: string;

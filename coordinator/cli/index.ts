@@ -1,5 +1,3 @@
+/** The CLI's own surface: the commander program and infer's JSON shape. The work itself lives in the library folders. */
 export { buildProgram } from './program.js';
-export { evaluate, type Evaluation, type ExitEvaluation } from './eval.js';
 export { inferJson } from './infer.js';
-export { readLabelledTsv, DatasetError } from './tsv.js';
-export { convertCheckpoint, ConvertOverwriteError, DtypeRangeError, type ConvertDtype, type ConvertResult } from './convert.js';

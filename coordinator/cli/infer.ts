@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { ClassifyResult } from '../reference/index.js';
+import { openReferenceModel, type ClassifyResult } from '../reference/index.js';
 import { InferInputError, readInputTexts } from './infer-input.js';
-import { openReferenceModel, parsePositiveInt } from './model.js';
+import { parsePositiveInt } from './number-options.js';
 
 /** The JSON shape of `infer --json`; layers are counted from 1 for people. */
 export function inferJson(results: ClassifyResult[], allExits: boolean) {

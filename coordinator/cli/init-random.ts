@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeRandomCheckpoint } from '../checkpoint/index.js';
-import { parsePositiveInt } from './model.js';
+import { parsePositiveInt } from './number-options.js';
 
 export function registerInitRandom(program: Command): void {
   program

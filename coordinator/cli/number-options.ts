@@ -1,5 +1,11 @@
-/** Commander parsers for the numeric options the training commands share. */
+/** Commander parsers for the numeric options the commands share. */
 import { InvalidArgumentError } from 'commander';
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
+  return n;
+}
 
 export function parsePositiveNumber(value: string): number {
   const x = Number(value);

@@ -1,32 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+/** `edgerelay plan`: parse the options, plan with planning's planFromFiles, print the report. */
 import type { Command } from 'commander';
-import { EdgeRelayError } from '../errors.js';
 import {
-  bestSingleDevicePlan,
-  clusterFromFile,
-  evenSplitPlan,
-  planCluster,
-  readClusterFile,
-  readPlannerModel,
+  planFromFiles,
   type Objective,
+  type PlanFromFilesOptions,
   type PlannerOptions,
   type PlannerResult,
+  type PlanReport,
 } from '../planning/index.js';
-import { parsePositiveInt } from './model.js';
+import { parsePositiveInt } from './number-options.js';
+import { textTable } from './table.js';
 
-export class PlanCommandError extends EdgeRelayError {}
-
-interface PlanCommandOptions {
-  model: string;
-  cluster: string;
-  objective: Objective;
-  seqLen?: number;
-  wireDtype?: 'float32' | 'float16';
-  exitThreshold: number;
-  calibration?: string;
-  exitRates?: number[];
-  baselines?: boolean;
+interface PlanCommandOptions extends PlanFromFilesOptions {
   json?: boolean;
 }
 
@@ -50,84 +35,10 @@ function parseRates(value: string): number[] {
   return value.split(',').map((v) => parseFraction(v));
 }
 
-/** Written by `edgerelay calibrate` beside the model unless told otherwise. */
-const CALIBRATION_BESIDE_MODEL = 'edgerelay-calibration.json';
-
-/** `exitRates` from the JSON `edgerelay calibrate` writes (one rate per layer, or per exit layer). */
-function readCalibration(file: string, numLayers: number): number[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new PlanCommandError(`Cannot read calibration file ${file}: ${(err as Error).message}`);
-  }
-  const record = (doc ?? {}) as { exitRates?: unknown; numLayers?: unknown };
-  const rates = record.exitRates;
-  if (!Array.isArray(rates) || !rates.every((r) => typeof r === 'number' && r >= 0 && r <= 1)) {
-    throw new PlanCommandError(`${file} has no "exitRates" list of fractions; write it with \`edgerelay calibrate\` or pass --exit-rates.`);
-  }
-  if (typeof record.numLayers === 'number' && record.numLayers !== numLayers) {
-    throw new PlanCommandError(`${file} calibrates a ${record.numLayers}-layer model, but this model has ${numLayers} layers; calibrate this model.`);
-  }
-  return rates as number[];
-}
-
-/** Exit rates and where they came from: the command line, a calibration file, the cluster file, or the model's own calibration. */
-function exitRatesFor(opts: PlanCommandOptions, clusterRates: number[] | undefined, numLayers: number): { rates?: number[]; source: string } {
-  if (opts.exitRates) return { rates: opts.exitRates, source: '--exit-rates' };
-  if (opts.calibration) return { rates: readCalibration(opts.calibration, numLayers), source: opts.calibration };
-  if (clusterRates) return { rates: clusterRates, source: opts.cluster };
-  const beside = join(opts.model, CALIBRATION_BESIDE_MODEL);
-  if (existsSync(beside)) return { rates: readCalibration(beside, numLayers), source: beside };
-  return { source: 'none known' };
-}
-
-export interface PlanReport extends PlannerResult {
-  baselines?: { evenPipeline: PlannerResult; evenTensorParallel: PlannerResult; bestSingle: PlannerResult | { error: string } };
-}
-
-/** What `edgerelay plan` computes, without printing: the CLI test and the benchmark call this too. */
-export function planFromFiles(opts: PlanCommandOptions): { report: PlanReport; options: PlannerOptions; exitRatesSource: string } {
-  const model = readPlannerModel(opts.model);
-  const file = readClusterFile(opts.cluster);
-  const cluster = clusterFromFile(file, opts.cluster);
-  const seqLen = opts.seqLen ?? file.seqLen ?? Math.min(128, model.maxPositions);
-  if (seqLen > model.maxPositions) {
-    throw new PlanCommandError(`--seq-len ${seqLen} is longer than the model's ${model.maxPositions} positions; use at most ${model.maxPositions}.`);
-  }
-  const { rates: exitRates, source } = exitRatesFor(opts, file.exitRates, model.numLayers);
-  const options: PlannerOptions = {
-    objective: opts.objective,
-    seqLen,
-    wireDtype: opts.wireDtype ?? file.wireDtype ?? 'float32',
-    ...(exitRates ? { exitRates } : {}),
-    version: 1,
-    exitThreshold: opts.exitThreshold,
-  };
-  const report: PlanReport = planCluster(model, cluster, options);
-  if (opts.baselines) {
-    let bestSingle: PlannerResult | { error: string };
-    try {
-      bestSingle = bestSingleDevicePlan(model, cluster, options);
-    } catch (err) {
-      if (!(err instanceof EdgeRelayError)) throw err;
-      bestSingle = { error: err.message };
-    }
-    report.baselines = {
-      evenPipeline: evenSplitPlan(model, cluster, { ...options, style: 'pipeline' }),
-      evenTensorParallel: evenSplitPlan(model, cluster, { ...options, style: 'tensor-parallel' }),
-      bestSingle,
-    };
-  }
-  return { report, options, exitRatesSource: source };
-}
-
 const f1 = (x: number) => x.toFixed(1);
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c >= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
-}
+/** Text columns left, figures (compute, transfer, reach) right. */
+const STAGE_COLUMNS = ['left', 'left', 'left', 'left', 'right', 'right', 'right'] as const;
 
 export function formatPlanReport(report: PlanReport, options: PlannerOptions, modelDir: string, clusterFile: string, exitRatesSource: string): string {
   const { predicted } = report;
@@ -141,7 +52,7 @@ export function formatPlanReport(report: PlanReport, options: PlannerOptions, mo
     `plan for ${modelDir} on ${clusterFile}: objective ${options.objective}, ${options.seqLen} tokens, ${options.wireDtype} on the wire, ` +
       `exit rates: ${exitRatesSource}`,
     '',
-    table(rows),
+    textTable(rows, STAGE_COLUMNS),
     predicted.stages.some((s) => s.members.length) ? '(* group host; h = heads, c = FFN columns)' : '',
     `predicted latency ${f1(predicted.latencyMs)} ms expected (${f1(predicted.fullPathMs)} ms when every layer runs), ` +
       `throughput ${predicted.throughputRps.toFixed(2)} requests/s`,

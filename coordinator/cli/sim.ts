@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startSimCluster } from '../../sim/index.js';
 import { parseProbability, parseWireDtype } from './coordinator.js';
-import { parsePositiveInt } from './model.js';
+import { parsePositiveInt } from './number-options.js';
 import { deployProgressBar } from './progress.js';
 
 export function registerSim(program: Command): void {

@@ -10,7 +10,7 @@ import { loadCheckpoint } from '../checkpoint/index.js';
 import type { Checkpoint, ClassifierHeadWeights } from '../checkpoint/types.js';
 import { EdgeRelayError } from '../errors.js';
 import { loadTokenizer } from '../tokenizer/index.js';
-import { readCalibrationData } from '../calibration/data.js';
+import { readTextExamples } from '../datasets/index.js';
 import { collectClsFeatures } from './features.js';
 import { forwardHead, klLoss, softmaxRows, type HeadParams } from './head.js';
 import { trainHead, type TrainOptions } from './train.js';
@@ -68,7 +68,7 @@ export async function fitExits(options: FitExitsOptions): Promise<FitExitsResult
   const out = resolve(options.out ?? `${checkpoint.dir.replace(/\/+$/, '')}-exits`);
   if (out === checkpoint.dir) throw new FitExitsError(`--out ${out} is the model directory itself; choose another directory so the original stays intact.`);
 
-  const { texts } = readCalibrationData(options.data);
+  const { texts } = readTextExamples(options.data);
   const features = await collectClsFeatures(checkpoint, loadTokenizer(options.model), texts, options);
   const init = headParams(final, checkpoint);
   // The teacher: the final classifier on the last layer's [CLS], exactly what the model answers.

@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node
 import { join, resolve } from 'node:path';
 import { HALTING_FILE, loadCheckpoint, writeHaltingUnits, type ClassifierHeadWeights } from '../checkpoint/index.js';
 import { CALIBRATION_FILE } from '../calibration/store.js';
-import { readCalibrationData } from '../calibration/data.js';
+import { readTextExamples } from '../datasets/index.js';
 import { EdgeRelayError } from '../errors.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { collectClsFeatures } from './features.js';
@@ -68,7 +68,7 @@ export async function fitHalting(options: FitHaltingOptions): Promise<FitHalting
   if (!(tau >= 0) || !Number.isFinite(tau)) throw new FitHaltingError(`--ponder ${tau} is not a non-negative number; DACT used values from 0.001 to 0.05.`);
   const out = resolve(options.out ?? checkpoint.dir);
 
-  const { texts, labels } = readCalibrationData(options.data);
+  const { texts, labels } = readTextExamples(options.data);
   if (texts.length < 2) throw new FitHaltingError(`${options.data} holds ${texts.length} example; fit-halting needs at least 2.`);
   const features = await collectClsFeatures(checkpoint, loadTokenizer(options.model), texts, options);
   const n = texts.length;

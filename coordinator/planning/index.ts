@@ -25,3 +25,4 @@ export {
   type DevicePrediction,
 } from './planner-types.js';
 export { repairPlan } from './repair.js';
+export { PlanCommandError, planFromFiles, type PlanFromFilesOptions, type PlanReport } from './plan-from-files.js';

@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 
 import { EdgeRelayError } from '../errors.js';
 
+/** The tokenizer files of a model directory; copies of a model carry them over unchanged. */
+export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
+
 /** A tokenizer file is missing, unreadable, malformed, or describes a tokenizer we do not support. */
 export class TokenizerLoadError extends EdgeRelayError {}
 

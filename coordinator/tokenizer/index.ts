@@ -8,5 +8,5 @@ export {
   type EncodedText,
   type LoadTokenizerOptions,
 } from './bert-tokenizer.js';
-export { TokenizerLoadError } from './files.js';
+export { TOKENIZER_FILES, TokenizerLoadError } from './files.js';
 export { basicTokenize, type BasicTokenizerOptions } from './basic.js';

@@ -1,6 +1,6 @@
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
-import { ReferenceRunner } from '../reference/index.js';
+import { ReferenceRunner } from './runner.js';
 
 export interface ModelOptions {
   model: string;
@@ -14,10 +14,4 @@ export async function openReferenceModel(options: ModelOptions) {
   const tokenizer = loadTokenizer(options.model);
   const runner = await ReferenceRunner.create(checkpoint, tokenizer, { threads: options.threads, maxLength: options.maxLength });
   return { checkpoint, tokenizer, runner };
-}
-
-export function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
 }

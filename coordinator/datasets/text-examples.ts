@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { DatasetError, readLabelledTsv } from '../cli/tsv.js';
+import { DatasetError, readLabelledTsv } from './tsv.js';
 
-export interface CalibrationData {
+export interface TextExamples {
   texts: string[];
   /** Gold labels when the file is a labelled TSV; absent for plain text (agreement then stands in for accuracy). */
   labels?: number[];
@@ -11,7 +11,7 @@ export interface CalibrationData {
  * A GLUE-style TSV (header naming "sentence" and "label") gives labelled rows; any other file is read
  * as unlabelled text, one example per non-empty line.
  */
-export function readCalibrationData(file: string): CalibrationData {
+export function readTextExamples(file: string): TextExamples {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { EdgeRelayError } from '../errors.js';
 
-export class DatasetError extends EdgeRelayError {}
+/** A data file cannot be read, or is not the TSV or text the command expects. */
+export class DatasetError extends EdgeRelayError {
+  readonly code = 'EDGERELAY_DATASET';
+}
 
 export interface LabelledExample {
   sentence: string;
