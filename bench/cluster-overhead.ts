@@ -1,4 +1,3 @@
-import { Link } from '../device-agent/data-plane/link.js';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
@@ -17,7 +16,7 @@ async function classify(url: string, text: string): Promise<void> {
 async function bytesPerRequest(cluster: SimCluster, text: string, requests: number): Promise<number> {
   const total = async () => {
     const stats = await Promise.all(cluster.agents.map((a) => cluster.coordinator.agentStats(a.name)));
-    return stats.reduce((s, st) => s + st.bytesSent, 0) + Link.totalBytesSent;
+    return stats.reduce((s, st) => s + st.bytesSent, 0) + cluster.coordinator.dataPlaneBytesSent;
   };
   const before = await total();
   for (let i = 0; i < requests; i++) await classify(cluster.url, text);

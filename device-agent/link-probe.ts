@@ -1,5 +1,7 @@
 import { EdgeRelayError } from '../coordinator/errors.js';
 import type { Frame, FrameOf } from '../proto/frames.js';
+import { PendingReplies } from './util/pending-replies.js';
+import { median } from './util/median.js';
 
 /** What an agent measured of its link to one peer, over the data plane itself. */
 export interface LinkMeasurement {
@@ -34,12 +36,6 @@ export class ImplausibleLinkError extends EdgeRelayError {
 export interface ProbeTimings {
   pingsMs: number[];
   bulk: { smallMs: number; bigMs: number }[];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const positive = (ms: number) => Number.isFinite(ms) && ms > 0;
@@ -85,7 +81,7 @@ export function estimateLink(peer: string, timings: ProbeTimings, sizes = { smal
  * Echoes carry no payload back, so only the prober's outgoing direction is timed.
  */
 export class LinkProber {
-  private readonly waiting = new Map<string, () => void>();
+  private readonly echoes = new PendingReplies<string, void>();
   private seq = 0;
 
   constructor(
@@ -96,31 +92,19 @@ export class LinkProber {
 
   /** Called for every probe-echo frame that arrives. */
   echoed(frame: FrameOf<'probe-echo'>): void {
-    const key = `${frame.requestId}/${frame.seq}`;
-    this.waiting.get(key)?.();
-    this.waiting.delete(key);
+    this.echoes.deliver(`${frame.requestId}/${frame.seq}`, undefined);
   }
 
   private async roundTrip(peer: string, requestId: string, bytes: number, timeoutMs: number): Promise<number> {
     const seq = this.seq++;
     const key = `${requestId}/${seq}`;
     const started = this.now();
-    const echoed = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(key);
-        reject(new Error(`no probe echo from ${peer} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiting.set(key, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    const echoed = this.echoes.wait(key, timeoutMs, () => new Error(`no probe echo from ${peer} within ${timeoutMs} ms`));
     echoed.catch(() => undefined); // a failed send below rejects first; never leave this unobserved
     try {
       await this.send(peer, { type: 'probe', requestId, seq, payload: new Uint8Array(bytes) });
     } catch (err) {
-      this.waiting.get(key)?.();
-      this.waiting.delete(key);
+      this.echoes.fail(key, err as Error);
       throw err;
     }
     await echoed;

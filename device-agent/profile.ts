@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { OSUtils } from 'node-os-utils';
 import type { Capabilities__Output } from '../proto/generated/edgerelay/control/Capabilities.js';
 import { ShardSession } from './runtime/session.js';
+import { median } from './util/median.js';
 
 /**
  * What an agent reports at registration. Every field is filled in, so it is the `__Output` shape,
@@ -68,12 +69,6 @@ function fill(n: number, seed: number): Float32Array {
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /**

@@ -147,6 +147,11 @@ export class Coordinator {
     return this.dispatcher.activeKey;
   }
 
+  /** Data-plane bytes this coordinator sent to agents since start (benchmarks count traffic per request). */
+  get dataPlaneBytesSent(): number {
+    return this.dispatcher.bytesSent;
+  }
+
   get modelInfo(): PlanModelInfo {
     const { config } = this.checkpoint;
     return {

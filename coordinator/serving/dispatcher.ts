@@ -3,9 +3,10 @@ import { EventEmitter } from 'node:events';
 import type pino from 'pino';
 import type { Frame, FrameOf } from '../../proto/frames.js';
 import type { Plan__Output as Plan } from '../../proto/control.js';
-import { dial, type Link } from '../../device-agent/data-plane/link.js';
+import { dial, type DataPlaneCounters, type Link } from '../../device-agent/data-plane/link.js';
 import { maxFrameBytesFor } from '../../device-agent/data-plane/limits.js';
 import { toWire, int64Tensor } from '../../device-agent/runtime/index.js';
+import { PendingReplies } from '../../device-agent/util/pending-replies.js';
 import { EdgeRelayError } from '../errors.js';
 import { initialExitState, parseExitPolicy } from '../../device-agent/exits/policies.js';
 
@@ -46,8 +47,13 @@ export interface DispatcherLimits {
  */
 export class Dispatcher extends EventEmitter {
   private links = new Map<string, Link>();
+  // Requests keep their own map, not PendingReplies: each carries its plan version and latest interim,
+  // is failed by plan, and its failure is rewritten to carry that interim when it settles.
   private readonly pending = new Map<string, Pending>();
-  private readonly answerWaiters = new Map<string, (f: Frame) => void>();
+  /** Answers to one-off questions to an agent (stats, link reports), by request id. */
+  private readonly answers = new PendingReplies<string, Frame>();
+  /** Bytes sent on every data-plane link this dispatcher opened. */
+  private readonly counters: DataPlaneCounters = { bytesSent: 0 };
   private plan: Plan | undefined;
   private planKey: Uint8Array | undefined;
   private healthy = false;
@@ -72,7 +78,7 @@ export class Dispatcher extends EventEmitter {
       for (const host of hosts) {
         const address = addresses.get(host);
         if (!address) throw new EdgeRelayError(`plan ${plan.version} has no address for stage host "${host}"`);
-        const link = await dial(address, { role: 'coordinator', from: this.selfId }, key, (f) => this.onFrame(f), (err) => this.logger.warn({ err: err.message }, 'malformed frame from an agent'));
+        const link = await dial(address, { role: 'coordinator', from: this.selfId }, key, (f) => this.onFrame(f), (err) => this.logger.warn({ err: err.message }, 'malformed frame from an agent'), { counters: this.counters });
         link.socket.on('close', () => this.onLinkClosed(plan.version, host));
         links.set(host, link);
       }
@@ -110,6 +116,11 @@ export class Dispatcher extends EventEmitter {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** Data-plane bytes the coordinator sent to agents since start (benchmarks count traffic with it). */
+  get bytesSent(): number {
+    return this.counters.bytesSent;
   }
 
   /** An agent of `version` failed: stop sending to that plan and hand its requests back for retry. */
@@ -186,19 +197,16 @@ export class Dispatcher extends EventEmitter {
     const requestId = randomUUID();
     const own = this.links.get(agentId);
     if (!own?.open && (!this.plan || !this.planKey)) throw new Error('no active plan to authenticate with');
-    const link = own?.open ? own : await dial(address, { role: 'coordinator', from: this.selfId }, { planVersion: this.plan!.version, key: this.planKey!, maxFrameBytes: maxFrameBytesFor(this.plan!.hiddenSize) }, (f) => this.onFrame(f), () => undefined);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.answerWaiters.delete(requestId);
-        reject(new Error(`agent ${agentId} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.answerWaiters.set(requestId, (f) => {
-        clearTimeout(timer);
-        if (link !== own) link.close();
-        resolve(f);
-      });
-      link.send(question(requestId));
-    });
+    const link = own?.open
+      ? own
+      : await dial(address, { role: 'coordinator', from: this.selfId }, { planVersion: this.plan!.version, key: this.planKey!, maxFrameBytes: maxFrameBytesFor(this.plan!.hiddenSize) }, (f) => this.onFrame(f), () => undefined, {
+          counters: this.counters,
+        });
+    const answer = this.answers.wait(requestId, timeoutMs, () => new Error(`agent ${agentId} did not answer within ${timeoutMs} ms`));
+    link.send(question(requestId));
+    const frame = await answer;
+    if (link !== own) link.close();
+    return frame;
   }
 
   private onLinkClosed(version: number, host: string): void {
@@ -227,8 +235,7 @@ export class Dispatcher extends EventEmitter {
     switch (frame.type) {
       case 'stats':
       case 'link-report':
-        this.answerWaiters.get(frame.requestId)?.(frame);
-        this.answerWaiters.delete(frame.requestId);
+        this.answers.deliver(frame.requestId, frame);
         return;
       case 'interim': {
         const p = this.pending.get(frame.requestId);

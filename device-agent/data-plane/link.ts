@@ -22,6 +22,18 @@ export interface DialKey {
   maxFrameBytes?: number;
 }
 
+/** Bytes one owner's links sent (an agent's, or the coordinator dispatcher's), shared by all of them. */
+export interface DataPlaneCounters {
+  bytesSent: number;
+}
+
+/** What a link's owner hands each of its links: its counters, and in an emulated agent its shaper. */
+export interface LinkOptions {
+  counters?: DataPlaneCounters;
+  /** Holds frames back as the emulated network link would; one per agent, shared by all its links (one uplink). */
+  shaper?: LinkShaper;
+}
+
 /** Close code for a peer that failed the handshake. */
 export const UNAUTHENTICATED = 4401;
 const HANDSHAKE_MS = 5000;
@@ -35,11 +47,7 @@ export class Link {
   peer: { role: 'coordinator' | 'agent'; id: string } | undefined;
   bytesSent = 0;
   bytesReceived = 0;
-  /** Bytes sent by every link of this process: one agent per process, so this is the agent's total. */
-  static totalBytesSent = 0;
   private authenticated = false;
-  /** Set in an emulated agent: holds frames back as the emulated network link would. */
-  static shaper: LinkShaper | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -47,6 +55,7 @@ export class Link {
     private readonly onBadFrame: BadFrameHandler,
     /** Judges a frame before authentication: the frame limit to admit the peer with, or undefined. */
     private readonly handshake: (frame: Frame) => number | undefined,
+    private readonly options: LinkOptions = {},
   ) {
     socket.binaryType = 'nodebuffer';
     socket.on('message', (data, isBinary) => this.receive(data as Buffer | Buffer[] | ArrayBuffer, isBinary));
@@ -104,9 +113,10 @@ export class Link {
     if (!this.open) return false;
     const bytes = encodeFrame(frame);
     this.bytesSent += bytes.byteLength;
-    Link.totalBytesSent += bytes.byteLength;
-    if (Link.shaper) {
-      const delay = Link.shaper.reserve(bytes.byteLength);
+    if (this.options.counters) this.options.counters.bytesSent += bytes.byteLength;
+    const { shaper } = this.options;
+    if (shaper) {
+      const delay = shaper.reserve(bytes.byteLength);
       setTimeout(() => this.open && this.socket.send(bytes, { binary: true }), delay);
       return true;
     }
@@ -126,7 +136,14 @@ export const WS_OPTIONS = { maxPayload: HANDSHAKE_MAX_BYTES, perMessageDeflate: 
  * Server side of a new connection: send a challenge, accept only a hello that proves a known plan key.
  * A peer that fails, or stays silent, is disconnected.
  */
-export function acceptLink(socket: WebSocket, keys: KeyLookup, onFrame: FrameHandler, onBadFrame: BadFrameHandler, onRejected?: (why: string) => void): Link {
+export function acceptLink(
+  socket: WebSocket,
+  keys: KeyLookup,
+  onFrame: FrameHandler,
+  onBadFrame: BadFrameHandler,
+  onRejected?: (why: string) => void,
+  options: LinkOptions = {},
+): Link {
   const nonce = newNonce();
   const timer = setTimeout(() => link.close(UNAUTHENTICATED, 'handshake timeout'), HANDSHAKE_MS);
   const link: Link = new Link(socket, onFrame, onBadFrame, (frame) => {
@@ -144,10 +161,15 @@ export function acceptLink(socket: WebSocket, keys: KeyLookup, onFrame: FrameHan
     link.peer = { role: frame.role, id: frame.from };
     onFrame(frame, link);
     return admission.maxFrameBytes;
-  });
+  }, options);
   socket.once('close', () => clearTimeout(timer));
   link.send({ type: 'challenge', nonce });
   return link;
+}
+
+export interface DialOptions extends LinkOptions {
+  /** How long the other side has to send its challenge. */
+  timeoutMs?: number;
 }
 
 /** Dials a data-plane address (host:port), answers its challenge, and resolves once the hello is sent. */
@@ -157,8 +179,9 @@ export function dial(
   key: DialKey,
   onFrame: FrameHandler,
   onBadFrame: BadFrameHandler,
-  timeoutMs = HANDSHAKE_MS,
+  options: DialOptions = {},
 ): Promise<Link> {
+  const { timeoutMs = HANDSHAKE_MS, ...linkOptions } = options;
   return new Promise((resolve, reject) => {
     // A zero mask lets ws skip XOR-masking every byte a dialer sends (in plain JS without bufferutil):
     // masking guards browsers' proxies against cache poisoning, which does not apply between agents,
@@ -175,7 +198,7 @@ export function dial(
       link.send(answer);
       resolve(link);
       return key.maxFrameBytes ?? maxFrameBytesFor(0);
-    });
+    }, linkOptions);
     socket.once('error', (err) => {
       clearTimeout(timer);
       reject(new Error(`cannot reach data plane at ${address}: ${err.message}`));

@@ -1,5 +1,5 @@
 import type { Frame } from '../../proto/frames.js';
-import { dial, type BadFrameHandler, type DialKey, type FrameHandler, type Link } from './link.js';
+import { dial, type BadFrameHandler, type DialKey, type FrameHandler, type Link, type LinkOptions } from './link.js';
 
 /**
  * Outgoing links to other agents, dialed on first use and reused; a closed link is redialed.
@@ -15,6 +15,8 @@ export class PeerLinks {
     private readonly onBadFrame: BadFrameHandler,
     /** The plan key to prove when dialing: the newest plan this agent runs. */
     private readonly dialKey: () => DialKey | undefined,
+    /** Handed to every link dialed: the agent's counters and, emulated, its shaper. */
+    private readonly linkOptions: LinkOptions = {},
   ) {}
 
   setAddresses(addresses: Map<string, string>): void {
@@ -36,7 +38,7 @@ export class PeerLinks {
     if (!address) throw new Error(`no data-plane address for agent "${agentId}" in the current plan`);
     const key = this.dialKey();
     if (!key) throw new Error('no plan loaded: cannot authenticate to peers');
-    const pending = dial(address, { role: 'agent', from: this.selfId }, key, this.onFrame, this.onBadFrame);
+    const pending = dial(address, { role: 'agent', from: this.selfId }, key, this.onFrame, this.onBadFrame, this.linkOptions);
     this.links.set(agentId, pending);
     pending.catch(() => this.links.delete(agentId));
     return pending;

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { acceptLink, WS_OPTIONS, type BadFrameHandler, type FrameHandler, type KeyLookup, type Link } from './link.js';
+import { acceptLink, WS_OPTIONS, type BadFrameHandler, type FrameHandler, type KeyLookup, type Link, type LinkOptions } from './link.js';
 import { MAX_PENDING_HANDSHAKES } from './limits.js';
 
 export interface DataPlaneServerOptions {
@@ -15,6 +15,8 @@ export interface DataPlaneServerOptions {
   onClosed: (link: Link) => void;
   /** TCP connections at once, authenticated or not (a plan has a handful of peers). */
   maxConnections?: number;
+  /** Handed to every accepted link: the agent's counters and, emulated, its shaper. */
+  link?: LinkOptions;
 }
 
 /** Close code for a connection refused because too many others are still owing their handshake. */
@@ -65,6 +67,7 @@ export class DataPlaneServer {
         options.onFrame,
         options.onBadFrame,
         options.onRejected,
+        options.link,
       );
       socket.once('close', () => {
         settled();

@@ -1,9 +1,16 @@
 import * as ort from 'onnxruntime-node';
 import type { HostTensor } from './tensor.js';
 
+/** Wraps every run of a session: an emulated agent stretches runs to the emulated device's speed. */
+export interface RunStretch {
+  around<T>(key: string, run: () => Promise<T>): Promise<T>;
+}
+
 export interface SessionOptions {
   /** Intra-op threads; 0 lets ONNX Runtime pick (all cores). */
   threads?: number;
+  /** Set by an emulated agent (device-agent/emulation.ts ComputeStretch); runs at full speed without. */
+  stretch?: RunStretch;
 }
 
 /** One compiled shard loaded into ONNX Runtime, fed and read as HostTensors by name. */
@@ -12,6 +19,7 @@ export class ShardSession {
     private readonly session: ort.InferenceSession,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    private readonly stretch: RunStretch | undefined,
   ) {}
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<ShardSession> {
@@ -27,19 +35,17 @@ export class ShardSession {
       // the next shard in the chain needs, so idle threads sleep instead.
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
-    return new ShardSession(session, session.inputNames, session.outputNames);
+    return new ShardSession(session, session.inputNames, session.outputNames, options.stretch);
   }
 
-  /** Set in an emulated agent: stretches every run to the emulated device's speed. */
-  static stretch: { around<T>(key: string, run: () => Promise<T>): Promise<T> } | undefined;
   private static nextId = 0;
   private readonly id = ShardSession.nextId++;
 
   /** Runs the shard; `feeds` may hold more tensors than it needs, only its own inputs are passed. */
   async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    if (!ShardSession.stretch) return this.runNow(feeds);
+    if (!this.stretch) return this.runNow(feeds);
     const shape = this.inputNames.map((n) => feeds[n]?.dims.join('x')).join(',');
-    return ShardSession.stretch.around(`${this.id}:${shape}`, () => this.runNow(feeds));
+    return this.stretch.around(`${this.id}:${shape}`, () => this.runNow(feeds));
   }
 
   private async runNow(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {

@@ -1,0 +1,74 @@
+import type { Frame } from '../../proto/frames.js';
+import type { StepAdmission } from '../executor/admission.js';
+import type { LoadedPlan } from '../executor/loaded-plan.js';
+import type { StageExecutor } from '../executor/stage-executor.js';
+import type { AgentStats } from '../executor/stats.js';
+import type { LinkProber } from '../link-probe.js';
+import { measureLinks } from '../link-report.js';
+import { fromWire } from '../runtime/index.js';
+import type { CoordinatorLinks } from './coordinator-links.js';
+import type { DataPlaneCounters, Link } from './link.js';
+
+export interface FrameRouterParts {
+  agentName: string;
+  coordinatorLinks: CoordinatorLinks;
+  admission: StepAdmission;
+  executor: StageExecutor;
+  /** The loaded plan a request names; throws when this agent does not run it (any more). */
+  plan: (planVersion: number) => LoadedPlan;
+  prober: LinkProber;
+  stats: AgentStats;
+  counters: DataPlaneCounters;
+}
+
+/** Hands every authenticated data-plane frame, from the coordinator or a peer, to the part that handles it. */
+export class FrameRouter {
+  constructor(private readonly parts: FrameRouterParts) {}
+
+  route(frame: Frame, link: Link): void {
+    const { admission, executor } = this.parts;
+    switch (frame.type) {
+      case 'hello':
+        if (frame.role === 'coordinator') this.parts.coordinatorLinks.add(link);
+        return;
+      case 'stage-input':
+        void admission.guard(frame.requestId, frame.planVersion, () => executor.runStage(frame, this.parts.plan(frame.planVersion)), (error) =>
+          this.parts.coordinatorLinks.send(error),
+        );
+        return;
+      case 'scatter':
+        void admission.guard(
+          frame.requestId,
+          frame.planVersion,
+          async () => {
+            link.send(await executor.runScatter(frame, this.parts.plan(frame.planVersion)));
+          },
+          (error) => link.send(error),
+        );
+        return;
+      case 'partial':
+        executor.waiter.deliver(`${frame.requestId}/${frame.layer}/${frame.part}`, fromWire(frame.partial));
+        return;
+      case 'error':
+        // A group member failed its share: the host stops waiting for that request.
+        executor.waiter.failRequest(frame.requestId, new Error(frame.message));
+        return;
+      case 'probe':
+        link.send({ type: 'probe-echo', requestId: frame.requestId, seq: frame.seq });
+        return;
+      case 'probe-echo':
+        this.parts.prober.echoed(frame);
+        return;
+      case 'probe-request':
+        if (link.peer?.role === 'coordinator') {
+          void measureLinks(this.parts.prober, this.parts.agentName, frame.requestId, frame.peers).then((report) => link.send(report));
+        }
+        return;
+      case 'stats-request':
+        link.send({ type: 'stats', requestId: frame.requestId, agent: this.parts.agentName, ...this.parts.stats, bytesSent: this.parts.counters.bytesSent });
+        return;
+      default:
+        return;
+    }
+  }
+}
