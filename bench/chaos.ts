@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { projectRoot } from '../coordinator/util/project-root.js';
+import { projectRoot } from '../sim/cli/paths.js';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { projectRoot } from '../coordinator/util/project-root.js';
+import { projectRoot } from '../sim/cli/paths.js';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import {

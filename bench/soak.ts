@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
-import { projectRoot } from '../coordinator/util/project-root.js';
+import { projectRoot } from '../sim/cli/paths.js';
 import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the compiled device agent; `npm ci` builds dist/ through the prepare script.
-import('../dist/device-agent/main.js').catch((err) => {
+// Runs the compiled device agent; `npm ci` builds every package's dist/.
+import('@edgerelay/device-agent/main').catch((err) => {
   if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
     process.stderr.write('edgerelay-agent: the compiled code is missing; run `npm run build` in the edgerelay folder.\n');
     process.exit(1);

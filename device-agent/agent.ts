@@ -1,11 +1,11 @@
 import type pino from 'pino';
 import type * as grpc from '@grpc/grpc-js';
-import type { Capabilities } from '../proto/control.js';
-import type { Frame } from '../proto/frames.js';
+import type { Capabilities } from '@edgerelay/proto';
+import type { Frame } from '@edgerelay/proto';
 import { ControlClient } from './control-client.js';
 import { CoordinatorLinks } from './data-plane/coordinator-links.js';
 import { FrameRouter } from './data-plane/frame-router.js';
-import type { DataPlaneCounters, Link, LinkOptions } from './data-plane/link.js';
+import type { DataPlaneCounters, Link, LinkOptions } from '@edgerelay/proto';
 import { PeerLinks } from './data-plane/peers.js';
 import { DataPlaneServer } from './data-plane/server.js';
 import { waitUntilQuiet } from './drain.js';

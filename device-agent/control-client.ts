@@ -1,5 +1,6 @@
+import { SESSION_METADATA } from '@edgerelay/proto';
 import * as grpc from '@grpc/grpc-js';
-import { controlPlane } from '../proto/control.js';
+import { controlPlane } from '@edgerelay/proto';
 import type {
   Assignment__Output as Assignment,
   Capabilities,
@@ -8,11 +9,9 @@ import type {
   HeartbeatReply__Output as HeartbeatReply,
   ReadyReport,
   RegisterReply__Output as RegisterReply,
-} from '../proto/control.js';
-import { registerProof } from './security/proofs.js';
+} from '@edgerelay/proto';
+import { registerProof } from '@edgerelay/proto';
 import { ShardAssembler } from './shard-cache.js';
-
-export const SESSION_METADATA = 'x-edgerelay-session';
 
 /** The agent's side of the gRPC control plane: thin promise wrappers over the generated client. */
 export class ControlClient {

@@ -1,4 +1,4 @@
-import type { Capabilities } from '../proto/control.js';
+import type { Capabilities } from '@edgerelay/proto';
 import { ComputeStretch, type EmulatedLink } from './emulation.js';
 import { measureGflops } from './profile.js';
 

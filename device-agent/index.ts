@@ -1,6 +1,16 @@
 export { DeviceAgent, type AgentOptions } from './agent.js';
-export { ControlClient, SESSION_METADATA } from './control-client.js';
+export { ControlClient } from './control-client.js';
 export { ShardCache, ShardAssembler } from './shard-cache.js';
 export { profileDevice, measureGflops } from './profile.js';
 export { ComputeStretch, LinkShaper, parseEmulatedLink, EMULATED_LINKS, type EmulatedLink } from './emulation.js';
 export { LinkProber, type LinkMeasurement } from './link-probe.js';
+export { type HaltingSignal } from './exits/dact.js';
+export { argmaxOf, sigmoid, softmax } from './exits/math.js';
+export { POLICY_FORMS, decideExit, formatExitPolicy, initialExitState, parseExitPolicy, type ExitPolicy } from './exits/policies.js';
+export { MAX_PLAUSIBLE_BANDWIDTH_BYTES_PER_SEC } from './link-probe.js';
+export { planAgents, shardKey, shardsForAgent } from './plan/roles.js';
+export { specToMessage } from './plan/spec-codec.js';
+export { ShardSession, int64Tensor, toWire, type HostTensor } from './runtime/index.js';
+export { API_KEY, CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from './security/secret-options.js';
+export { TLS_FILES, readPem } from './security/tls-files.js';
+export { PendingReplies } from './util/pending-replies.js';

@@ -1,5 +1,5 @@
-import { EdgeRelayError } from '../coordinator/errors.js';
-import type { Frame, FrameOf } from '../proto/frames.js';
+import { EdgeRelayError } from '@edgerelay/proto';
+import type { Frame, FrameOf } from '@edgerelay/proto';
 import { PendingReplies } from './util/pending-replies.js';
 import { median } from './util/median.js';
 

@@ -1,4 +1,4 @@
-import type { FrameOf } from '../proto/frames.js';
+import type { FrameOf } from '@edgerelay/proto';
 import type { LinkMeasurement, LinkProber } from './link-probe.js';
 
 /**

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -5,7 +6,7 @@ import pino from 'pino';
 import { DeviceAgent } from './agent.js';
 import { parseEmulatedLink } from './emulation.js';
 import { loadAgentCredentials } from './security/tls-files.js';
-import { CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from '../coordinator/cli/secret-options.js';
+import { CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from './security/secret-options.js';
 
 const positiveInt = (v: string) => {
   const n = Number(v);

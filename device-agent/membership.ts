@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type pino from 'pino';
-import type { Assignment__Output as Assignment, Capabilities } from '../proto/control.js';
+import type { Assignment__Output as Assignment, Capabilities } from '@edgerelay/proto';
 import type { ControlClient } from './control-client.js';
 
 export interface MembershipOptions {

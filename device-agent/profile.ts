@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OSUtils } from 'node-os-utils';
-import type { Capabilities__Output } from '../proto/generated/edgerelay/control/Capabilities.js';
+import type { Capabilities__Output } from '@edgerelay/proto';
 import { ShardSession } from './runtime/session.js';
 import { median } from './util/median.js';
 
@@ -40,7 +40,7 @@ export function matmulModelPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [
     path.join(here, 'assets', 'matmul.onnx'),
-    path.join(here, '..', '..', 'device-agent', 'assets', 'matmul.onnx'),
+    path.join(here, '..', 'assets', 'matmul.onnx'),
   ];
   const found = candidates.find((p) => existsSync(p));
   if (!found) {

@@ -2,7 +2,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type pino from 'pino';
-import { EdgeRelayError } from '../coordinator/errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A shard's bytes do not match the sha256 or size the coordinator announced, or its chunks arrived out of line. */
 export class ShardIntegrityError extends EdgeRelayError {}

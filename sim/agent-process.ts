@@ -1,20 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
+import { createRequire } from 'node:module';
 
 /**
  * How to start an agent process: from the TypeScript source (through tsx) when we run from source,
  * as tests do, or the compiled agent when we run from dist/.
  */
 export function agentCommand(): { command: string; args: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  if (fromSource) return { command: process.execPath, args: ['--import', 'tsx', path.join(here, '..', 'device-agent', 'main.ts')] };
-  const compiled = path.join(here, '..', 'device-agent', 'main.js');
-  if (!existsSync(compiled)) throw new Error(`compiled agent not found at ${compiled}; run npm run build`);
-  return { command: process.execPath, args: [compiled] };
+  // Resolved like any import: the TypeScript source under the "development" condition (tests, tsx),
+  // the compiled package otherwise.
+  const main = createRequire(import.meta.url).resolve('@edgerelay/device-agent/main');
+  if (main.endsWith('.ts')) return { command: process.execPath, args: ['--import', 'tsx', '--conditions=development', main] };
+  if (!existsSync(main)) throw new Error(`compiled agent not found at ${main}; run npm run build`);
+  return { command: process.execPath, args: [main] };
 }
 
 export interface AgentProcessOptions {

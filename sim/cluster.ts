@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import type { Plan__Output as Plan } from '../proto/control.js';
-import { Coordinator } from '../coordinator/daemon/coordinator.js';
-import type { DeployProgress } from '../coordinator/deploy/deployer.js';
-import { loadServerCredentials } from '../coordinator/security/credentials.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
+import { Coordinator } from '@edgerelay/coordinator';
+import type { DeployProgress } from '@edgerelay/coordinator';
+import { loadServerCredentials } from '@edgerelay/coordinator';
 import { startAgentProcess, type AgentProcess } from './agent-process.js';
-import { measureGflops } from '../device-agent/profile.js';
+import { measureGflops } from '@edgerelay/device-agent';
 
 export interface SimClusterOptions {
   model: string;

@@ -33,7 +33,7 @@ describe('simulated-cluster agent processes', function () {
 
   it('exit within a few seconds when their launcher is killed with SIGKILL', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'edgerelay-orphan-'));
-    const parent = spawn(process.execPath, ['--import', 'tsx', path.join('test', 'helpers', 'orphan-parent.ts'), dataDir], {
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--conditions=development', path.join('test', 'helpers', 'orphan-parent.ts'), dataDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let pids: number[] = [];

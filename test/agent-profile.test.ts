@@ -79,7 +79,7 @@ describe('matmul benchmark asset', function () {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgerelay-matmul-'));
     try {
       const out = path.join(dir, 'matmul.onnx');
-      await promisify(execFile)(process.execPath, ['--import', 'tsx', 'device-agent/assets/generate-matmul.ts', out], { cwd: root });
+      await promisify(execFile)(process.execPath, ['--import', 'tsx', '--conditions=development', 'device-agent/assets/generate-matmul.ts', out], { cwd: root });
       assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(loadMatmulModel())));
     } finally {
       rmSync(dir, { recursive: true, force: true });

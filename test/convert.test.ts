@@ -235,7 +235,7 @@ describe('edgerelay convert', () => {
   const run = promisify(execFile);
   const edgerelay = async (args: string[]) => {
     try {
-      return { ...(await run(process.execPath, ['--import', 'tsx', 'coordinator/cli/main.ts', ...args])), code: 0 };
+      return { ...(await run(process.execPath, ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts', ...args])), code: 0 };
     } catch (err) {
       const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { dial, type Link } from '../device-agent/data-plane/link.js';
-import { HANDSHAKE_MAX_BYTES, MAX_PENDING_HANDSHAKES, maxFrameBytesFor } from '../device-agent/data-plane/limits.js';
+import { dial, type Link } from '../proto/data-plane/link.js';
+import { HANDSHAKE_MAX_BYTES, MAX_PENDING_HANDSHAKES, maxFrameBytesFor } from '../proto/data-plane/limits.js';
 import { TRY_AGAIN_LATER } from '../device-agent/data-plane/server.js';
 import { decodeFrame, encodeFrame, FRAME_LIMITS, type Frame } from '../proto/frames.js';
 import { startSimCluster, type SimCluster } from '../sim/index.js';

@@ -115,7 +115,7 @@ describe('fit-exits (self-distilled exit heads)', () => {
     const text = join(dir, 'few.txt');
     writeFileSync(text, readFileSync(UNLABELED, 'utf8').split('\n').slice(0, 120).join('\n'));
     const out = join(dir, 'cli-out');
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'coordinator/cli/main.ts', 'fit-exits', '--model', stripped, '--data', text, '--out', out, '--layers', '1', '--epochs', '1'], {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts', 'fit-exits', '--model', stripped, '--data', text, '--out', out, '--layers', '1', '--epochs', '1'], {
       maxBuffer: 1 << 24,
     });
     assert.match(stdout, /train before\s+train after\s+val before\s+val after/);

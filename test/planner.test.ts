@@ -214,7 +214,7 @@ describe('planCluster', () => {
         assert.ok(r.explanation.length > 0);
         planned++;
       } catch (err) {
-        if (!(err instanceof ModelDoesNotFitError)) throw new Error(`seed ${seed}: ${(err as Error).stack}`);
+        if (!(err instanceof ModelDoesNotFitError)) throw new Error(`seed ${seed}: ${(err as Error).stack}`, { cause: err });
       }
     }
     assert.ok(planned >= 40, `only ${planned} of 60 random clusters could be planned`);
@@ -364,7 +364,7 @@ describe('edgerelay plan', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
   const edgerelay = async (args: string[]) => {
     try {
-      return { ...(await run(process.execPath, ['--import', 'tsx', 'coordinator/cli/main.ts', 'plan', ...args])), code: 0 };
+      return { ...(await run(process.execPath, ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts', 'plan', ...args])), code: 0 };
     } catch (err) {
       const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };

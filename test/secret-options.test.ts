@@ -6,12 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { API_KEY, CLUSTER_TOKEN, resolveSecret, SecretFileError, SecretOptionConflictError } from '../coordinator/cli/secret-options.js';
+import { API_KEY, CLUSTER_TOKEN, resolveSecret, SecretFileError, SecretOptionConflictError } from '../device-agent/security/secret-options.js';
 import { Coordinator } from '../coordinator/daemon/coordinator.js';
 import { edgerelay } from './helpers/cli.js';
 import { makeTinyModel, type TinyModel } from './helpers/tiny-model.js';
 
-const AGENT = ['--import', 'tsx', 'device-agent/main.ts'];
+const AGENT = ['--import', 'tsx', '--conditions=development', 'device-agent/main.ts'];
 
 async function agentCli(args: string[]): Promise<{ stderr: string; code: number }> {
   try {
@@ -130,7 +130,7 @@ describe('secrets from flags, files and the environment', function () {
         const [port, httpPort] = [await freePort(), await freePort()];
         const child = spawn(
           process.execPath,
-          ['--import', 'tsx', 'coordinator/cli/main.ts', 'coordinator', '--model', model.dir, '--host', '127.0.0.1',
+          ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts', 'coordinator', '--model', model.dir, '--host', '127.0.0.1',
             '--port', String(port), '--http-port', String(httpPort), '--api-key-file', keyFile, '--min-agents', '5'],
           { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, EDGERELAY_API_KEY: 'from-env' } },
         );

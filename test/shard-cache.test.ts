@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EdgeRelayError } from '../coordinator/errors.js';
+import { EdgeRelayError } from '../proto/errors.js';
 import { InvalidShardKeyError, ShardAssembler, ShardCache, ShardIntegrityError } from '../device-agent/shard-cache.js';
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Tokenizer } from '@huggingface/tokenizers';
 
-import { EdgeRelayError } from '../coordinator/errors.js';
+import { EdgeRelayError } from '../proto/errors.js';
 import { BertTokenizer, loadTokenizer, TokenizerLoadError } from '../coordinator/tokenizer/index.js';
 
 const FIXTURE = fileURLToPath(new URL('../../shared/fixtures/sst2-bert-6L-256H/', import.meta.url));

@@ -1,4 +1,4 @@
-import type { Hop } from '../../proto/frames.js';
+import type { Hop } from '@edgerelay/proto';
 
 export interface LabelScore {
   label: string;

@@ -1,4 +1,4 @@
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /**
  * An error the HTTP API answers with a specific status. Its message goes to the client as

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseExitPolicy, POLICY_FORMS } from '../../device-agent/exits/policies.js';
+import { parseExitPolicy, POLICY_FORMS } from '@edgerelay/device-agent';
 
 function validPolicy(spec: string): boolean {
   try {

@@ -3,9 +3,9 @@
  * the target (or the most accurate at the target speed), pick the best policy, and measure the choice
  * on rows it was not tuned on.
  */
-import { parseExitPolicy } from '../../device-agent/exits/policies.js';
+import { parseExitPolicy } from '@edgerelay/device-agent';
 import { hasTrainedHalting, selectRows, type ExitRuns } from './collect.js';
-import type { HaltingSignal } from '../../device-agent/exits/dact.js';
+import type { HaltingSignal } from '@edgerelay/device-agent';
 import { simulatePolicy, type PolicyOutcome } from './simulate.js';
 import { splitRows } from './split.js';
 import { compareForTarget, formatTarget, meetsTarget, type CalibrationTarget } from './target.js';

@@ -1,6 +1,6 @@
 /** `eval --policy`: a policy (or the calibrated one) judged on collected runs. */
-import { formatExitPolicy, parseExitPolicy, type ExitPolicy } from '../../device-agent/exits/policies.js';
-import type { HaltingSignal } from '../../device-agent/exits/dact.js';
+import { formatExitPolicy, parseExitPolicy, type ExitPolicy } from '@edgerelay/device-agent';
+import type { HaltingSignal } from '@edgerelay/device-agent';
 import { hasTrainedHalting, type ExitRuns } from './collect.js';
 import { simulatePolicy } from './simulate.js';
 import { defaultCalibrationPath, readCalibration } from './store.js';

@@ -1,4 +1,4 @@
-import { argmaxOf, decideExit, initialExitState, type ExitPolicy } from '../../device-agent/exits/policies.js';
+import { argmaxOf, decideExit, initialExitState, type ExitPolicy } from '@edgerelay/device-agent';
 import type { ExitRuns } from './collect.js';
 
 export interface PolicyOutcome {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseExitPolicy, type ExitPolicy } from '../../device-agent/exits/policies.js';
-import { EdgeRelayError } from '../errors.js';
+import { parseExitPolicy, type ExitPolicy } from '@edgerelay/device-agent';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { CALIBRATION_VERSION, type CalibrationRecord } from './calibrate.js';
 
 /** Where calibrate stores its result unless told otherwise: beside the model it describes. */

@@ -1,5 +1,5 @@
-import { formatExitPolicy, type ExitPolicy } from '../../device-agent/exits/policies.js';
-import { EdgeRelayError } from '../errors.js';
+import { formatExitPolicy, type ExitPolicy } from '@edgerelay/device-agent';
+import { EdgeRelayError } from '@edgerelay/proto';
 import type { ExitRuns } from './collect.js';
 import { simulatePolicy, type PolicyOutcome } from './simulate.js';
 

@@ -1,4 +1,4 @@
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import type { PolicyOutcome } from './simulate.js';
 
 /** What calibration aims for: the fastest setting within an accuracy loss, or the most accurate at a speed. */

@@ -29,7 +29,7 @@ export const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16', 'F64'];
 /** Dtypes the writer produces. */
 export type WritableDtype = 'F32' | 'F16' | 'BF16';
 
-import { getHalfTable, halfToFloat, floatToHalf } from '../../device-agent/runtime/float16.js';
+import { getHalfTable, halfToFloat, floatToHalf } from '@edgerelay/proto';
 
 export { halfToFloat, floatToHalf };
 

@@ -1,4 +1,4 @@
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 export interface CheckpointErrorContext {
   /** The file (or directory) the problem was found in. */

@@ -4,7 +4,7 @@ import { Coordinator } from '../daemon/coordinator.js';
 import { parsePositiveInt } from './number-options.js';
 import { deployProgressBar } from './progress.js';
 import { loadServerCredentials } from '../security/credentials.js';
-import { API_KEY, CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from './secret-options.js';
+import { API_KEY, CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from '@edgerelay/device-agent';
 
 export function parseProbability(value: string): number {
   const n = Number(value);

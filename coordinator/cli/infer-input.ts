@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { text as readStream } from 'node:stream/consumers';
 
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /**
  * Most bytes of command-line arguments edgerelay accepts. onnxruntime-node 1.30 segfaults while

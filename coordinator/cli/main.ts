@@ -1,4 +1,4 @@
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { checkArgvLength } from './infer-input.js';
 
 /** Expected failures print their message only; anything else is a bug and keeps its stack. */

@@ -4,8 +4,6 @@ import { registerEval } from './eval.js';
 import { registerInfer } from './infer.js';
 import { registerInitRandom } from './init-random.js';
 import { registerCoordinator } from './coordinator.js';
-import { registerSim } from './sim.js';
-import { registerDemo } from './demo.js';
 import { registerPlan } from './plan.js';
 import { registerCalibrate } from './calibrate.js';
 import { registerFitExits } from './fit-exits.js';
@@ -20,8 +18,6 @@ export function buildProgram(): Command {
   registerEval(program);
   registerInitRandom(program);
   registerCoordinator(program);
-  registerSim(program);
-  registerDemo(program);
   registerConvert(program);
   registerPlan(program);
   registerCalibrate(program);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { newNonce, proofsEqual, registerProof } from '../../device-agent/security/proofs.js';
+import { newNonce, proofsEqual, registerProof } from '@edgerelay/proto';
 
 const NONCE_TTL_MS = 30_000;
 /** Outstanding nonces are capped so unauthenticated callers cannot grow the coordinator's memory. */

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type pino from 'pino';
-import { controlPlane } from '../../proto/control.js';
-import type { CoordinatorHandlers } from '../../proto/control.js';
-import { SESSION_METADATA } from '../../device-agent/control-client.js';
+import { controlPlane } from '@edgerelay/proto';
+import type { CoordinatorHandlers } from '@edgerelay/proto';
+import { SESSION_METADATA } from '@edgerelay/proto';
 import { certificateNameMismatch } from '../security/peer-identity.js';
 import type { ClusterAuth } from './auth.js';
 import type { AgentRegistry } from './registry.js';

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
-import type { Assignment, Capabilities__Output as Capabilities, RegisterRequest__Output as RegisterRequest, WatchRequest__Output } from '../../proto/control.js';
+import type { Assignment, Capabilities__Output as Capabilities, RegisterRequest__Output as RegisterRequest, WatchRequest__Output } from '@edgerelay/proto';
 
 export interface AgentRecord {
   id: string;

@@ -1,5 +1,5 @@
 import type { BertConfig, BertWeights, ClassifierHeadWeights } from '../checkpoint/types.js';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import {
   emitAdditiveMask,
   emitAttentionPartial,
@@ -12,7 +12,7 @@ import {
   emitResidualCombine,
 } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
-import { describeShard, IO, type ShardSpec } from './shard-spec.js';
+import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {}
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type pino from 'pino';
-import type { Plan__Output as Plan } from '../../proto/control.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { startHttpApi, type HttpApi } from '../api/index.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import type { Checkpoint } from '../checkpoint/types.js';
@@ -17,7 +17,7 @@ import { choosePlan } from './plan-choice.js';
 import { Dispatcher } from '../serving/dispatcher.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { defaultCalibrationPath, readCalibration } from '../calibration/store.js';
-import { parseExitPolicy } from '../../device-agent/exits/policies.js';
+import { parseExitPolicy } from '@edgerelay/device-agent';
 
 export interface CoordinatorOptions {
   modelDir: string;

@@ -2,7 +2,7 @@ import type pino from 'pino';
 import type { AgentRecord } from '../cluster/registry.js';
 import { linkProfile, type Link } from '../planning/index.js';
 import type { Dispatcher } from '../serving/dispatcher.js';
-import { MAX_PLAUSIBLE_BANDWIDTH_BYTES_PER_SEC } from '../../device-agent/link-probe.js';
+import { MAX_PLAUSIBLE_BANDWIDTH_BYTES_PER_SEC } from '@edgerelay/device-agent';
 
 /** Why a reported link cannot be planned with, or undefined when it can (agents may be older, or buggy). */
 export function implausibleLink(l: { bandwidthBytesPerSec: number; latencyMs: number }): string | undefined {

@@ -1,5 +1,5 @@
 import type pino from 'pino';
-import type { Plan__Output as Plan } from '../../proto/control.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
 import type { AgentRecord } from '../cluster/registry.js';
 import {
   clusterFromAgents,

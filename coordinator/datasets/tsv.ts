@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A data file cannot be read, or is not the TSV or text the command expects. */
 export class DatasetError extends EdgeRelayError {

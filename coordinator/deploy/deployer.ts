@@ -1,9 +1,9 @@
 import type pino from 'pino';
-import type { Plan__Output as Plan } from '../../proto/control.js';
-import { planAgents, shardsForAgent } from '../../device-agent/plan/roles.js';
-import { specToMessage } from '../../device-agent/plan/spec-codec.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
+import { planAgents, shardsForAgent } from '@edgerelay/device-agent';
+import { specToMessage } from '@edgerelay/device-agent';
 import type { AgentRegistry } from '../cluster/registry.js';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import type { ShardStore } from './shard-store.js';
 
 export class DeployError extends EdgeRelayError {}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { compileShard, type CompilableModel, type ShardSpec } from '../compiler/index.js';
-import { shardKey } from '../../device-agent/plan/roles.js';
+import { shardKey } from '@edgerelay/device-agent';
 
 export interface CompiledShard {
   spec: ShardSpec;

@@ -5,7 +5,7 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import { compileShard, IO, type ShardSpec } from '../compiler/index.js';
 import type { BertTokenizer } from '../tokenizer/index.js';
-import { ShardSession, int64Tensor, type HostTensor } from '../../device-agent/runtime/index.js';
+import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 
 export interface ClsFeatures {
   count: number;

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import type { Checkpoint, ClassifierHeadWeights } from '../checkpoint/types.js';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { readTextExamples } from '../datasets/index.js';
 import { collectClsFeatures } from './features.js';

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { HALTING_FILE, loadCheckpoint, writeHaltingUnits, type ClassifierHeadWeights } from '../checkpoint/index.js';
 import { CALIBRATION_FILE } from '../calibration/store.js';
 import { readTextExamples } from '../datasets/index.js';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { collectClsFeatures } from './features.js';
 import { forwardHead, softmaxRows, type HeadParams } from './head.js';

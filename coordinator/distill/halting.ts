@@ -9,7 +9,7 @@
  *     CE(t, a_K) + τ · ρ,    ρ = 1 + Σ_k p_k   (DACT's ponder cost, p_{−1} = 1 counted as the 1),
  * with t the one-hot label or, without labels, the final exit's distribution y_K (self-distillation).
  */
-import { sigmoid } from '../../device-agent/exits/math.js';
+import { sigmoid } from '@edgerelay/device-agent';
 
 export interface HaltingParams {
   hidden: number;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { CONFIG_FILE, FLOAT_DTYPES, WEIGHTS_FILE, readSafetensors, writeSafetensors, type SafetensorsWriteTensor, type WritableDtype } from '../checkpoint/index.js';
 import type { Checkpoint } from '../checkpoint/types.js';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { TOKENIZER_FILES } from '../tokenizer/index.js';
 import type { HeadParams } from './head.js';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { checkCluster, LOCAL, type ClusterModel } from './cluster-model.js';
 import { DEVICE_PROFILES, DEVICE_PROFILE_NAMES, linkFromMbps, linkProfile, type Link } from './devices.js';
 

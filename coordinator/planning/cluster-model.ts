@@ -1,4 +1,4 @@
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import type { Link } from './devices.js';
 
 /** A device the planner can place work on: its speed and memory, as measured or from a profile. */

@@ -1,4 +1,4 @@
-import type { Plan__Output as Plan } from '../../proto/control.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
 import type { ClusterModel } from './cluster-model.js';
 import type { PlannerModel } from './cost-model.js';
 import { completePlan } from './plan-model.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Plan__Output as Plan } from '../../proto/control.js';
-import { EdgeRelayError } from '../errors.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { completePlan, type PlanModelInfo, type PlanSettings } from './plan-model.js';
 
 export class PlanFileError extends EdgeRelayError {}

@@ -1,7 +1,7 @@
 /** `edgerelay plan`'s work: read the model, cluster and exit rates from files, plan, and cost the baselines. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { bestSingleDevicePlan, evenSplitPlan } from './baselines.js';
 import { clusterFromFile, readClusterFile } from './cluster-file.js';
 import { planCluster } from './halp-planner.js';

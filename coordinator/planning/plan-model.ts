@@ -1,4 +1,4 @@
-import type { Plan, Plan__Output } from '../../proto/control.js';
+import type { Plan, Plan__Output } from '@edgerelay/proto';
 
 /** What a planner needs to know about the model. */
 export interface PlanModelInfo {

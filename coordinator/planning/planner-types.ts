@@ -1,5 +1,5 @@
-import type { Plan__Output as Plan } from '../../proto/control.js';
-import { EdgeRelayError } from '../errors.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { DEFAULT_COST_PARAMS, type CostParams, type PlannerModel } from './cost-model.js';
 
 export type Objective = 'latency' | 'throughput';

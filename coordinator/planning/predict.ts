@@ -1,4 +1,4 @@
-import type { Plan__Output as Plan } from '../../proto/control.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { deviceIndex, type ClusterModel } from './cluster-model.js';
 import { stageInputBytes, transferMs, usableMemoryBytes, wireMs, type PlannerModel } from './cost-model.js';
 import { costParams, reachProbabilities, type CostOptions, type DevicePrediction, type Prediction, type StagePrediction } from './planner-types.js';

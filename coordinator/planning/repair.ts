@@ -1,4 +1,4 @@
-import type { Plan__Output as Plan, Stage__Output as Stage, GroupMember__Output as GroupMember } from '../../proto/control.js';
+import type { Plan__Output as Plan, Stage__Output as Stage, GroupMember__Output as GroupMember } from '@edgerelay/proto';
 import { completePlan } from './plan-model.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Plan__Output as Plan } from '../../proto/control.js';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { completePlan, type PlanModelInfo, type PlanSettings } from './plan-model.js';
 
 export interface PlannableAgent {

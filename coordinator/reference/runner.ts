@@ -1,10 +1,10 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import { compileShard, IO } from '../compiler/index.js';
 import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
-import { EdgeRelayError } from '../errors.js';
-import { ShardSession, int64Tensor, type HostTensor } from '../../device-agent/runtime/index.js';
+import { EdgeRelayError } from '@edgerelay/proto';
+import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 import { argmax, softmax } from './softmax.js';
-import { sigmoid } from '../../device-agent/exits/math.js';
+import { sigmoid } from '@edgerelay/device-agent';
 
 /** What the heads produced for one batch: layer → [batch × numLabels] logits, and layer → [batch] halting logits (units only). */
 export interface BatchHeads {

@@ -1,2 +1,2 @@
 // One implementation for the coordinator and the agents (the agents decide exits with it).
-export { softmax, argmaxOf as argmax } from '../../device-agent/exits/math.js';
+export { softmax, argmaxOf as argmax } from '@edgerelay/device-agent';

@@ -8,8 +8,8 @@ import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'nod
 import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
-import { readPem, TLS_FILES } from '../../device-agent/security/tls-files.js';
-import { EdgeRelayError } from '../errors.js';
+import { readPem, TLS_FILES } from '@edgerelay/device-agent';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 const { pki } = forge;
 

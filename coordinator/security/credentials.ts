@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { readPem, TLS_FILES } from '../../device-agent/security/tls-files.js';
+import { readPem, TLS_FILES } from '@edgerelay/device-agent';
 
 /**
  * The coordinator's side of mutual TLS: serve coordinator.pem and accept only clients whose

@@ -6,7 +6,7 @@ import {
   type ClassifierBackend,
   type ClassifyOptions,
 } from '../api/backend.js';
-import type { FrameOf } from '../../proto/frames.js';
+import type { FrameOf } from '@edgerelay/proto';
 import type { BertTokenizer } from '../tokenizer/index.js';
 import { softmax } from '../reference/softmax.js';
 import { RequestFailedError, type Dispatcher } from './dispatcher.js';

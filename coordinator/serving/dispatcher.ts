@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type pino from 'pino';
-import type { Frame, FrameOf } from '../../proto/frames.js';
-import type { Plan__Output as Plan } from '../../proto/control.js';
-import { dial, type DataPlaneCounters, type Link } from '../../device-agent/data-plane/link.js';
-import { maxFrameBytesFor } from '../../device-agent/data-plane/limits.js';
-import { toWire, int64Tensor } from '../../device-agent/runtime/index.js';
-import { PendingReplies } from '../../device-agent/util/pending-replies.js';
-import { EdgeRelayError } from '../errors.js';
-import { initialExitState, parseExitPolicy } from '../../device-agent/exits/policies.js';
+import type { Frame, FrameOf } from '@edgerelay/proto';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
+import { dial, type DataPlaneCounters, type Link } from '@edgerelay/proto';
+import { maxFrameBytesFor } from '@edgerelay/proto';
+import { toWire, int64Tensor } from '@edgerelay/device-agent';
+import { PendingReplies } from '@edgerelay/device-agent';
+import { EdgeRelayError } from '@edgerelay/proto';
+import { initialExitState, parseExitPolicy } from '@edgerelay/device-agent';
 
 export class RequestFailedError extends EdgeRelayError {
   constructor(

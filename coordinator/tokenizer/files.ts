@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /** The tokenizer files of a model directory; copies of a model carry them over unchanged. */
 export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;

@@ -1,6 +1,6 @@
 import type pino from 'pino';
-import type { FrameOf } from '../../proto/frames.js';
-import type { Link } from './link.js';
+import type { FrameOf } from '@edgerelay/proto';
+import type { Link } from '@edgerelay/proto';
 
 /** Frames an agent sends the coordinator unasked: answers of a request, or its failure. */
 export type CoordinatorFrame = FrameOf<'result'> | FrameOf<'error'> | FrameOf<'interim'>;

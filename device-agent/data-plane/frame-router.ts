@@ -1,4 +1,4 @@
-import type { Frame } from '../../proto/frames.js';
+import type { Frame } from '@edgerelay/proto';
 import type { StepAdmission } from '../executor/admission.js';
 import type { LoadedPlan } from '../executor/loaded-plan.js';
 import type { StageExecutor } from '../executor/stage-executor.js';
@@ -7,7 +7,7 @@ import type { LinkProber } from '../link-probe.js';
 import { measureLinks } from '../link-report.js';
 import { fromWire } from '../runtime/index.js';
 import type { CoordinatorLinks } from './coordinator-links.js';
-import type { DataPlaneCounters, Link } from './link.js';
+import type { DataPlaneCounters, Link } from '@edgerelay/proto';
 
 export interface FrameRouterParts {
   agentName: string;

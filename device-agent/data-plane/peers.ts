@@ -1,5 +1,5 @@
-import type { Frame } from '../../proto/frames.js';
-import { dial, type BadFrameHandler, type DialKey, type FrameHandler, type Link, type LinkOptions } from './link.js';
+import type { Frame } from '@edgerelay/proto';
+import { dial, type BadFrameHandler, type DialKey, type FrameHandler, type Link, type LinkOptions } from '@edgerelay/proto';
 
 /**
  * Outgoing links to other agents, dialed on first use and reused; a closed link is redialed.

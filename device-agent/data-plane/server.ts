@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { acceptLink, WS_OPTIONS, type BadFrameHandler, type FrameHandler, type KeyLookup, type Link, type LinkOptions } from './link.js';
-import { MAX_PENDING_HANDSHAKES } from './limits.js';
+import { acceptLink, WS_OPTIONS, type BadFrameHandler, type FrameHandler, type KeyLookup, type Link, type LinkOptions } from '@edgerelay/proto';
+import { MAX_PENDING_HANDSHAKES } from '@edgerelay/proto';
 
 export interface DataPlaneServerOptions {
   host: string;

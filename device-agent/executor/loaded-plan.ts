@@ -1,5 +1,5 @@
-import type { ShardSpec } from '../../coordinator/compiler/shard-spec.js';
-import type { Plan__Output as Plan } from '../../proto/control.js';
+import type { ShardSpec } from '@edgerelay/proto';
+import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { shardKey } from '../plan/roles.js';
 import type { ShardSession } from '../runtime/index.js';
 

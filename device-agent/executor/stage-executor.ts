@@ -1,6 +1,6 @@
-import { IO } from '../../coordinator/compiler/shard-spec.js';
-import type { FrameOf, Hop } from '../../proto/frames.js';
-import type { Stage__Output as Stage } from '../../proto/control.js';
+import { IO } from '@edgerelay/proto';
+import type { FrameOf, Hop } from '@edgerelay/proto';
+import type { Stage__Output as Stage } from '@edgerelay/proto';
 import { isGroupStage, memberShare, stageExitLayers, stageLayers } from '../plan/roles.js';
 import { fromWire, int64Tensor, sumFloat32, toWire, type HostTensor } from '../runtime/index.js';
 import type { LoadedPlan } from './loaded-plan.js';

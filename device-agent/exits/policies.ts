@@ -15,7 +15,7 @@
  * - none         never exit early.
  * Every policy exits at the last exit layer (the final classifier). argmax ties go to the lower index.
  */
-import { EdgeRelayError } from '../../coordinator/errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 import { dactStep, initialDactState, DACT_DEFAULT_SLACK, type HaltingSignal } from './dact.js';
 import { argmaxOf, normalisedEntropy } from './math.js';
 

@@ -1,8 +1,8 @@
 import type pino from 'pino';
-import type { Assignment__Output as Assignment, Plan__Output as Plan } from '../../proto/control.js';
+import type { Assignment__Output as Assignment, Plan__Output as Plan } from '@edgerelay/proto';
 import type { ControlClient } from '../control-client.js';
-import { maxFrameBytesFor } from '../data-plane/limits.js';
-import type { DialKey, PlanAdmission } from '../data-plane/link.js';
+import { maxFrameBytesFor } from '@edgerelay/proto';
+import type { DialKey, PlanAdmission } from '@edgerelay/proto';
 import { LoadedPlan } from '../executor/loaded-plan.js';
 import type { ShardSession } from '../runtime/index.js';
 import type { ShardCache } from '../shard-cache.js';

@@ -1,5 +1,5 @@
-import type { ShardSpec } from '../../coordinator/compiler/shard-spec.js';
-import type { ShardSpec as ShardSpecMessage, ShardSpec__Output as ShardSpecOutput } from '../../proto/control.js';
+import type { ShardSpec } from '@edgerelay/proto';
+import type { ShardSpecMessage, ShardSpecMessage__Output as ShardSpecOutput } from '@edgerelay/proto';
 
 /** ShardSpec ↔ its protobuf message (proto/control.proto). */
 export function specToMessage(spec: ShardSpec): ShardSpecMessage {

@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import type { HostTensor } from './tensor.js';
+import type { HostTensor } from '@edgerelay/proto';
 
 /** Wraps every run of a session: an emulated agent stretches runs to the emulated device's speed. */
 export interface RunStretch {

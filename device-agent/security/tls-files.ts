@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { EdgeRelayError } from '../../coordinator/errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /**
  * File layout of a TLS directory made by `edgerelay certs`. Kept here, free of certificate-making

@@ -1,4 +1,4 @@
-import { EdgeRelayError } from '../../coordinator/errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A second wait on a key still waited on: the first would be orphaned (its timer would end the second). */
 export class DuplicateWaitError extends EdgeRelayError {

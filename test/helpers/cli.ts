@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'coordinator/cli/main.ts'];
+const CLI = ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts'];
 
 export interface CliResult {
   stdout: string;

@@ -1,8 +1,8 @@
 import type { Frame, FrameOf } from '../../proto/frames.js';
 import type { Plan__Output as Plan } from '../../proto/control.js';
 import { DataPlaneServer } from '../../device-agent/data-plane/server.js';
-import type { Link } from '../../device-agent/data-plane/link.js';
-import { maxFrameBytesFor } from '../../device-agent/data-plane/limits.js';
+import type { Link } from '../../proto/data-plane/link.js';
+import { maxFrameBytesFor } from '../../proto/data-plane/limits.js';
 
 /** A data-plane key for tests: any bytes work, both sides only need to agree. */
 export const TEST_PLAN_KEY = new Uint8Array(32).fill(7);

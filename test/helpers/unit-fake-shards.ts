@@ -1,4 +1,4 @@
-import { IO, type ShardSpec } from '../../coordinator/compiler/shard-spec.js';
+import { IO, type ShardSpec } from '../../proto/shard-spec.js';
 import type { Plan__Output as Plan } from '../../proto/control.js';
 import type { FrameOf } from '../../proto/frames.js';
 import { LoadedPlan } from '../../device-agent/executor/loaded-plan.js';

@@ -1,5 +1,5 @@
 import type WebSocket from 'ws';
-import { FRAME_LIMITS } from '../../proto/frames.js';
+import { FRAME_LIMITS } from '../frames.js';
 
 /**
  * How large a data-plane message may be, and how many connections may wait for their handshake.

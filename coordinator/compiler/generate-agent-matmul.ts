@@ -3,12 +3,12 @@
  * The agent ships the committed file instead of calling GraphBuilder so it never loads onnx-proto at run time.
  *
  *   npm run gen:agent-assets            # rewrites the committed asset
- *   node --import tsx device-agent/assets/generate-matmul.ts OUT.onnx
+ *   node --import tsx --conditions=development coordinator/compiler/generate-agent-matmul.ts OUT.onnx
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GraphBuilder } from '../../coordinator/compiler/graph-builder.js';
+import { GraphBuilder } from './graph-builder.js';
 
 /** Y = A·B over float32 [n, n] inputs; n is symbolic so one file serves every benchmark size. */
 export function buildMatmulModel(): Uint8Array {
@@ -23,6 +23,6 @@ export function buildMatmulModel(): Uint8Array {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain) {
-  const out = process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), 'matmul.onnx');
+  const out = process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'device-agent', 'assets', 'matmul.onnx');
   writeFileSync(out, buildMatmulModel());
 }

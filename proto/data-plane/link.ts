@@ -1,7 +1,6 @@
 import WebSocket from 'ws';
-import { decodeFrame, encodeFrame, FrameError, type Frame, type FrameOf } from '../../proto/frames.js';
+import { decodeFrame, encodeFrame, FrameError, type Frame, type FrameOf } from '../frames.js';
 import { dataPlaneProof, newNonce, proofsEqual } from '../security/proofs.js';
-import type { LinkShaper } from '../emulation.js';
 import { HANDSHAKE_MAX_BYTES, maxFrameBytesFor, setMessageLimit } from './limits.js';
 
 export type FrameHandler = (frame: Frame, link: Link) => void;
@@ -25,6 +24,11 @@ export interface DialKey {
 /** Bytes one owner's links sent (an agent's, or the coordinator dispatcher's), shared by all of them. */
 export interface DataPlaneCounters {
   bytesSent: number;
+}
+
+/** Holds outgoing frames back as a slower network would: the delay in ms before `bytes` may go (sim/ emulated links). */
+export interface LinkShaper {
+  reserve(bytes: number): number;
 }
 
 /** What a link's owner hands each of its links: its counters, and in an emulated agent its shaper. */

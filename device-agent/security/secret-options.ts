@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { EdgeRelayError } from '../errors.js';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A secret was given both as a flag and as a file; we refuse to guess which one the user meant. */
 export class SecretOptionConflictError extends EdgeRelayError {

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { startSimCluster } from '../../sim/index.js';
-import { parseProbability, parseWireDtype } from './coordinator.js';
-import { parsePositiveInt } from './number-options.js';
-import { deployProgressBar } from './progress.js';
+import { deployProgressBar, parsePositiveInt, parseProbability, parseWireDtype } from '@edgerelay/coordinator';
+import { startSimCluster } from '../index.js';
 
 export function registerSim(program: Command): void {
   program

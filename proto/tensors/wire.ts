@@ -1,6 +1,6 @@
-import type { WireDtype, WireTensor } from '../../proto/frames.js';
+import type { WireDtype, WireTensor } from '../frames.js';
 import { float32ToHalfBits, halfBitsToFloat32 } from './float16.js';
-import type { HostTensor } from './tensor.js';
+import type { HostTensor } from './host-tensor.js';
 
 /** The bytes of a typed array as a Uint8Array view (no copy). */
 function bytesOf(a: Float32Array | BigInt64Array | Uint16Array): Uint8Array<ArrayBuffer> {

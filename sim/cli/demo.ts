@@ -1,9 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { startSimCluster } from '../../sim/index.js';
-import { parseProbability } from './coordinator.js';
-import { parsePositiveInt } from './number-options.js';
-import { projectRoot } from '../util/project-root.js';
+import { parsePositiveInt, parseProbability } from '@edgerelay/coordinator';
+import { startSimCluster } from '../index.js';
+import { projectRoot } from './paths.js';
 
 const SAMPLES = [
   "it 's a charming and often affecting journey .",
