@@ -17,9 +17,18 @@ function boundaries(pkg) {
         'error',
         {
           patterns: [
-            ...above.map((p) => ({ group: [`@edgerelay/${p}`, `@edgerelay/${p}/*`], message: `${pkg} may not depend on ${p}: dependencies point proto ← device-agent ← coordinator ← sim.` })),
-            { regex: `^(\\.\\./)+(${others.join('|')})(/|$)`, message: 'Import another package through its index (@edgerelay/<name>), not by path.' },
-            { regex: '^@edgerelay/[^/]+/(?!cli$|main$).+', message: 'Import a package through its index (@edgerelay/<name>) only.' },
+            ...above.map((p) => ({
+              group: [`@edgerelay/${p}`, `@edgerelay/${p}/*`],
+              message: `${pkg} may not depend on ${p}: dependencies point proto ← device-agent ← coordinator ← sim.`,
+            })),
+            {
+              regex: `^(\\.\\./)+(${others.join('|')})(/|$)`,
+              message: 'Import another package through its index (@edgerelay/<name>), not by path.',
+            },
+            {
+              regex: '^@edgerelay/[^/]+/(?!cli$|main$).+',
+              message: 'Import a package through its index (@edgerelay/<name>) only.',
+            },
           ],
         },
       ],
@@ -34,7 +43,10 @@ export default tseslint.config(
   {
     rules: {
       // `_name` marks a deliberately unused binding (destructuring a field away, a required parameter).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       // A callback defined before the object it calls exists (a server's handler naming the server).
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },

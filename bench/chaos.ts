@@ -9,13 +9,26 @@ import { runChaos } from '../sim/chaos.js';
 import { writePlanFile } from './plan-files.js';
 
 /** 3-stage pipeline on the bundled model; one agent killed (or frozen) partway through the traffic. */
-export async function benchChaos(args: { requests: number; concurrency: number; failure: 'kill' | 'freeze'; json?: boolean }): Promise<void> {
+export async function benchChaos(args: {
+  requests: number;
+  concurrency: number;
+  failure: 'kill' | 'freeze';
+  json?: boolean;
+}): Promise<void> {
   const model = path.join(projectRoot(), 'models', 'sst2-bert-6L-256H');
-  const texts = readLabelledTsv(path.join(model, 'dev.tsv')).map((e) => e.sentence).slice(0, 100);
+  const texts = readLabelledTsv(path.join(model, 'dev.tsv'))
+    .map((e) => e.sentence)
+    .slice(0, 100);
   const runner = await ReferenceRunner.create(await loadCheckpoint(model), loadTokenizer(model), { threads: 1 });
   const expected = new Map((await runner.classify(texts, 16)).map((r) => [r.text, { label: r.label, score: r.score }]));
   await runner.release();
-  const plan = writePlanFile({ stages: [{ layers: [0, 2], host: 'agent-0' }, { layers: [2, 4], host: 'agent-1' }, { layers: [4, 6], host: 'agent-2' }] });
+  const plan = writePlanFile({
+    stages: [
+      { layers: [0, 2], host: 'agent-0' },
+      { layers: [2, 4], host: 'agent-1' },
+      { layers: [4, 6], host: 'agent-2' },
+    ],
+  });
   const cluster = await startSimCluster({ model, agents: 3, planFile: plan });
   try {
     const report = await runChaos(cluster, {
@@ -39,7 +52,9 @@ export async function benchChaos(args: { requests: number; concurrency: number; 
       process.stdout.write(JSON.stringify(doc) + '\n');
       return;
     }
-    process.stdout.write(`chaos: ${args.requests} requests at concurrency ${args.concurrency}, 3-stage pipeline, the middle agent ${args.failure === 'kill' ? 'killed (SIGKILL)' : 'frozen (SIGSTOP)'} after ${Math.floor(args.requests / 3)}\n\n`);
+    process.stdout.write(
+      `chaos: ${args.requests} requests at concurrency ${args.concurrency}, 3-stage pipeline, the middle agent ${args.failure === 'kill' ? 'killed (SIGKILL)' : 'frozen (SIGSTOP)'} after ${Math.floor(args.requests / 3)}\n\n`,
+    );
     process.stdout.write(`answered correctly   ${doc.answered}\n`);
     process.stdout.write(`answered degraded    ${report.degraded}\n`);
     process.stdout.write(`failed (retryable)   ${doc.failedRetryable}\n`);

@@ -17,7 +17,9 @@ program
 
 program
   .command('cluster-overhead')
-  .description('3-stage pipeline of agent processes vs the single-node reference (bert-base shape), and bytes on the wire')
+  .description(
+    '3-stage pipeline of agent processes vs the single-node reference (bert-base shape), and bytes on the wire',
+  )
   .option('--rounds <n>', 'timed rounds per variant', int, 15)
   .option('--seq-len <n>', 'tokens', int, 128)
   .action((opts: { rounds: number; seqLen: number }) => benchClusterOverhead(opts));
@@ -29,19 +31,28 @@ program
   .option('--concurrency <n>', 'concurrent clients', int, 16)
   .option('--failure <kind>', 'kill (SIGKILL) or freeze (SIGSTOP)', 'kill')
   .option('--json', 'one JSON document: {"requests","answered","failedRetryable","lost","recoveryMs","p99Ms"}')
-  .action((opts: { requests: number; concurrency: number; failure: 'kill' | 'freeze'; json?: boolean }) => benchChaos(opts));
+  .action((opts: { requests: number; concurrency: number; failure: 'kill' | 'freeze'; json?: boolean }) =>
+    benchChaos(opts),
+  );
 
 program
   .command('planner')
-  .description('emulated heterogeneous clusters: the planner vs the best single device vs an even split, and its prediction')
+  .description(
+    'emulated heterogeneous clusters: the planner vs the best single device vs an even split, and its prediction',
+  )
   .option('--rounds <n>', 'requests per plan', int, 7)
   .option('--only <scenario>', 'run only the scenario whose file name contains this')
-  .option('--json', 'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs"}]}')
+  .option(
+    '--json',
+    'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs"}]}',
+  )
   .action((opts: { rounds: number; json?: boolean; only?: string }) => benchPlanner(opts));
 
 program
   .command('soak')
-  .description('steady mixed load on a simulated cluster while agents are killed, stalled and sent oversized frames every minute')
+  .description(
+    'steady mixed load on a simulated cluster while agents are killed, stalled and sent oversized frames every minute',
+  )
   .option('--minutes <n>', 'how long', int, 10)
   .option('--concurrency <n>', 'concurrent clients', int, 16)
   .option('--json', 'one JSON document with the totals, every minute and the memory trends')

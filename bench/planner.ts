@@ -46,7 +46,11 @@ interface Row {
 async function measure(url: string, texts: string[], rounds: number, policy: string): Promise<number> {
   const once = async (text: string) => {
     const t0 = performance.now();
-    const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }) });
+    const res = await fetch(`${url}/v1/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }),
+    });
     if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
     return performance.now() - t0;
@@ -62,7 +66,10 @@ export async function benchPlanner(args: { rounds: number; json?: boolean; only?
   for (const scenario of SCENARIOS.filter((s) => !args.only || s.file.includes(args.only))) {
     const file = readClusterFile(path.join(projectRoot(), 'sim', 'clusters', scenario.file));
     const cluster = clusterFromFile(file);
-    const modelDir = scenario.model === 'bert-base' ? await bertBaseCheckpoint() : path.join(projectRoot(), 'models', 'sst2-bert-6L-256H');
+    const modelDir =
+      scenario.model === 'bert-base'
+        ? await bertBaseCheckpoint()
+        : path.join(projectRoot(), 'models', 'sst2-bert-6L-256H');
     const model = readPlannerModel(modelDir);
     let texts: string[];
     let seqLen: number;
@@ -72,12 +79,20 @@ export async function benchPlanner(args: { rounds: number; json?: boolean; only?
     } else {
       // Real sentences, so the exits fire as calibrated; the cost model gets their mean length.
       const tokenizer = loadTokenizer(modelDir);
-      texts = readLabelledTsv(path.join(modelDir, 'dev.tsv')).map((e) => e.sentence).slice(0, Math.max(args.rounds, 40));
+      texts = readLabelledTsv(path.join(modelDir, 'dev.tsv'))
+        .map((e) => e.sentence)
+        .slice(0, Math.max(args.rounds, 40));
       seqLen = Math.round(texts.reduce((s, t) => s + tokenizer.encode(t, 128).ids.length, 0) / texts.length);
     }
     const exitPolicy = file.exitRates ? 'max-prob=0.9' : 'none';
     const wireDtype = file.wireDtype ?? 'float32';
-    const base = { seqLen, wireDtype: file.wireDtype ?? 'float32', exitRates: file.exitRates, version: 1, exitThreshold: 0 } as const;
+    const base = {
+      seqLen,
+      wireDtype: file.wireDtype ?? 'float32',
+      exitRates: file.exitRates,
+      version: 1,
+      exitThreshold: 0,
+    } as const;
     const plans: Record<string, PlannerResult> = {
       planner: planCluster(model, cluster, { ...base, objective: 'latency' }),
       bestSingle: bestSingleDevicePlan(model, cluster, base),
@@ -86,18 +101,30 @@ export async function benchPlanner(args: { rounds: number; json?: boolean; only?
     };
     const devices: EmulatedDevice[] = file.devices.map((d) => {
       const profile = d.profile ? DEVICE_PROFILES[d.profile as keyof typeof DEVICE_PROFILES] : undefined;
-      const link = typeof file.links.default === 'string' ? file.links.default : `${file.links.default.bandwidthMbps}:${file.links.default.latencyMs}`;
+      const link =
+        typeof file.links.default === 'string'
+          ? file.links.default
+          : `${file.links.default.bandwidthMbps}:${file.links.default.latencyMs}`;
       return { name: d.name, gflops: d.gflops ?? profile!.gflops, memoryMB: d.memoryMB ?? profile?.memoryMB, link };
     });
     process.stderr.write(`scenario ${scenario.name}: starting ${devices.length} emulated agents\n`);
-    const sim = await startSimCluster({ model: modelDir, agents: devices.length, devices, wireDtype, readyTimeoutMs: 600_000, requestTimeoutMs: 120_000 });
+    const sim = await startSimCluster({
+      model: modelDir,
+      agents: devices.length,
+      devices,
+      wireDtype,
+      readyTimeoutMs: 600_000,
+      requestTimeoutMs: 120_000,
+    });
     const measured: Record<string, number> = {};
     try {
       await sim.coordinator.linksMeasured();
       for (const [name, result] of Object.entries(plans)) {
         await sim.coordinator.applyPlan(result.plan);
         measured[name] = await measure(sim.url, texts, args.rounds, exitPolicy);
-        process.stderr.write(`  ${name}: ${measured[name]!.toFixed(0)} ms (predicted ${predictPlan(result.plan, cluster, model, base).latencyMs.toFixed(0)} ms)\n`);
+        process.stderr.write(
+          `  ${name}: ${measured[name]!.toFixed(0)} ms (predicted ${predictPlan(result.plan, cluster, model, base).latencyMs.toFixed(0)} ms)\n`,
+        );
       }
     } finally {
       await sim.stop();
@@ -114,11 +141,23 @@ export async function benchPlanner(args: { rounds: number; json?: boolean; only?
   }
   if (args.json) {
     const round = (x: number) => Math.round(x * 10) / 10;
-    process.stdout.write(JSON.stringify({ scenarios: rows.map((r) => ({ name: r.name, plannerMs: round(r.plannerMs), bestSingleMs: round(r.bestSingleMs), evenSplitMs: round(r.evenSplitMs), predictedMs: round(r.predictedMs) })) }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        scenarios: rows.map((r) => ({
+          name: r.name,
+          plannerMs: round(r.plannerMs),
+          bestSingleMs: round(r.bestSingleMs),
+          evenSplitMs: round(r.evenSplitMs),
+          predictedMs: round(r.predictedMs),
+        })),
+      }) + '\n',
+    );
     return;
   }
   process.stdout.write(`planner benchmark: emulated devices and links, median of ${args.rounds} requests per plan\n\n`);
-  process.stdout.write('scenario                                       planner ms  best single ms  even split ms (pipe / tensor)  predicted ms  vs single  vs even  prediction error\n');
+  process.stdout.write(
+    'scenario                                       planner ms  best single ms  even split ms (pipe / tensor)  predicted ms  vs single  vs even  prediction error\n',
+  );
   for (const r of rows) {
     process.stdout.write(
       `${r.name.padEnd(45)}  ${r.plannerMs.toFixed(0).padStart(10)}  ${r.bestSingleMs.toFixed(0).padStart(14)}  ${`${r.evenSplitMs.toFixed(0)} (${r.evenPipelineMs.toFixed(0)} / ${r.evenTensorParallelMs.toFixed(0)})`.padStart(29)}  ${r.predictedMs.toFixed(0).padStart(12)}  ${(r.bestSingleMs / r.plannerMs).toFixed(2).padStart(8)}x  ${(r.evenSplitMs / r.plannerMs).toFixed(2).padStart(6)}x  ${(((r.predictedMs - r.plannerMs) / r.plannerMs) * 100).toFixed(1).padStart(15)}%\n`,

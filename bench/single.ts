@@ -10,19 +10,26 @@ export async function benchSingle(args: { rounds: number; seqLen: number }): Pro
   const { numLayers, vocabSize } = checkpoint.config;
   const S = args.seqLen;
   const dims = [1, S];
-  const ids = BigInt64Array.from({ length: S }, (_, i) => BigInt(i === 0 ? 101 : i === S - 1 ? 102 : 1000 + ((i * 7919) % (vocabSize - 1000))));
+  const ids = BigInt64Array.from({ length: S }, (_, i) =>
+    BigInt(i === 0 ? 101 : i === S - 1 ? 102 : 1000 + ((i * 7919) % (vocabSize - 1000))),
+  );
   const feeds: Record<string, HostTensor> = {
     [IO.inputIds]: int64Tensor(ids, dims),
     [IO.tokenTypeIds]: int64Tensor(new BigInt64Array(S), dims),
     [IO.attentionMask]: int64Tensor(new BigInt64Array(S).fill(1n), dims),
   };
   const last = numLayers - 1;
-  process.stdout.write(`single-node: bert-base shape (${numLayers} layers, hidden ${checkpoint.config.hiddenSize}), ${S} tokens, ${args.rounds} rounds\n\n`);
+  process.stdout.write(
+    `single-node: bert-base shape (${numLayers} layers, hidden ${checkpoint.config.hiddenSize}), ${S} tokens, ${args.rounds} rounds\n\n`,
+  );
   process.stdout.write('threads  monolithic ms  per-layer chain ms  chain / monolithic\n');
   for (const threads of [1, 2]) {
     const monolithic = await ShardSession.create(compileShard(checkpoint, { kind: 'monolithic' }), { threads });
     const chain = [await ShardSession.create(compileShard(checkpoint, { kind: 'embeddings' }), { threads })];
-    for (let l = 0; l < numLayers; l++) chain.push(await ShardSession.create(compileShard(checkpoint, { kind: 'layers', start: l, end: l + 1 }), { threads }));
+    for (let l = 0; l < numLayers; l++)
+      chain.push(
+        await ShardSession.create(compileShard(checkpoint, { kind: 'layers', start: l, end: l + 1 }), { threads }),
+      );
     const head = await ShardSession.create(compileShard(checkpoint, { kind: 'head', layer: last }), { threads });
     const runChain = async () => {
       let hidden = (await chain[0]!.run(feeds))[IO.hiddenOut]!;
@@ -32,7 +39,9 @@ export async function benchSingle(args: { rounds: number; seqLen: number }): Pro
     const samples = await interleaved({ monolithic: () => monolithic.run(feeds), chain: runChain }, args.rounds);
     const m = median(samples.monolithic!);
     const c = median(samples.chain!);
-    process.stdout.write(`${String(threads).padStart(7)}  ${m.toFixed(1).padStart(13)}  ${c.toFixed(1).padStart(18)}  ${(c / m).toFixed(3).padStart(18)}\n`);
+    process.stdout.write(
+      `${String(threads).padStart(7)}  ${m.toFixed(1).padStart(13)}  ${c.toFixed(1).padStart(18)}  ${(c / m).toFixed(3).padStart(18)}\n`,
+    );
     await Promise.all([monolithic, head, ...chain].map((s) => s.release()));
   }
 }

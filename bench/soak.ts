@@ -35,7 +35,9 @@ function slope(ys: number[]): number {
 }
 
 function printMinute(m: SoakMinute): void {
-  const rss = Object.entries(m.peakRssMB).map(([k, v]) => `${k} ${v.toFixed(0)}`).join('  ');
+  const rss = Object.entries(m.peakRssMB)
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join('  ');
   const busy = m.coordinatorLoopDelayMaxMs > BUSY_LOOP_DELAY_MS ? '  BUSY' : '';
   process.stdout.write(
     `min ${String(m.minute + 1).padStart(2)}  ok ${String(m.answered).padStart(5)}  degraded ${m.degraded}  503 ${m.failedRetryable}  lost ${m.lost}  plans +${m.planActivations}  ` +
@@ -44,7 +46,9 @@ function printMinute(m: SoakMinute): void {
 }
 
 /** Memory trend per process over the minutes after the first (warm-up), in MB per minute. */
-export function memoryTrends(report: SoakReport): { name: string; firstMB: number; lastMB: number; slopeMBPerMin: number; growing: boolean }[] {
+export function memoryTrends(
+  report: SoakReport,
+): { name: string; firstMB: number; lastMB: number; slopeMBPerMin: number; growing: boolean }[] {
   const rows = report.minutes.slice(1);
   const names = [...new Set(rows.flatMap((m) => Object.keys(m.peakRssMB)))];
   return names.map((name) => {
@@ -52,7 +56,13 @@ export function memoryTrends(report: SoakReport): { name: string; firstMB: numbe
     const s = slope(ys);
     const mean = ys.reduce((a, b) => a + b, 0) / Math.max(1, ys.length);
     // Noise: a few MB of allocator and GC timing; growth is a steady climb above that.
-    return { name, firstMB: ys[0] ?? 0, lastMB: ys.at(-1) ?? 0, slopeMBPerMin: s, growing: s > Math.max(3, 0.02 * mean) };
+    return {
+      name,
+      firstMB: ys[0] ?? 0,
+      lastMB: ys.at(-1) ?? 0,
+      slopeMBPerMin: s,
+      growing: s > Math.max(3, 0.02 * mean),
+    };
   });
 }
 
@@ -66,7 +76,14 @@ export async function benchSoak(args: { minutes: number; concurrency: number; js
   const plan = writePlanFile({
     stages: [
       { layers: [0, 2], host: 'agent-0' },
-      { layers: [2, 6], host: 'agent-1', members: [{ agent: 'agent-1', heads: [0, 1], ffnColumns: [[0, 512]] }, { agent: 'agent-2', heads: [2, 3], ffnColumns: [[512, 1024]] }] },
+      {
+        layers: [2, 6],
+        host: 'agent-1',
+        members: [
+          { agent: 'agent-1', heads: [0, 1], ffnColumns: [[0, 512]] },
+          { agent: 'agent-2', heads: [2, 3], ffnColumns: [[512, 1024]] },
+        ],
+      },
     ],
   });
   const heartbeatTimeoutMs = 1200;
@@ -101,12 +118,23 @@ export async function benchSoak(args: { minutes: number; concurrency: number; js
     return;
   }
   const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
-  process.stdout.write(`\nrequests ${report.requests}: answered ${report.answered}, degraded ${report.degraded}, failed (retryable) ${report.failedRetryable}, lost ${report.lost} (wrong ${report.wrong})\n`);
-  process.stdout.write(`answered share       ${(answeredShare * 100).toFixed(2)}%   target ≥ 99%: ${verdict(answeredShare >= 0.99)}\n`);
+  process.stdout.write(
+    `\nrequests ${report.requests}: answered ${report.answered}, degraded ${report.degraded}, failed (retryable) ${report.failedRetryable}, lost ${report.lost} (wrong ${report.wrong})\n`,
+  );
+  process.stdout.write(
+    `answered share       ${(answeredShare * 100).toFixed(2)}%   target ≥ 99%: ${verdict(answeredShare >= 0.99)}\n`,
+  );
   process.stdout.write(`lost                 ${report.lost}        target 0: ${verdict(report.lost === 0)}\n`);
-  process.stdout.write(`plan activations     ${report.planActivations} for ${report.faults} faults (${perFault.toFixed(2)} each)   target ≤ 3 each: ${verdict(perFault <= 3)}\n`);
+  process.stdout.write(
+    `plan activations     ${report.planActivations} for ${report.faults} faults (${perFault.toFixed(2)} each)   target ≤ 3 each: ${verdict(perFault <= 3)}\n`,
+  );
   for (const t of trends) {
-    process.stdout.write(`memory ${t.name.padEnd(12)} ${t.firstMB.toFixed(0)} → ${t.lastMB.toFixed(0)} MB, trend ${t.slopeMBPerMin >= 0 ? '+' : ''}${t.slopeMBPerMin.toFixed(1)} MB/min: ${t.growing ? 'GROWING' : 'flat'}\n`);
+    process.stdout.write(
+      `memory ${t.name.padEnd(12)} ${t.firstMB.toFixed(0)} → ${t.lastMB.toFixed(0)} MB, trend ${t.slopeMBPerMin >= 0 ? '+' : ''}${t.slopeMBPerMin.toFixed(1)} MB/min: ${t.growing ? 'GROWING' : 'flat'}\n`,
+    );
   }
-  if (busyMinutes > 0) process.stdout.write(`\nWARNING: in ${busyMinutes} minute(s) the coordinator's event loop stalled over ${BUSY_LOOP_DELAY_MS} ms: the machine was busy, and those minutes' figures are distorted.\n`);
+  if (busyMinutes > 0)
+    process.stdout.write(
+      `\nWARNING: in ${busyMinutes} minute(s) the coordinator's event loop stalled over ${BUSY_LOOP_DELAY_MS} ms: the machine was busy, and those minutes' figures are distorted.\n`,
+    );
 }

@@ -72,7 +72,10 @@ export class DeviceAgent {
 
   constructor(private readonly options: AgentOptions) {
     const { logger } = options;
-    this.linkOptions = { counters: this.counters, ...(options.emulate?.link && { shaper: new LinkShaper(options.emulate.link) }) };
+    this.linkOptions = {
+      counters: this.counters,
+      ...(options.emulate?.link && { shaper: new LinkShaper(options.emulate.link) }),
+    };
     this.cache = new ShardCache(options.dataDir, { logger, onCorrupt: () => this.stats.cacheCorruptions++ });
     this.coordinatorLinks = new CoordinatorLinks(logger);
     const onFrame = (frame: Frame, link: Link) => this.router.route(frame, link);
@@ -89,10 +92,16 @@ export class DeviceAgent {
     });
     this.executor = new StageExecutor(
       { agentId: options.name, groupTimeoutMs: options.groupTimeoutMs ?? 10_000 },
-      { sendToAgent: (id, frame) => this.peers.send(id, frame), sendToCoordinator: (frame) => this.coordinatorLinks.send(frame) },
+      {
+        sendToAgent: (id, frame) => this.peers.send(id, frame),
+        sendToCoordinator: (frame) => this.coordinatorLinks.send(frame),
+      },
       this.stats,
     );
-    this.admission = new StepAdmission({ agentName: options.name, maxQueuedRequests: options.maxQueuedRequests ?? 64 }, this.stats);
+    this.admission = new StepAdmission(
+      { agentName: options.name, maxQueuedRequests: options.maxQueuedRequests ?? 64 },
+      this.stats,
+    );
     this.router = new FrameRouter({
       agentName: options.name,
       coordinatorLinks: this.coordinatorLinks,

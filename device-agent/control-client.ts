@@ -30,25 +30,52 @@ export class ControlClient {
   }
 
   private unary<Req, Res>(
-    method: (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown,
+    method: (
+      req: Req,
+      md: grpc.Metadata,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res?: Res) => void,
+    ) => unknown,
     req: Req,
     timeoutMs = 10_000,
   ): Promise<Res> {
     return new Promise((resolve, reject) => {
-      method.call(this.client, req, this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res as Res)));
+      method.call(this.client, req, this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(err) : resolve(res as Res),
+      );
     });
   }
 
   /** Challenge, then Register with a proof of the cluster token (the token itself is never sent). */
-  async register(name: string, dataAddress: string, capabilities: Capabilities, cachedShards: string[], token: string | undefined, instanceId: string): Promise<RegisterReply> {
+  async register(
+    name: string,
+    dataAddress: string,
+    capabilities: Capabilities,
+    cachedShards: string[],
+    token: string | undefined,
+    instanceId: string,
+  ): Promise<RegisterReply> {
     const challenge = await this.unary<object, ChallengeReply>(this.client.Challenge, { name });
     const proof = token ? registerProof(token, challenge.nonce, name, dataAddress) : '';
-    const reply = await this.unary<object, RegisterReply>(this.client.Register, { name, dataAddress, capabilities, cachedShards, nonce: challenge.nonce, proof, instanceId });
+    const reply = await this.unary<object, RegisterReply>(this.client.Register, {
+      name,
+      dataAddress,
+      capabilities,
+      cachedShards,
+      nonce: challenge.nonce,
+      proof,
+      instanceId,
+    });
     this.session = reply.session;
     return reply;
   }
 
-  heartbeat(agentId: string, planVersion: number, loadAverage: number, memoryFreeBytes: number): Promise<HeartbeatReply> {
+  heartbeat(
+    agentId: string,
+    planVersion: number,
+    loadAverage: number,
+    memoryFreeBytes: number,
+  ): Promise<HeartbeatReply> {
     return this.unary(this.client.Heartbeat, { agentId, planVersion, loadAverage, memoryFreeBytes }, 5_000);
   }
 

@@ -15,7 +15,11 @@ export interface EmulatedDevice {
  * The compute stretch of an emulated device, and the capabilities it reports in place of the
  * measured ones: the coordinator plans with the emulated device's figures.
  */
-export async function emulateCompute(emulate: EmulatedDevice, measured: Capabilities, threads: number): Promise<{ stretch: ComputeStretch; capabilities: Capabilities }> {
+export async function emulateCompute(
+  emulate: EmulatedDevice,
+  measured: Capabilities,
+  threads: number,
+): Promise<{ stretch: ComputeStretch; capabilities: Capabilities }> {
   // Measured speed first, then stretch. One reference figure for all emulated agents of a machine
   // (the launcher measures it once) keeps their speeds consistent with each other; measure here
   // only when none was given.

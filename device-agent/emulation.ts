@@ -12,8 +12,8 @@ export interface EmulatedLink {
 
 export const EMULATED_LINKS: Record<string, EmulatedLink> = {
   // Same figures as the planner's link profiles (coordinator/planning/devices.ts, sources there).
-  gigabit: { bandwidthBytesPerSec: (940e6 / 8), latencyMs: 0.2 },
-  wifi: { bandwidthBytesPerSec: (80e6 / 8), latencyMs: 3 },
+  gigabit: { bandwidthBytesPerSec: 940e6 / 8, latencyMs: 0.2 },
+  wifi: { bandwidthBytesPerSec: 80e6 / 8, latencyMs: 3 },
 };
 
 /** "gigabit", "wifi" or "<Mbit/s>:<latency ms>", e.g. "100:2". */

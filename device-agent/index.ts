@@ -6,7 +6,14 @@ export { ComputeStretch, LinkShaper, parseEmulatedLink, EMULATED_LINKS, type Emu
 export { LinkProber, type LinkMeasurement } from './link-probe.js';
 export { type HaltingSignal } from './exits/dact.js';
 export { argmaxOf, sigmoid, softmax } from './exits/math.js';
-export { POLICY_FORMS, decideExit, formatExitPolicy, initialExitState, parseExitPolicy, type ExitPolicy } from './exits/policies.js';
+export {
+  POLICY_FORMS,
+  decideExit,
+  formatExitPolicy,
+  initialExitState,
+  parseExitPolicy,
+  type ExitPolicy,
+} from './exits/policies.js';
 export { MAX_PLAUSIBLE_BANDWIDTH_BYTES_PER_SEC } from './link-probe.js';
 export { planAgents, shardKey, shardsForAgent } from './plan/roles.js';
 export { specToMessage } from './plan/spec-codec.js';

@@ -48,7 +48,11 @@ const positive = (ms: number) => Number.isFinite(ms) && ms > 0;
  * 734,003 Mbit/s), and a fastest sample no other sample comes within 3x of. Fewer than two samples
  * left throws ImplausibleLinkError: no figure beats a wrong one for the planner.
  */
-export function estimateLink(peer: string, timings: ProbeTimings, sizes = { small: SMALL_BULK_BYTES, big: BULK_BYTES }): LinkMeasurement {
+export function estimateLink(
+  peer: string,
+  timings: ProbeTimings,
+  sizes = { small: SMALL_BULK_BYTES, big: BULK_BYTES },
+): LinkMeasurement {
   const pings = timings.pingsMs.filter(positive);
   if (pings.length < MIN_PINGS) {
     throw new ImplausibleLinkError(
@@ -99,7 +103,11 @@ export class LinkProber {
     const seq = this.seq++;
     const key = `${requestId}/${seq}`;
     const started = this.now();
-    const echoed = this.echoes.wait(key, timeoutMs, () => new Error(`no probe echo from ${peer} within ${timeoutMs} ms`));
+    const echoed = this.echoes.wait(
+      key,
+      timeoutMs,
+      () => new Error(`no probe echo from ${peer} within ${timeoutMs} ms`),
+    );
     echoed.catch(() => undefined); // a failed send below rejects first; never leave this unobserved
     try {
       await this.send(peer, { type: 'probe', requestId, seq, payload: new Uint8Array(bytes) });

@@ -17,61 +17,104 @@ const positiveInt = (v: string) => {
 const program = new Command('edgerelay-agent')
   .description('edgerelay device agent: runs its share of the model for the coordinator')
   .requiredOption('--coordinator <host:port>', 'the coordinator control-plane (gRPC) address')
-  .requiredOption('--name <name>', 'this agent\'s unique name in the cluster')
+  .requiredOption('--name <name>', "this agent's unique name in the cluster")
   .option('--listen <port>', 'data-plane (WebSocket) port; 0 picks a free one', positiveInt, 0)
   .option('--listen-host <host>', 'interface for the data plane', '0.0.0.0')
-  .option('--advertise-host <host>', 'address peers use to reach this agent (default: 127.0.0.1 when the coordinator is on loopback, else this host\'s first IPv4)')
+  .option(
+    '--advertise-host <host>',
+    "address peers use to reach this agent (default: 127.0.0.1 when the coordinator is on loopback, else this host's first IPv4)",
+  )
   .option('--threads <n>', 'ONNX Runtime threads per shard (0: all cores)', positiveInt, 1)
   .option('--data-dir <dir>', 'where shards are cached', path.join(os.homedir(), '.edgerelay-agent'))
-  .option('--cluster-token <token>', 'shared secret of the cluster; proven by challenge-response, never sent (visible in ps: prefer --cluster-token-file or EDGERELAY_CLUSTER_TOKEN)')
+  .option(
+    '--cluster-token <token>',
+    'shared secret of the cluster; proven by challenge-response, never sent (visible in ps: prefer --cluster-token-file or EDGERELAY_CLUSTER_TOKEN)',
+  )
   .option('--cluster-token-file <file>', 'read the cluster token from this file (one trailing newline is ignored)')
-  .option('--tls-dir <dir>', 'mutual TLS on the control plane with ca.pem, NAME.pem, NAME-key.pem from `edgerelay certs`')
-  .option('--emulate-gflops <gflops>', 'simulation: behave like a device of this GFLOP/s (compute is stretched)', Number)
+  .option(
+    '--tls-dir <dir>',
+    'mutual TLS on the control plane with ca.pem, NAME.pem, NAME-key.pem from `edgerelay certs`',
+  )
+  .option(
+    '--emulate-gflops <gflops>',
+    'simulation: behave like a device of this GFLOP/s (compute is stretched)',
+    Number,
+  )
   .option('--emulate-memory-mb <mb>', 'simulation: report this much memory', Number)
-  .option('--emulate-reference-gflops <gflops>', 'simulation: this machine\'s GFLOP/s per CPU-second (measured once by the launcher)', Number)
-  .option('--emulate-link <link>', 'simulation: hold outgoing frames as this link would (gigabit, wifi, or <Mbit/s>:<latency ms>)')
+  .option(
+    '--emulate-reference-gflops <gflops>',
+    "simulation: this machine's GFLOP/s per CPU-second (measured once by the launcher)",
+    Number,
+  )
+  .option(
+    '--emulate-link <link>',
+    'simulation: hold outgoing frames as this link would (gigabit, wifi, or <Mbit/s>:<latency ms>)',
+  )
   .option('--log-level <level>', 'pino log level', process.env.EDGERELAY_LOG_LEVEL ?? 'info')
-  .option('--exit-on-stdin-close', 'stop when stdin closes: a launcher (sim/) holds the other end, so the agent dies with it even after kill -9')
-  .action(async (opts: { coordinator: string; name: string; listen: number; listenHost: string; advertiseHost?: string; threads: number; dataDir: string; logLevel: string; clusterToken?: string; clusterTokenFile?: string; tlsDir?: string; emulateGflops?: number; emulateMemoryMb?: number; emulateLink?: string; emulateReferenceGflops?: number; exitOnStdinClose?: boolean }) => {
-    const logger = pino({ name: `agent:${opts.name}`, level: opts.logLevel }, pino.destination(2));
-    const token = resolveSecret(CLUSTER_TOKEN, { flagValue: opts.clusterToken, file: opts.clusterTokenFile });
-    if (token?.source === 'flag') logger.warn(flagExposureWarning(CLUSTER_TOKEN));
-    const agent = new DeviceAgent({
-      coordinator: opts.coordinator,
-      name: opts.name,
-      listenPort: opts.listen,
-      listenHost: opts.listenHost,
-      advertiseHost: opts.advertiseHost ?? defaultAdvertiseHost(opts.coordinator),
-      threads: opts.threads,
-      dataDir: path.join(opts.dataDir, opts.name),
-      logger,
-      clusterToken: token?.value,
-      grpcCredentials: opts.tlsDir ? loadAgentCredentials(opts.tlsDir, opts.name) : undefined,
-      ...(opts.emulateGflops && {
-        emulate: {
-          gflops: opts.emulateGflops,
-          ...(opts.emulateMemoryMb && { memoryBytes: opts.emulateMemoryMb * 1024 * 1024 }),
-          ...(opts.emulateLink && { link: parseEmulatedLink(opts.emulateLink) }),
-          ...(opts.emulateReferenceGflops && { referenceGflops: opts.emulateReferenceGflops }),
-        },
-      }),
-    });
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'draining, then stopping');
-      agent.drain().finally(() => process.exit(0));
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    if (opts.exitOnStdinClose) exitWhenStdinCloses(() => {
-      // The launcher died (its coordinator with it, in sim/): nothing to drain towards; stop now.
-      logger.warn('launcher went away (stdin closed); stopping');
-      setTimeout(() => process.exit(1), 2000).unref();
-      agent.stop().finally(() => process.exit(0));
-    });
-    await agent.start();
-    // Machine-readable line for launchers (sim/) that need the data port.
-    process.stdout.write(`edgerelay-agent ${opts.name} ready data-port=${agent.dataPort}\n`);
-  });
+  .option(
+    '--exit-on-stdin-close',
+    'stop when stdin closes: a launcher (sim/) holds the other end, so the agent dies with it even after kill -9',
+  )
+  .action(
+    async (opts: {
+      coordinator: string;
+      name: string;
+      listen: number;
+      listenHost: string;
+      advertiseHost?: string;
+      threads: number;
+      dataDir: string;
+      logLevel: string;
+      clusterToken?: string;
+      clusterTokenFile?: string;
+      tlsDir?: string;
+      emulateGflops?: number;
+      emulateMemoryMb?: number;
+      emulateLink?: string;
+      emulateReferenceGflops?: number;
+      exitOnStdinClose?: boolean;
+    }) => {
+      const logger = pino({ name: `agent:${opts.name}`, level: opts.logLevel }, pino.destination(2));
+      const token = resolveSecret(CLUSTER_TOKEN, { flagValue: opts.clusterToken, file: opts.clusterTokenFile });
+      if (token?.source === 'flag') logger.warn(flagExposureWarning(CLUSTER_TOKEN));
+      const agent = new DeviceAgent({
+        coordinator: opts.coordinator,
+        name: opts.name,
+        listenPort: opts.listen,
+        listenHost: opts.listenHost,
+        advertiseHost: opts.advertiseHost ?? defaultAdvertiseHost(opts.coordinator),
+        threads: opts.threads,
+        dataDir: path.join(opts.dataDir, opts.name),
+        logger,
+        clusterToken: token?.value,
+        grpcCredentials: opts.tlsDir ? loadAgentCredentials(opts.tlsDir, opts.name) : undefined,
+        ...(opts.emulateGflops && {
+          emulate: {
+            gflops: opts.emulateGflops,
+            ...(opts.emulateMemoryMb && { memoryBytes: opts.emulateMemoryMb * 1024 * 1024 }),
+            ...(opts.emulateLink && { link: parseEmulatedLink(opts.emulateLink) }),
+            ...(opts.emulateReferenceGflops && { referenceGflops: opts.emulateReferenceGflops }),
+          },
+        }),
+      });
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'draining, then stopping');
+        agent.drain().finally(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      if (opts.exitOnStdinClose)
+        exitWhenStdinCloses(() => {
+          // The launcher died (its coordinator with it, in sim/): nothing to drain towards; stop now.
+          logger.warn('launcher went away (stdin closed); stopping');
+          setTimeout(() => process.exit(1), 2000).unref();
+          agent.stop().finally(() => process.exit(0));
+        });
+      await agent.start();
+      // Machine-readable line for launchers (sim/) that need the data port.
+      process.stdout.write(`edgerelay-agent ${opts.name} ready data-port=${agent.dataPort}\n`);
+    },
+  );
 
 /**
  * The kernel closes a pipe's write end when its holder dies, however it dies, so EOF on stdin is a

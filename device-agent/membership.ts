@@ -80,11 +80,17 @@ export class Membership {
         const e = err as { code?: number; details?: string; message: string };
         if (e.code === grpc.status.PERMISSION_DENIED || e.code === grpc.status.UNAUTHENTICATED) {
           // A wrong token stays wrong: say so plainly, keep retrying slowly.
-          this.options.logger.error({ err: e.details ?? e.message }, 'the coordinator refused this agent: check --cluster-token');
+          this.options.logger.error(
+            { err: e.details ?? e.message },
+            'the coordinator refused this agent: check --cluster-token',
+          );
           delay = MAX_RETRY_DELAY_MS;
         } else if (e.code === grpc.status.ALREADY_EXISTS) {
           // Another process runs under our name; we take over only once it is gone.
-          this.options.logger.error({ err: e.details ?? e.message }, 'another agent is already connected under this name: give this one another --name');
+          this.options.logger.error(
+            { err: e.details ?? e.message },
+            'another agent is already connected under this name: give this one another --name',
+          );
           delay = MAX_RETRY_DELAY_MS;
         } else {
           this.options.logger.warn({ err: e.message }, `coordinator not reachable; retrying in ${delay} ms`);

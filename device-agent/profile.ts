@@ -38,10 +38,7 @@ const BATCHES = 5;
 /** The committed asset sits beside this file's folder in the source tree; dist/device-agent/profile.js finds it two levels up. */
 export function matmulModelPath(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    path.join(here, 'assets', 'matmul.onnx'),
-    path.join(here, '..', 'assets', 'matmul.onnx'),
-  ];
+  const candidates = [path.join(here, 'assets', 'matmul.onnx'), path.join(here, '..', 'assets', 'matmul.onnx')];
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
     throw new Error(
@@ -57,7 +54,8 @@ export function loadMatmulModel(): Uint8Array {
 }
 
 function checkThreads(threads: number): void {
-  if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`threads must be a non-negative integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 0)
+    throw new RangeError(`threads must be a non-negative integer, got ${threads}`);
 }
 
 /** Fills deterministic values in [-1, 1): random enough for MatMul, and no denormals to slow some CPUs down. */
@@ -80,7 +78,8 @@ export async function measureGflops(options: GflopsOptions): Promise<number> {
   const n = options.size ?? DEFAULT_SIZE;
   const budgetMs = options.budgetMs ?? DEFAULT_BENCHMARK_MS;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`size must be a positive integer, got ${n}`);
-  if (!(budgetMs > 0) || !Number.isFinite(budgetMs)) throw new RangeError(`budgetMs must be a positive number, got ${budgetMs}`);
+  if (!(budgetMs > 0) || !Number.isFinite(budgetMs))
+    throw new RangeError(`budgetMs must be a positive number, got ${budgetMs}`);
 
   const session = await ShardSession.create(loadMatmulModel(), { threads: options.threads });
   try {
@@ -186,7 +185,8 @@ export async function profileDevice(options: ProfileOptions): Promise<DeviceCapa
   const memoryFreeBytes = Math.min(positive(freeReported) ? freeReported : os.freemem(), memoryTotalBytes);
 
   const load1 = load?.load1;
-  const loadAverage = typeof load1 === 'number' && Number.isFinite(load1) && load1 >= 0 ? load1 : (os.loadavg()[0] ?? 0);
+  const loadAverage =
+    typeof load1 === 'number' && Number.isFinite(load1) && load1 >= 0 ? load1 : (os.loadavg()[0] ?? 0);
 
   const threads = options.threads === 0 ? cores : options.threads;
   const gflops = await measureGflops({ threads, budgetMs: options.benchmarkMs ?? DEFAULT_BENCHMARK_MS });

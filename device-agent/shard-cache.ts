@@ -1,5 +1,16 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import type pino from 'pino';
 import { EdgeRelayError } from '@edgerelay/proto';
@@ -18,7 +29,9 @@ const TEMP_SUFFIX = '.tmp';
 export function assertShardKey(sha256: string): void {
   if (typeof sha256 !== 'string' || !KEY.test(sha256)) {
     const shown = typeof sha256 === 'string' ? JSON.stringify(sha256.slice(0, 80)) : typeof sha256;
-    throw new InvalidShardKeyError(`shard key ${shown} is not a sha256 digest; pass 64 lowercase hex characters as the coordinator's plan gives them`);
+    throw new InvalidShardKeyError(
+      `shard key ${shown} is not a sha256 digest; pass 64 lowercase hex characters as the coordinator's plan gives them`,
+    );
   }
 }
 
@@ -167,13 +180,15 @@ export class ShardAssembler {
   ) {
     assertShardKey(expectedSha256);
     if (!Number.isSafeInteger(totalBytes) || totalBytes < 0) {
-      throw new ShardIntegrityError(`shard ${short(expectedSha256)}: announced size ${totalBytes} is not a byte count; the coordinator's plan is malformed`);
+      throw new ShardIntegrityError(
+        `shard ${short(expectedSha256)}: announced size ${totalBytes} is not a byte count; the coordinator's plan is malformed`,
+      );
     }
     if (!(maxBytes >= 0)) throw new RangeError(`maxBytes must be a non-negative number, got ${maxBytes}`);
     if (totalBytes > maxBytes) {
       throw new ShardIntegrityError(
         `shard ${short(expectedSha256)} is ${totalBytes} bytes, above this agent's limit of ${maxBytes}; ` +
-          'raise the agent\'s shard size limit or split the model into more stages',
+          "raise the agent's shard size limit or split the model into more stages",
       );
     }
     this.buffer = new Uint8Array(totalBytes);
@@ -186,7 +201,8 @@ export class ShardAssembler {
 
   add(offset: number, chunk: Uint8Array): void {
     const name = `shard ${short(this.expectedSha256)}`;
-    if (this.finished) throw new ShardIntegrityError(`${name}: chunk arrived after the shard was finished; start a new download`);
+    if (this.finished)
+      throw new ShardIntegrityError(`${name}: chunk arrived after the shard was finished; start a new download`);
     if (offset !== this.offset) {
       throw new ShardIntegrityError(
         `${name}: chunk at offset ${offset} arrived, but the next byte expected is ${this.offset} ` +

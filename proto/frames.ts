@@ -80,7 +80,10 @@ export const frameSchema = z.discriminatedUnion('type', [
     exitPolicy: z.string().min(1).max(64),
     /** the policy's running state, carried with the hidden state so the decision spans devices */
     exitState: z
-      .record(z.string().max(32), z.union([z.number().finite(), z.array(z.number().finite()).max(FRAME_LIMITS.maxLabels)]))
+      .record(
+        z.string().max(32),
+        z.union([z.number().finite(), z.array(z.number().finite()).max(FRAME_LIMITS.maxLabels)]),
+      )
       .refine((s) => Object.keys(s).length <= 16, { message: 'exit state has too many fields' }),
     trace: z.array(hopSchema).max(FRAME_LIMITS.maxTraceHops),
   }),
@@ -129,7 +132,12 @@ export const frameSchema = z.discriminatedUnion('type', [
   /** Coordinator → agent: measure your links to these peers (at join time, for the planner). */
   z.object({ type: z.literal('probe-request'), requestId: id, peers: z.array(id).max(64) }),
   /** Agent → agent: a probe of `payload` bytes; answered by a probe-echo without payload. */
-  z.object({ type: z.literal('probe'), requestId: id, seq: count, payload: z.instanceof(Uint8Array).refine((p) => p.byteLength <= 2 << 20, { message: 'probe payload over 2 MiB' }) }),
+  z.object({
+    type: z.literal('probe'),
+    requestId: id,
+    seq: count,
+    payload: z.instanceof(Uint8Array).refine((p) => p.byteLength <= 2 << 20, { message: 'probe payload over 2 MiB' }),
+  }),
   z.object({ type: z.literal('probe-echo'), requestId: id, seq: count }),
   /** Agent → coordinator: what it measured. */
   z.object({
@@ -186,7 +194,9 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const parsed = frameSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new FrameError(`invalid frame: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`);
+    throw new FrameError(
+      `invalid frame: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`,
+    );
   }
   const problem = requestTensorProblem(parsed.data);
   if (problem) throw new FrameError(`invalid frame: ${problem}`);
@@ -208,23 +218,30 @@ function requestTensorProblem(frame: Frame): string | undefined {
   const tokens = (b: number, s: number) => b >= 1 && s >= 1 && b * s <= FRAME_LIMITS.maxTokens;
   const hiddenProblem = (name: string, t: WireTensor, b?: number, s?: number): string | undefined => {
     const [tb = 0, ts = 0, th = 0] = t.shape;
-    if (!isFloat(t) || t.shape.length !== 3) return `${name} must be a float [batch, seq, hidden] tensor, got ${t.dtype} [${t.shape.join(', ')}]`;
-    if (!tokens(tb, ts) || th < 1 || th > FRAME_LIMITS.maxHidden) return `${name} [${t.shape.join(', ')}] exceeds ${FRAME_LIMITS.maxTokens} tokens × ${FRAME_LIMITS.maxHidden} or is empty`;
-    if (b !== undefined && (tb !== b || ts !== s)) return `${name} [${t.shape.join(', ')}] does not match the attention mask [${b}, ${s}]`;
+    if (!isFloat(t) || t.shape.length !== 3)
+      return `${name} must be a float [batch, seq, hidden] tensor, got ${t.dtype} [${t.shape.join(', ')}]`;
+    if (!tokens(tb, ts) || th < 1 || th > FRAME_LIMITS.maxHidden)
+      return `${name} [${t.shape.join(', ')}] exceeds ${FRAME_LIMITS.maxTokens} tokens × ${FRAME_LIMITS.maxHidden} or is empty`;
+    if (b !== undefined && (tb !== b || ts !== s))
+      return `${name} [${t.shape.join(', ')}] does not match the attention mask [${b}, ${s}]`;
     return undefined;
   };
   if (frame.type === 'partial') return hiddenProblem('partial', frame.partial);
   if (frame.type !== 'stage-input' && frame.type !== 'scatter') return undefined;
   const mask = frame.attentionMask;
   const [b = 0, s = 0] = mask.shape;
-  if (mask.dtype !== 'int64' || mask.shape.length !== 2) return `attentionMask must be int64 [batch, seq], got ${mask.dtype} [${mask.shape.join(', ')}]`;
+  if (mask.dtype !== 'int64' || mask.shape.length !== 2)
+    return `attentionMask must be int64 [batch, seq], got ${mask.dtype} [${mask.shape.join(', ')}]`;
   if (!tokens(b, s)) return `attentionMask [${b}, ${s}] must hold 1 to ${FRAME_LIMITS.maxTokens} tokens`;
   for (let i = 0; i < b * s; i++) {
     const v = int64At(mask, i);
     if (v !== 0n && v !== 1n) return 'attentionMask values must be 0 or 1';
   }
   if (frame.type === 'scatter') return hiddenProblem('hidden', frame.hidden, b, s);
-  if (frame.stage > 0) return frame.hidden ? hiddenProblem('hidden', frame.hidden, b, s) : `stage ${frame.stage} input needs a hidden state`;
+  if (frame.stage > 0)
+    return frame.hidden
+      ? hiddenProblem('hidden', frame.hidden, b, s)
+      : `stage ${frame.stage} input needs a hidden state`;
   const ids = frame.inputIds;
   if (!ids) return 'stage 0 input needs token ids';
   if (ids.dtype !== 'int64' || ids.shape.length !== 2 || ids.shape[0] !== b || ids.shape[1] !== s) {

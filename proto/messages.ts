@@ -5,7 +5,11 @@ export type { Assignment, Assignment__Output } from './generated/edgerelay/contr
 export type { Capabilities, Capabilities__Output } from './generated/edgerelay/control/Capabilities.js';
 export type { ChallengeReply, ChallengeReply__Output } from './generated/edgerelay/control/ChallengeReply.js';
 export type { ChallengeRequest, ChallengeRequest__Output } from './generated/edgerelay/control/ChallengeRequest.js';
-export type { CoordinatorClient, CoordinatorHandlers, CoordinatorDefinition } from './generated/edgerelay/control/Coordinator.js';
+export type {
+  CoordinatorClient,
+  CoordinatorHandlers,
+  CoordinatorDefinition,
+} from './generated/edgerelay/control/Coordinator.js';
 export type { ExitRule, ExitRule__Output } from './generated/edgerelay/control/ExitRule.js';
 export type { FetchShardRequest, FetchShardRequest__Output } from './generated/edgerelay/control/FetchShardRequest.js';
 export type { GroupMember, GroupMember__Output } from './generated/edgerelay/control/GroupMember.js';

@@ -10,7 +10,8 @@ export function agentCommand(): { command: string; args: string[] } {
   // Resolved like any import: the TypeScript source under the "development" condition (tests, tsx),
   // the compiled package otherwise.
   const main = createRequire(import.meta.url).resolve('@edgerelay/device-agent/main');
-  if (main.endsWith('.ts')) return { command: process.execPath, args: ['--import', 'tsx', '--conditions=development', main] };
+  if (main.endsWith('.ts'))
+    return { command: process.execPath, args: ['--import', 'tsx', '--conditions=development', main] };
   if (!existsSync(main)) throw new Error(`compiled agent not found at ${main}; run npm run build`);
   return { command: process.execPath, args: [main] };
 }
@@ -40,13 +41,20 @@ export function startAgentProcess(options: AgentProcessOptions): AgentProcess {
     command,
     [
       ...args,
-      '--coordinator', options.coordinator,
-      '--name', options.name,
-      '--listen', '0',
-      '--listen-host', '127.0.0.1',
-      '--threads', String(options.threads),
-      '--data-dir', options.dataDir,
-      '--log-level', options.logLevel ?? 'warn',
+      '--coordinator',
+      options.coordinator,
+      '--name',
+      options.name,
+      '--listen',
+      '0',
+      '--listen-host',
+      '127.0.0.1',
+      '--threads',
+      String(options.threads),
+      '--data-dir',
+      options.dataDir,
+      '--log-level',
+      options.logLevel ?? 'warn',
       // We hold the write end of its stdin and never write: when this process dies, even by kill -9,
       // the agent sees EOF and stops instead of living on as an orphan.
       '--exit-on-stdin-close',
@@ -67,7 +75,9 @@ export function startAgentProcess(options: AgentProcessOptions): AgentProcess {
       out += d.toString();
       if (out.includes(`edgerelay-agent ${options.name} ready`)) resolve();
     });
-    child.once('exit', (code, signal) => reject(new Error(`agent ${options.name} exited (${code ?? signal}) before it was ready:\n${stderr}`)));
+    child.once('exit', (code, signal) =>
+      reject(new Error(`agent ${options.name} exited (${code ?? signal}) before it was ready:\n${stderr}`)),
+    );
   });
   ready.catch(() => undefined);
   return { name: options.name, child, ready, stderrTail: () => stderr };

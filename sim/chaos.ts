@@ -42,7 +42,16 @@ export async function runChaos(cluster: SimCluster, options: ChaosOptions): Prom
   let failedAt: number | undefined;
   let recoveredAt: number | undefined;
   const latencies: number[] = [];
-  const report: ChaosReport = { requests: options.requests, answered: 0, degraded: 0, failedRetryable: 0, lost: 0, wrong: 0, recoveryMs: 0, p99Ms: 0 };
+  const report: ChaosReport = {
+    requests: options.requests,
+    answered: 0,
+    degraded: 0,
+    failedRetryable: 0,
+    lost: 0,
+    wrong: 0,
+    recoveryMs: 0,
+    p99Ms: 0,
+  };
 
   const inject = () => {
     failedAt = performance.now();

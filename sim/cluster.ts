@@ -63,8 +63,10 @@ function machineCpuGflops(): Promise<number> {
 function emulationArgs(device: EmulatedDevice | undefined, reference: number): string[] {
   if (!device) return [];
   return [
-    '--emulate-gflops', String(device.gflops),
-    '--emulate-reference-gflops', String(reference),
+    '--emulate-gflops',
+    String(device.gflops),
+    '--emulate-reference-gflops',
+    String(reference),
     ...(device.memoryMB ? ['--emulate-memory-mb', String(device.memoryMB)] : []),
     ...(device.link ? ['--emulate-link', device.link] : []),
   ];
@@ -91,7 +93,11 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     httpPort: 0,
     planFile: options.planFile,
     minAgents: options.devices?.length ?? options.agents,
-    settings: { exitThreshold: options.exitThreshold ?? 0, exitPolicy: options.exitPolicy, wireDtype: options.wireDtype ?? 'float32' },
+    settings: {
+      exitThreshold: options.exitThreshold ?? 0,
+      exitPolicy: options.exitPolicy,
+      wireDtype: options.wireDtype ?? 'float32',
+    },
     calibrationFile: options.calibrationFile,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     deployTimeoutMs: 120_000,
@@ -108,7 +114,10 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   const dataDir = mkdtempSync(path.join(tmpdir(), 'edgerelay-sim-'));
   const devices = new Map((options.devices ?? []).map((d) => [d.name, d]));
   const reference = devices.size > 0 ? await machineCpuGflops() : 0;
-  const names = options.devices?.map((d) => d.name) ?? options.names ?? Array.from({ length: options.agents }, (_, i) => `agent-${i}`);
+  const names =
+    options.devices?.map((d) => d.name) ??
+    options.names ??
+    Array.from({ length: options.agents }, (_, i) => `agent-${i}`);
   const agents = names.map((name) =>
     startAgentProcess({
       name,
@@ -117,7 +126,10 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
       threads: options.threads ?? 1,
       logLevel: options.logLevel,
       clusterToken,
-      extraArgs: [...emulationArgs(devices.get(name), reference), ...(options.tlsDir ? ['--tls-dir', options.tlsDir] : [])],
+      extraArgs: [
+        ...emulationArgs(devices.get(name), reference),
+        ...(options.tlsDir ? ['--tls-dir', options.tlsDir] : []),
+      ],
     }),
   );
   const stop = async () => {

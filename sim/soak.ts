@@ -79,14 +79,35 @@ function sendOversized(address: string, bytes: number): Promise<number> {
  * plane before any handshake. Counts outcomes, plan activations and per-process peak memory by minute.
  */
 export async function runSoak(cluster: SimCluster, options: SoakOptions): Promise<SoakReport> {
-  const report: SoakReport = { requests: 0, answered: 0, degraded: 0, failedRetryable: 0, lost: 0, wrong: 0, faults: 0, planActivations: 0, minutes: [] };
+  const report: SoakReport = {
+    requests: 0,
+    answered: 0,
+    degraded: 0,
+    failedRetryable: 0,
+    lost: 0,
+    wrong: 0,
+    faults: 0,
+    planActivations: 0,
+    minutes: [],
+  };
   const endAt = Date.now() + options.minutes * 60_000;
   const version = () => cluster.coordinator.activePlan?.version ?? 0;
   let minute = newMinute(0);
   let next = 0;
 
   function newMinute(n: number): SoakMinute {
-    return { minute: n, answered: 0, degraded: 0, failedRetryable: 0, lost: 0, planActivations: 0, peakRssMB: {}, coordinatorLoopDelayMaxMs: 0, loadAverage: 0, faults: [] };
+    return {
+      minute: n,
+      answered: 0,
+      degraded: 0,
+      failedRetryable: 0,
+      lost: 0,
+      planActivations: 0,
+      peakRssMB: {},
+      coordinatorLoopDelayMaxMs: 0,
+      loadAverage: 0,
+      faults: [],
+    };
   }
 
   const one = async (i: number) => {
@@ -167,7 +188,11 @@ export async function runSoak(cluster: SimCluster, options: SoakOptions): Promis
         if (wait > 0) await sleep(wait);
         return Date.now() < endAt;
       };
-      const victims = { kill: names[m % names.length]!, stall: names[(m + 1) % names.length]!, frame: names[(m + 2) % names.length]! };
+      const victims = {
+        kill: names[m % names.length]!,
+        stall: names[(m + 1) % names.length]!,
+        frame: names[(m + 2) % names.length]!,
+      };
       if (!(await at(5_000))) break;
       await killAndRestart(cluster, victims.kill);
       minute.faults.push(`kill ${victims.kill}`);
@@ -205,9 +230,17 @@ async function killAndRestart(cluster: SimCluster, name: string): Promise<void> 
   const index = cluster.agents.findIndex((a) => a.name === name);
   const victim = cluster.agents[index]!;
   victim.child.kill('SIGKILL');
-  await new Promise((r) => (victim.child.exitCode !== null || victim.child.signalCode !== null ? r(null) : victim.child.once('exit', r)));
+  await new Promise((r) =>
+    victim.child.exitCode !== null || victim.child.signalCode !== null ? r(null) : victim.child.once('exit', r),
+  );
   await sleep(3000);
-  const again = startAgentProcess({ name, coordinator: `127.0.0.1:${cluster.coordinator.grpcPort}`, dataDir: cluster.dataDir, threads: 1, clusterToken: cluster.clusterToken });
+  const again = startAgentProcess({
+    name,
+    coordinator: `127.0.0.1:${cluster.coordinator.grpcPort}`,
+    dataDir: cluster.dataDir,
+    threads: 1,
+    clusterToken: cluster.clusterToken,
+  });
   cluster.agents[index] = again;
   await again.ready.catch(() => undefined);
 }

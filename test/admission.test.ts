@@ -16,7 +16,9 @@ describe('admission: who may join, and how much the cluster takes at once', func
   let expected: { label: string; score: number };
 
   before(async () => {
-    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), { threads: 1 });
+    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), {
+      threads: 1,
+    });
     expected = (await runner.classify([TEXT]))[0]!;
     await runner.release();
     cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 2, maxInFlight: 4, apiKey: 'secret-key' });
@@ -41,7 +43,10 @@ describe('admission: who may join, and how much the cluster takes at once', func
       clusterToken: 'not-the-token',
     });
     try {
-      const started = await Promise.race([intruder.ready.then(() => 'ready'), new Promise((r) => setTimeout(() => r('refused'), 4000))]);
+      const started = await Promise.race([
+        intruder.ready.then(() => 'ready'),
+        new Promise((r) => setTimeout(() => r('refused'), 4000)),
+      ]);
       assert.equal(started, 'refused');
       assert.match(intruder.stderrTail(), /refused this agent: check --cluster-token/);
       assert.equal(cluster.coordinator.registry.get('intruder'), undefined);

@@ -33,9 +33,13 @@ describe('simulated-cluster agent processes', function () {
 
   it('exit within a few seconds when their launcher is killed with SIGKILL', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'edgerelay-orphan-'));
-    const parent = spawn(process.execPath, ['--import', 'tsx', '--conditions=development', path.join('test', 'helpers', 'orphan-parent.ts'), dataDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const parent = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=development', path.join('test', 'helpers', 'orphan-parent.ts'), dataDir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let pids: number[] = [];
     try {
       pids = await new Promise<number[]>((resolve, reject) => {

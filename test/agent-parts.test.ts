@@ -27,10 +27,30 @@ describe('agent parts: step admission', () => {
     const replies: FrameOf<'error'>[] = [];
     let release!: () => void;
     const blocked = new Promise<void>((r) => (release = r));
-    const running = [admission.guard('r1', 1, () => blocked, (f) => replies.push(f)), admission.guard('r2', 1, () => blocked, (f) => replies.push(f))];
+    const running = [
+      admission.guard(
+        'r1',
+        1,
+        () => blocked,
+        (f) => replies.push(f),
+      ),
+      admission.guard(
+        'r2',
+        1,
+        () => blocked,
+        (f) => replies.push(f),
+      ),
+    ];
     assert.equal(admission.inFlight, 2);
-    await admission.guard('r3', 1, async () => assert.fail('must not run'), (f) => replies.push(f));
-    assert.deepEqual(replies, [{ type: 'error', requestId: 'r3', planVersion: 1, message: 'a1: overloaded: 2 steps queued', retryable: true }]);
+    await admission.guard(
+      'r3',
+      1,
+      async () => assert.fail('must not run'),
+      (f) => replies.push(f),
+    );
+    assert.deepEqual(replies, [
+      { type: 'error', requestId: 'r3', planVersion: 1, message: 'a1: overloaded: 2 steps queued', retryable: true },
+    ]);
     release();
     await Promise.all(running);
     assert.equal(admission.inFlight, 0);
@@ -40,8 +60,15 @@ describe('agent parts: step admission', () => {
     const stats = new AgentStats();
     const admission = new StepAdmission(options, stats);
     const replies: FrameOf<'error'>[] = [];
-    await admission.guard('r1', 4, async () => Promise.reject(new Error('no such shard')), (f) => replies.push(f));
-    assert.deepEqual(replies, [{ type: 'error', requestId: 'r1', planVersion: 4, message: 'a1: no such shard', retryable: true }]);
+    await admission.guard(
+      'r1',
+      4,
+      async () => Promise.reject(new Error('no such shard')),
+      (f) => replies.push(f),
+    );
+    assert.deepEqual(replies, [
+      { type: 'error', requestId: 'r1', planVersion: 4, message: 'a1: no such shard', retryable: true },
+    ]);
     assert.equal(stats.failures, 1);
     assert.equal(admission.inFlight, 0);
   });
@@ -50,7 +77,12 @@ describe('agent parts: step admission', () => {
     const admission = new StepAdmission(options, new AgentStats());
     admission.close();
     const replies: FrameOf<'error'>[] = [];
-    await admission.guard('r1', 1, async () => assert.fail('must not run'), (f) => replies.push(f));
+    await admission.guard(
+      'r1',
+      1,
+      async () => assert.fail('must not run'),
+      (f) => replies.push(f),
+    );
     assert.equal(replies[0]!.message, 'a1: agent is shutting down');
   });
 
@@ -84,14 +116,22 @@ describe('agent parts: link options are per owner, not per process', () => {
     const dialCounters: DataPlaneCounters = { bytesSent: 0 };
     const shaped = new LinkShaper({ bandwidthBytesPerSec: 1e9, latencyMs: 150 });
     try {
-      const link = await dial(`127.0.0.1:${server.port}`, { role: 'agent', from: 'shaped' }, { planVersion: 1, key }, () => undefined, () => undefined, {
-        counters: dialCounters,
-        shaper: shaped,
-      });
+      const link = await dial(
+        `127.0.0.1:${server.port}`,
+        { role: 'agent', from: 'shaped' },
+        { planVersion: 1, key },
+        () => undefined,
+        () => undefined,
+        {
+          counters: dialCounters,
+          shaper: shaped,
+        },
+      );
       const sent = performance.now();
       link.send({ type: 'probe-echo', requestId: 'x', seq: 1 });
       const deadline = Date.now() + 5000;
-      while (!received.some((r) => r.frame.type === 'probe-echo') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      while (!received.some((r) => r.frame.type === 'probe-echo') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
       const echo = received.find((r) => r.frame.type === 'probe-echo');
       assert.ok(echo, 'the shaped frame arrived');
       assert.ok(echo.at - sent >= 140, `held back ${(echo.at - sent).toFixed(0)} ms by the emulated latency`);
@@ -116,14 +156,26 @@ describe('agent parts: assignment loader', () => {
     return { bytes, sha256: sha256Hex(bytes) };
   };
   const plan = (version: number): Plan => ({
-    version, modelId: 'm', stages: [], endpoints: [{ agentId: 'a1', dataAddress: '127.0.0.1:1' }] as Plan['endpoints'],
-    exit: null, numLabels: 2, exitLayers: [], wireDtype: 'float32', numLayers: 1, hiddenSize: 8,
+    version,
+    modelId: 'm',
+    stages: [],
+    endpoints: [{ agentId: 'a1', dataAddress: '127.0.0.1:1' }] as Plan['endpoints'],
+    exit: null,
+    numLabels: 2,
+    exitLayers: [],
+    wireDtype: 'float32',
+    numLayers: 1,
+    hiddenSize: 8,
   });
   const assignment = (version: number, shards: { sha256: string; bytes: Uint8Array }[]): Assignment =>
     ({
       plan: plan(version),
       dataPlaneKey: Buffer.alloc(32, version),
-      shards: shards.map((s, i) => ({ sha256: s.sha256, sizeBytes: s.bytes.byteLength, spec: { kind: 'head', layer: i } })),
+      shards: shards.map((s, i) => ({
+        sha256: s.sha256,
+        sizeBytes: s.bytes.byteLength,
+        spec: { kind: 'head', layer: i },
+      })),
     }) as unknown as Assignment;
 
   function setup(fetchable: Map<string, Uint8Array>) {
@@ -164,15 +216,29 @@ describe('agent parts: assignment loader', () => {
   it('fetches, caches and loads the shards, swaps the plan in and reports ready; the next plan reuses shared shards', async () => {
     const a = shard('shard a');
     const b = shard('shard b');
-    const t = setup(new Map([[a.sha256, a.bytes], [b.sha256, b.bytes]]));
+    const t = setup(
+      new Map([
+        [a.sha256, a.bytes],
+        [b.sha256, b.bytes],
+      ]),
+    );
     assert.equal(t.loader.version, 0);
     assert.equal(t.loader.dialKey(), undefined);
     t.loader.enqueue(assignment(1, [a]));
     t.loader.enqueue(assignment(2, [a, b]));
     await t.settled(2);
     assert.deepEqual(t.fetched, [a.sha256, b.sha256], 'shard a was fetched once, then reused');
-    assert.deepEqual(t.created.map((c) => c.model), ['shard a', 'shard b']);
-    assert.deepEqual(t.reports.map((r) => [r.planVersion, r.ok]), [[1, true], [2, true]]);
+    assert.deepEqual(
+      t.created.map((c) => c.model),
+      ['shard a', 'shard b'],
+    );
+    assert.deepEqual(
+      t.reports.map((r) => [r.planVersion, r.ok]),
+      [
+        [1, true],
+        [2, true],
+      ],
+    );
     assert.deepEqual(t.loaded, [1, 2]);
     assert.equal(t.loader.version, 2);
     assert.equal(t.loader.current(2).version, 2);
@@ -182,20 +248,40 @@ describe('agent parts: assignment loader', () => {
     assert.throws(() => t.loader.current(3), /request is for plan 3 but this agent runs plan 2/);
     assert.equal(t.loader.dialKey()?.planVersion, 2);
     await t.loader.release();
-    assert.deepEqual(t.created.map((c) => c.released), [true, true]);
+    assert.deepEqual(
+      t.created.map((c) => c.released),
+      [true, true],
+    );
   });
 
   it('reports a plan it cannot load as failed, releases what it loaded of it, and keeps the old one', async () => {
     const a = shard('shard a');
     const b = shard('shard b');
     const missing = shard('missing');
-    const t = setup(new Map([[a.sha256, a.bytes], [b.sha256, b.bytes]]));
+    const t = setup(
+      new Map([
+        [a.sha256, a.bytes],
+        [b.sha256, b.bytes],
+      ]),
+    );
     t.loader.enqueue(assignment(1, [a]));
     t.loader.enqueue(assignment(2, [b, missing]));
     await t.settled(2);
-    assert.deepEqual(t.reports.map((r) => [r.planVersion, r.ok]), [[1, true], [2, false]]);
+    assert.deepEqual(
+      t.reports.map((r) => [r.planVersion, r.ok]),
+      [
+        [1, true],
+        [2, false],
+      ],
+    );
     assert.match(t.reports[1]!.error!, /no shard/);
-    assert.deepEqual(t.created.map((c) => [c.model, c.released]), [['shard a', false], ['shard b', true]]);
+    assert.deepEqual(
+      t.created.map((c) => [c.model, c.released]),
+      [
+        ['shard a', false],
+        ['shard b', true],
+      ],
+    );
     assert.equal(t.loader.version, 1);
     await t.loader.release();
   });

@@ -80,7 +80,10 @@ describe('PartialWaiter on PendingReplies', () => {
     assert.equal(waiter.deliver(key, partial(1)), true);
     assert.equal(waiter.deliver(key, partial(2)), true);
     assert.equal(waiter.deliver(key, partial(3)), false, 'a partial after the last finds nobody waiting');
-    assert.deepEqual((await gathered).map((t) => t.data[0]), [1, 2]);
+    assert.deepEqual(
+      (await gathered).map((t) => t.data[0]),
+      [1, 2],
+    );
   });
 
   it('resolves at once when no member owes a partial', async () => {

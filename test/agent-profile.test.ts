@@ -26,7 +26,7 @@ function random(n: number): Float32Array {
 }
 
 describe('device profile', function () {
-  it('reports plausible cores, memory, load, GFLOP/s and this process\'s platform', async function () {
+  it("reports plausible cores, memory, load, GFLOP/s and this process's platform", async function () {
     const caps = await profileDevice({ threads: 1, benchmarkMs: 200 });
     // The type the RegisterRequest carries must accept it as is.
     const message: Capabilities = caps;
@@ -35,7 +35,10 @@ describe('device profile', function () {
     assert.ok(Number.isInteger(caps.cores) && caps.cores >= 1, `cores ${caps.cores}`);
     assert.ok([os.availableParallelism(), os.cpus().length].includes(caps.cores), `cores ${caps.cores}`);
     assert.ok(caps.cpuModel.length > 0);
-    assert.ok(caps.memoryTotalBytes > caps.memoryFreeBytes, `total ${caps.memoryTotalBytes} free ${caps.memoryFreeBytes}`);
+    assert.ok(
+      caps.memoryTotalBytes > caps.memoryFreeBytes,
+      `total ${caps.memoryTotalBytes} free ${caps.memoryFreeBytes}`,
+    );
     assert.ok(caps.memoryFreeBytes > 0);
     assert.ok(Number.isFinite(caps.loadAverage) && caps.loadAverage >= 0);
     assert.ok(Number.isFinite(caps.gflops) && caps.gflops > 0.1, `gflops ${caps.gflops}`);
@@ -79,7 +82,11 @@ describe('matmul benchmark asset', function () {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgerelay-matmul-'));
     try {
       const out = path.join(dir, 'matmul.onnx');
-      await promisify(execFile)(process.execPath, ['--import', 'tsx', '--conditions=development', 'device-agent/assets/generate-matmul.ts', out], { cwd: root });
+      await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', '--conditions=development', 'device-agent/assets/generate-matmul.ts', out],
+        { cwd: root },
+      );
       assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(loadMatmulModel())));
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -25,18 +25,44 @@ import { parseExitPolicy } from '../device-agent/exits/policies.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { edgerelay } from './helpers/cli.js';
 
-
-
 /** Three 2-class exits; rows built by hand so every figure can be counted on paper. */
 const HAND: ExitRuns = {
   numLayers: 3,
   exitLayers: [0, 1, 2],
   numLabels: 2,
   rows: [
-    { probs: [[0.95, 0.05], [0.9, 0.1], [0.8, 0.2]], label: 0 }, // max-prob=0.9 exits at layer 1 (0-based 0), right
-    { probs: [[0.6, 0.4], [0.1, 0.9], [0.2, 0.8]], label: 1 }, // exits at 0-based 1, right
-    { probs: [[0.92, 0.08], [0.3, 0.7], [0.2, 0.8]], label: 1 }, // exits at 0 with class 0: wrong, final was right
-    { probs: [[0.5, 0.5], [0.5, 0.5], [0.7, 0.3]], label: 1 }, // final exit, wrong
+    {
+      probs: [
+        [0.95, 0.05],
+        [0.9, 0.1],
+        [0.8, 0.2],
+      ],
+      label: 0,
+    }, // max-prob=0.9 exits at layer 1 (0-based 0), right
+    {
+      probs: [
+        [0.6, 0.4],
+        [0.1, 0.9],
+        [0.2, 0.8],
+      ],
+      label: 1,
+    }, // exits at 0-based 1, right
+    {
+      probs: [
+        [0.92, 0.08],
+        [0.3, 0.7],
+        [0.2, 0.8],
+      ],
+      label: 1,
+    }, // exits at 0 with class 0: wrong, final was right
+    {
+      probs: [
+        [0.5, 0.5],
+        [0.5, 0.5],
+        [0.7, 0.3],
+      ],
+      label: 1,
+    }, // final exit, wrong
   ],
 };
 
@@ -84,14 +110,23 @@ describe('calibration', () => {
     const a = splitRows(436, 0.5, 7);
     assert.deepEqual(splitRows(436, 0.5, 7), a);
     assert.equal(a.heldOut.length, 218);
-    assert.deepEqual([...a.tuning, ...a.heldOut].sort((x, y) => x - y), Array.from({ length: 436 }, (_, i) => i));
+    assert.deepEqual(
+      [...a.tuning, ...a.heldOut].sort((x, y) => x - y),
+      Array.from({ length: 436 }, (_, i) => i),
+    );
     assert.notDeepEqual(splitRows(436, 0.5, 8).heldOut, a.heldOut);
     assert.equal(splitRows(10, 0, 0).heldOut.length, 0);
   });
 
   it('charges a setting the smoothed disagreement rate of its early exits, so a lucky zero still costs about one example', () => {
     const outcome = (earlyExits: number, disagreements: number) => ({
-      examples: 200, meanLayers: 3, speedup: 2, agreement: 1 - disagreements / 200, earlyExits, disagreements, exitRates: [] as number[],
+      examples: 200,
+      meanLayers: 3,
+      speedup: 2,
+      agreement: 1 - disagreements / 200,
+      earlyExits,
+      disagreements,
+      exitRates: [] as number[],
     });
     assert.equal(accuracyCost(outcome(0, 0)), 0); // never exits early: nothing can be lost
     assert.equal(accuracyCost(outcome(100, 0)), (1 / 102) * (100 / 200));
@@ -105,7 +140,8 @@ describe('calibration', () => {
   it('rejects malformed targets and unknown policy names with typed errors', () => {
     assert.deepEqual(parseTarget('accuracy-drop=0.01'), { kind: 'accuracy-drop', maxDrop: 0.01 });
     assert.deepEqual(parseTarget('speedup=2.5'), { kind: 'speedup', minSpeedup: 2.5 });
-    for (const bad of ['accuracy=0.01', 'speedup=0.5', 'accuracy-drop=1.5', 'speedup=fast', '']) assert.throws(() => parseTarget(bad), CalibrationTargetError, bad);
+    for (const bad of ['accuracy=0.01', 'speedup=0.5', 'accuracy-drop=1.5', 'speedup=fast', ''])
+      assert.throws(() => parseTarget(bad), CalibrationTargetError, bad);
     assert.deepEqual(parsePolicyList('dact,max-prob'), ['dact', 'max-prob']);
     assert.throws(() => parsePolicyList('max-prob,pabee'), UnknownPolicyError);
   });
@@ -186,8 +222,11 @@ describe('calibration', () => {
     const raw = inflateSync(png.subarray(41, 41 + idatLength));
     assert.equal(raw.length, (width * 3 + 1) * height);
     const colours = new Set<string>();
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) colours.add(raw.subarray(y * (width * 3 + 1) + 1 + x * 3, y * (width * 3 + 1) + 4 + x * 3).join(','));
-    for (const c of ['31,119,180', '255,127,14', '44,160,44', '214,39,40']) assert.ok(colours.has(c), `colour ${c} missing`);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        colours.add(raw.subarray(y * (width * 3 + 1) + 1 + x * 3, y * (width * 3 + 1) + 4 + x * 3).join(','));
+    for (const c of ['31,119,180', '255,127,14', '44,160,44', '214,39,40'])
+      assert.ok(colours.has(c), `colour ${c} missing`);
   });
 
   describe('the CLI', () => {
@@ -199,7 +238,17 @@ describe('calibration', () => {
 
     it('calibrate prints the table, writes the calibration and its plot, and eval --policy calibrated reads it back', async () => {
       const out = join(dir, 'calibration.json');
-      const cal = await edgerelay(['calibrate', '--model', FIXTURE_DIR, '--data', FIXTURE_DEV, '--target', 'accuracy-drop=0.005', '--out', out]);
+      const cal = await edgerelay([
+        'calibrate',
+        '--model',
+        FIXTURE_DIR,
+        '--data',
+        FIXTURE_DEV,
+        '--target',
+        'accuracy-drop=0.005',
+        '--out',
+        out,
+      ]);
       assert.equal(cal.code, 0, cal.stderr);
       assert.match(cal.stdout, /mean layers\s+speedup\s+accuracy\s+agreement/);
       assert.match(cal.stdout, /chosen: (max-prob|entropy|patience|dact)/);
@@ -207,9 +256,23 @@ describe('calibration', () => {
       assert.equal(stored.target, 'accuracy-drop=0.005');
       assert.equal(readFileSync(join(dir, 'calibration.png')).subarray(1, 4).toString('ascii'), 'PNG');
 
-      const ev = await edgerelay(['eval', '--model', FIXTURE_DIR, '--data', FIXTURE_DEV, '--policy', 'calibrated', '--calibration', out, '--json']);
+      const ev = await edgerelay([
+        'eval',
+        '--model',
+        FIXTURE_DIR,
+        '--data',
+        FIXTURE_DEV,
+        '--policy',
+        'calibrated',
+        '--calibration',
+        out,
+        '--json',
+      ]);
       assert.equal(ev.code, 0, ev.stderr);
-      const doc = JSON.parse(ev.stdout) as { exits: unknown[]; policy: { name: string; accuracy: number; agreement: number; meanLayers: number } };
+      const doc = JSON.parse(ev.stdout) as {
+        exits: unknown[];
+        policy: { name: string; accuracy: number; agreement: number; meanLayers: number };
+      };
       assert.equal(doc.exits.length, 6);
       assert.equal(doc.policy.name, stored.policy);
       assert.equal(doc.policy.meanLayers, simulatePolicy(stored.exitPolicy, runs).meanLayers);
@@ -219,7 +282,17 @@ describe('calibration', () => {
       const bad = await edgerelay(['eval', '--model', FIXTURE_DIR, '--data', FIXTURE_DEV, '--policy', 'max-prob=2']);
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, /Invalid exit policy "max-prob=2"/);
-      const missing = await edgerelay(['eval', '--model', FIXTURE_DIR, '--data', FIXTURE_DEV, '--policy', 'calibrated', '--calibration', join(dir, 'none.json')]);
+      const missing = await edgerelay([
+        'eval',
+        '--model',
+        FIXTURE_DIR,
+        '--data',
+        FIXTURE_DEV,
+        '--policy',
+        'calibrated',
+        '--calibration',
+        join(dir, 'none.json'),
+      ]);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /Run `edgerelay calibrate/);
     });

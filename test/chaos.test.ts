@@ -16,14 +16,18 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
   }
 }
 
-const TEXTS = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence).slice(0, 60);
+const TEXTS = readLabelledTsv(FIXTURE_DEV)
+  .map((e) => e.sentence)
+  .slice(0, 60);
 
 describe('surviving a failed agent mid-traffic (real processes)', function () {
   this.timeout(240_000);
   let expected: Map<string, { label: string; score: number }>;
 
   before(async () => {
-    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), { threads: 1 });
+    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), {
+      threads: 1,
+    });
     expected = new Map((await runner.classify(TEXTS, 16)).map((r) => [r.text, { label: r.label, score: r.score }]));
     await runner.release();
   });
@@ -31,9 +35,21 @@ describe('surviving a failed agent mid-traffic (real processes)', function () {
   for (const failure of ['kill', 'freeze'] as const) {
     const how = failure === 'kill' ? 'killed with SIGKILL' : 'frozen with SIGSTOP';
     it(`a middle-stage agent ${how} during 300 requests at concurrency 16: ≥ 99% answered correctly, none lost, back within 3 s, and the agent rejoins`, async () => {
-      const cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 3, planFile: writePlan(FIXTURE_PLANS['pipeline-only']!) });
+      const cluster = await startSimCluster({
+        model: FIXTURE_DIR,
+        agents: 3,
+        planFile: writePlan(FIXTURE_PLANS['pipeline-only']!),
+      });
       try {
-        const report = await runChaos(cluster, { texts: TEXTS, requests: 300, concurrency: 16, failAfter: 100, failure, victim: 'agent-1', expected });
+        const report = await runChaos(cluster, {
+          texts: TEXTS,
+          requests: 300,
+          concurrency: 16,
+          failAfter: 100,
+          failure,
+          victim: 'agent-1',
+          expected,
+        });
         assert.equal(report.wrong, 0, JSON.stringify(report));
         assert.equal(report.lost, 0, JSON.stringify(report));
         assert.equal(report.answered + report.degraded + report.failedRetryable, 300);
@@ -48,14 +64,29 @@ describe('surviving a failed agent mid-traffic (real processes)', function () {
           // A restarted agent rejoins, and its shards come from its disk cache, not the network.
           sentBefore = cluster.coordinator.shardBytesSent.get('agent-1') ?? 0;
           assert.ok(sentBefore > 0);
-          const again = startAgentProcess({ name: 'agent-1', coordinator: `127.0.0.1:${cluster.coordinator.grpcPort}`, dataDir: cluster.dataDir, threads: 1, clusterToken: cluster.clusterToken });
+          const again = startAgentProcess({
+            name: 'agent-1',
+            coordinator: `127.0.0.1:${cluster.coordinator.grpcPort}`,
+            dataDir: cluster.dataDir,
+            threads: 1,
+            clusterToken: cluster.clusterToken,
+          });
           cluster.agents[1] = again;
           await again.ready;
         }
         // Either way (restarted, or thawed by SIGCONT) agent-1 comes back into the plan file's plan.
         await waitFor(() => cluster.coordinator.activePlan!.stages.some((s) => s.host === 'agent-1'), 10_000);
-        if (failure === 'kill') assert.equal(cluster.coordinator.shardBytesSent.get('agent-1'), sentBefore, 'the restarted agent downloaded shards again');
-        const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: TEXTS[0] }) });
+        if (failure === 'kill')
+          assert.equal(
+            cluster.coordinator.shardBytesSent.get('agent-1'),
+            sentBefore,
+            'the restarted agent downloaded shards again',
+          );
+        const res = await fetch(`${cluster.url}/v1/classify`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ inputs: TEXTS[0] }),
+        });
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('x-edgerelay-agents'), 'agent-0>agent-1>agent-2');
       } finally {

@@ -72,10 +72,14 @@ describe('checkpoint loading', () => {
     writeRaw(weightsOf(dir), header, edit(header, data) ?? data);
   };
   /** Rewrite the weights through the (separately tested) reader and writer, editing the tensor set. */
-  const editTensors = (dir: string, edit: (t: Record<string, SafetensorsWriteTensor>) => Record<string, SafetensorsWriteTensor> | void) => {
+  const editTensors = (
+    dir: string,
+    edit: (t: Record<string, SafetensorsWriteTensor>) => Record<string, SafetensorsWriteTensor> | void,
+  ) => {
     const file = readSafetensors(weightsOf(dir));
     const tensors: Record<string, SafetensorsWriteTensor> = {};
-    for (const name of file.names()) tensors[name] = { shape: [...file.info(name).shape], data: Float32Array.from(file.float32(name)) };
+    for (const name of file.names())
+      tensors[name] = { shape: [...file.info(name).shape], data: Float32Array.from(file.float32(name)) };
     writeSafetensors(weightsOf(dir), edit(tensors) ?? tensors, { dtype: 'F32' });
   };
   const editConfig = (dir: string, edit: (c: Record<string, unknown>) => void) => {
@@ -123,7 +127,10 @@ describe('checkpoint loading', () => {
       assert.deepEqual(got.shape, [256, 256]);
       for (const i of [0, 1, 257, 40000, 65535]) assert.equal(got.data[i], query[i]);
       assert.notEqual(query[0], query[1]);
-      assert.deepEqual(ckpt.weights.heads[3]!.classifier.bias.data, values(file, 'bert.encoder.highway.3.classifier.bias'));
+      assert.deepEqual(
+        ckpt.weights.heads[3]!.classifier.bias.data,
+        values(file, 'bert.encoder.highway.3.classifier.bias'),
+      );
       assert.deepEqual(ckpt.weights.heads[5]!.classifier.weight.data, values(file, 'classifier.weight'));
       assert.deepEqual(ckpt.weights.heads[5]!.pooler.bias.data, values(file, 'bert.pooler.dense.bias'));
       const word = ckpt.weights.embeddings.word;
@@ -137,7 +144,9 @@ describe('checkpoint loading', () => {
       const buf = readFileSync(weightsOf(dir));
       const { header, data } = readRaw(weightsOf(dir));
       const cutDataLength = data.length - 100;
-      const victim = Object.keys(header).find((k) => k !== '__metadata__' && header[k]!.data_offsets[1] > cutDataLength)!;
+      const victim = Object.keys(header).find(
+        (k) => k !== '__metadata__' && header[k]!.data_offsets[1] > cutDataLength,
+      )!;
       assert.equal(victim, 'classifier.weight');
       writeFileSync(weightsOf(dir), buf.subarray(0, buf.length - 100));
       await expectLoadError(dir, SafetensorsFormatError, weightsOf(dir), `"${victim}"`, 'truncated');
@@ -145,13 +154,19 @@ describe('checkpoint loading', () => {
 
     it('offsets that overlap the previous tensor', async () => {
       const dir = copyTiny();
-      editHeader(dir, (h) => void (h[MIDDLE]!.data_offsets = h[MIDDLE]!.data_offsets.map((o) => o - 4) as [number, number]));
+      editHeader(
+        dir,
+        (h) => void (h[MIDDLE]!.data_offsets = h[MIDDLE]!.data_offsets.map((o) => o - 4) as [number, number]),
+      );
       await expectLoadError(dir, SafetensorsFormatError, weightsOf(dir), MIDDLE, 'overlaps');
     });
 
     it('offsets that leave a gap', async () => {
       const dir = copyTiny();
-      editHeader(dir, (h) => void (h[MIDDLE]!.data_offsets = h[MIDDLE]!.data_offsets.map((o) => o + 4) as [number, number]));
+      editHeader(
+        dir,
+        (h) => void (h[MIDDLE]!.data_offsets = h[MIDDLE]!.data_offsets.map((o) => o + 4) as [number, number]),
+      );
       await expectLoadError(dir, SafetensorsFormatError, weightsOf(dir), MIDDLE, 'gap of 4 bytes');
     });
 
@@ -189,8 +204,12 @@ describe('checkpoint loading', () => {
       editTensors(dir, (t) => void (t[name] = { shape: [128, 16], data: new Float32Array(128 * 16) }));
       await assert.rejects(loadCheckpoint(dir), (err: unknown) => {
         assert.ok(err instanceof TensorShapeError);
-        assert.deepEqual([err.expected, err.actual, err.tensor, err.file], [[128, 32], [128, 16], name, weightsOf(dir)]);
-        for (const m of [weightsOf(dir), name, '[128, 16]', '[128, 32]']) assert.ok(err.message.includes(m), err.message);
+        assert.deepEqual(
+          [err.expected, err.actual, err.tensor, err.file],
+          [[128, 32], [128, 16], name, weightsOf(dir)],
+        );
+        for (const m of [weightsOf(dir), name, '[128, 16]', '[128, 32]'])
+          assert.ok(err.message.includes(m), err.message);
         return true;
       });
     });
@@ -198,7 +217,14 @@ describe('checkpoint loading', () => {
     it('a config.json whose vocab_size disagrees with the word embeddings', async () => {
       const dir = copyTiny();
       editConfig(dir, (c) => void (c.vocab_size = 121));
-      await expectLoadError(dir, TensorShapeError, weightsOf(dir), 'bert.embeddings.word_embeddings.weight', '[121, 32]', '[120, 32]');
+      await expectLoadError(
+        dir,
+        TensorShapeError,
+        weightsOf(dir),
+        'bert.embeddings.word_embeddings.weight',
+        '[121, 32]',
+        '[120, 32]',
+      );
     });
 
     it('an unknown dtype', async () => {
@@ -232,19 +258,37 @@ describe('checkpoint loading', () => {
     it('rejects a GPT-2 model_type, naming config.json, the model type and what is supported', async () => {
       const dir = copyTiny();
       editConfig(dir, (c) => void (c.model_type = 'gpt2'));
-      await expectLoadError(dir, UnsupportedArchitectureError, join(dir, 'config.json'), '"gpt2"', '"bert"', 'BertForSequenceClassification');
+      await expectLoadError(
+        dir,
+        UnsupportedArchitectureError,
+        join(dir, 'config.json'),
+        '"gpt2"',
+        '"bert"',
+        'BertForSequenceClassification',
+      );
     });
 
     it('rejects an unsupported architecture class even with model_type bert', () => {
       assert.throws(
         () => parseBertConfig({ model_type: 'bert', architectures: ['GPT2LMHeadModel'] }, '/m/config.json'),
-        (e: unknown) => e instanceof UnsupportedArchitectureError && /\/m\/config\.json/.test(e.message) && /GPT2LMHeadModel/.test(e.message) && /BertModel/.test(e.message),
+        (e: unknown) =>
+          e instanceof UnsupportedArchitectureError &&
+          /\/m\/config\.json/.test(e.message) &&
+          /GPT2LMHeadModel/.test(e.message) &&
+          /BertModel/.test(e.message),
       );
     });
 
     it('fills in Hugging Face BertConfig defaults for missing optional fields', () => {
       const { config, architectureDeclared } = parseBertConfig(
-        { model_type: 'bert', vocab_size: 100, hidden_size: 64, num_hidden_layers: 3, num_attention_heads: 4, intermediate_size: 128 },
+        {
+          model_type: 'bert',
+          vocab_size: 100,
+          hidden_size: 64,
+          num_hidden_layers: 3,
+          num_attention_heads: 4,
+          intermediate_size: 128,
+        },
         'config.json',
       );
       assert.equal(architectureDeclared, false);
@@ -267,24 +311,47 @@ describe('checkpoint loading', () => {
     });
 
     it('takes the label count from num_labels, and id2label names in index order', () => {
-      assert.deepEqual(parseBertConfig({ model_type: 'bert', num_labels: 3 }, 'c.json').config.labels, ['LABEL_0', 'LABEL_1', 'LABEL_2']);
-      const { config } = parseBertConfig({ model_type: 'bert', id2label: { 1: 'pos', 0: 'neg', 2: 'mixed' } }, 'c.json');
+      assert.deepEqual(parseBertConfig({ model_type: 'bert', num_labels: 3 }, 'c.json').config.labels, [
+        'LABEL_0',
+        'LABEL_1',
+        'LABEL_2',
+      ]);
+      const { config } = parseBertConfig(
+        { model_type: 'bert', id2label: { 1: 'pos', 0: 'neg', 2: 'mixed' } },
+        'c.json',
+      );
       assert.deepEqual([config.numLabels, config.labels], [3, ['neg', 'pos', 'mixed']]);
-      assert.throws(() => parseBertConfig({ model_type: 'bert', id2label: { 0: 'a', 2: 'b' } }, 'c.json'), InvalidConfigError);
-      assert.throws(() => parseBertConfig({ model_type: 'bert', num_labels: 3, id2label: { 0: 'a', 1: 'b' } }, 'c.json'), /disagrees/);
+      assert.throws(
+        () => parseBertConfig({ model_type: 'bert', id2label: { 0: 'a', 2: 'b' } }, 'c.json'),
+        InvalidConfigError,
+      );
+      assert.throws(
+        () => parseBertConfig({ model_type: 'bert', num_labels: 3, id2label: { 0: 'a', 1: 'b' } }, 'c.json'),
+        /disagrees/,
+      );
     });
 
     it('gives a BertModel no labels even when its config carries the default id2label', () => {
-      const { config } = parseBertConfig({ model_type: 'bert', architectures: ['BertModel'], id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } }, 'c.json');
+      const { config } = parseBertConfig(
+        { model_type: 'bert', architectures: ['BertModel'], id2label: { 0: 'LABEL_0', 1: 'LABEL_1' } },
+        'c.json',
+      );
       assert.deepEqual([config.architecture, config.numLabels, config.labels], ['BertModel', 0, []]);
     });
 
     it('rejects unsupported activations, position embeddings and head counts with clear errors', () => {
       const check = (extra: Record<string, unknown>, cls: typeof InvalidConfigError, re: RegExp) =>
-        assert.throws(() => parseBertConfig({ model_type: 'bert', ...extra }, 'x/config.json'), (e: unknown) => e instanceof cls && re.test(e.message) && e.message.includes('x/config.json'));
+        assert.throws(
+          () => parseBertConfig({ model_type: 'bert', ...extra }, 'x/config.json'),
+          (e: unknown) => e instanceof cls && re.test(e.message) && e.message.includes('x/config.json'),
+        );
       check({ hidden_act: 'swish' }, UnsupportedArchitectureError, /hidden_act "swish".*"gelu"/);
       check({ position_embedding_type: 'relative_key' }, UnsupportedArchitectureError, /relative_key.*absolute/);
-      check({ hidden_size: 30, num_attention_heads: 4 }, InvalidConfigError, /hidden_size 30 is not divisible by num_attention_heads 4/);
+      check(
+        { hidden_size: 30, num_attention_heads: 4 },
+        InvalidConfigError,
+        /hidden_size 30 is not divisible by num_attention_heads 4/,
+      );
       check({ hidden_size: '256' }, InvalidConfigError, /hidden_size/);
       check({ early_exit_layers: [12] }, InvalidConfigError, /early_exit_layers lists layer 12/);
     });
@@ -298,7 +365,13 @@ describe('checkpoint loading', () => {
 
   describe('missing files', () => {
     it('says what a model directory must contain when the directory does not exist', async () => {
-      await expectLoadError(join(root, 'nope'), CheckpointNotFoundError, join(root, 'nope'), 'config.json', 'model.safetensors');
+      await expectLoadError(
+        join(root, 'nope'),
+        CheckpointNotFoundError,
+        join(root, 'nope'),
+        'config.json',
+        'model.safetensors',
+      );
     });
 
     it('reports a missing config.json or model.safetensors, with a hint for pytorch_model.bin', async () => {
@@ -308,7 +381,13 @@ describe('checkpoint loading', () => {
       const noWeights = copyTiny();
       rmSync(weightsOf(noWeights));
       writeFileSync(join(noWeights, 'pytorch_model.bin'), '');
-      await expectLoadError(noWeights, CheckpointNotFoundError, 'no model.safetensors', 'pytorch_model.bin', 'safe_serialization');
+      await expectLoadError(
+        noWeights,
+        CheckpointNotFoundError,
+        'no model.safetensors',
+        'pytorch_model.bin',
+        'safe_serialization',
+      );
     });
 
     it('rejects a file passed instead of a directory', async () => {
@@ -320,7 +399,12 @@ describe('checkpoint loading', () => {
     it('loads legacy LayerNorm gamma/beta names as weight/bias', async () => {
       const dir = copyTiny();
       editTensors(dir, (t) =>
-        Object.fromEntries(Object.entries(t).map(([k, v]) => [k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), v])),
+        Object.fromEntries(
+          Object.entries(t).map(([k, v]) => [
+            k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
+            v,
+          ]),
+        ),
       );
       assert.ok(readSafetensors(weightsOf(dir)).has('bert.encoder.layer.1.output.LayerNorm.gamma'));
       const [legacy, modern] = await Promise.all([loadCheckpoint(dir), loadCheckpoint(tiny)]);
@@ -332,7 +416,9 @@ describe('checkpoint loading', () => {
     it('detects the PABEE layout: a classifier per layer sharing the model pooler', async () => {
       const dir = copyTiny();
       editTensors(dir, (t) => {
-        const out = Object.fromEntries(Object.entries(t).filter(([k]) => !k.includes('highway') && !k.startsWith('classifier.')));
+        const out = Object.fromEntries(
+          Object.entries(t).filter(([k]) => !k.includes('highway') && !k.startsWith('classifier.')),
+        );
         for (let i = 0; i < 2; i++) {
           out[`classifiers.${i}.weight`] = { shape: [2, 32], data: new Float32Array(64).fill(i + 1) };
           out[`classifiers.${i}.bias`] = { shape: [2], data: Float32Array.from([i, -i]) };
@@ -364,7 +450,10 @@ describe('checkpoint loading', () => {
         delete c.early_exit_layers;
       });
       const ckpt = await loadCheckpoint(dir);
-      assert.deepEqual([ckpt.config.numLabels, ckpt.config.labels, ckpt.exitLayout, ckpt.exitLayers], [0, [], 'none', []]);
+      assert.deepEqual(
+        [ckpt.config.numLabels, ckpt.config.labels, ckpt.exitLayout, ckpt.exitLayers],
+        [0, [], 'none', []],
+      );
       assert.deepEqual(ckpt.weights.heads, [undefined, undefined]);
       assert.deepEqual(ckpt.unusedTensors, []); // BertModel's pooler is expected, not worth a warning
       assert.deepEqual(ckpt.weights.layers[1]!.key.bias.data, values(weightsOf(tiny), MIDDLE));
@@ -388,8 +477,16 @@ describe('checkpoint loading', () => {
         const ids = Buffer.alloc(64 * 8);
         for (let i = 0; i < 64; i++) ids.writeBigInt64LE(BigInt(i), i * 8);
         const extra = Buffer.alloc(120 * 4);
-        h['bert.embeddings.position_ids'] = { dtype: 'I64', shape: [1, 64], data_offsets: [data.length, data.length + ids.length] };
-        h['cls.predictions.bias'] = { dtype: 'F32', shape: [120], data_offsets: [data.length + ids.length, data.length + ids.length + extra.length] };
+        h['bert.embeddings.position_ids'] = {
+          dtype: 'I64',
+          shape: [1, 64],
+          data_offsets: [data.length, data.length + ids.length],
+        };
+        h['cls.predictions.bias'] = {
+          dtype: 'F32',
+          shape: [120],
+          data_offsets: [data.length + ids.length, data.length + ids.length + extra.length],
+        };
         return Buffer.concat([data, ids, extra]);
       });
       const ckpt = await loadCheckpoint(dir);
@@ -401,7 +498,13 @@ describe('checkpoint loading', () => {
       const dir = join(root, 'declared-exits');
       await writeRandomCheckpoint(dir, { ...TINY, exits: false });
       editConfig(dir, (c) => void (c.early_exit_layers = [0]));
-      await expectLoadError(dir, MissingTensorError, weightsOf(dir), 'bert.encoder.highway.0.classifier.weight', 'early_exit_layers');
+      await expectLoadError(
+        dir,
+        MissingTensorError,
+        weightsOf(dir),
+        'bert.encoder.highway.0.classifier.weight',
+        'early_exit_layers',
+      );
     });
   });
 
@@ -421,10 +524,20 @@ describe('checkpoint loading', () => {
       const ckpt = await loadCheckpoint(tiny);
       const { config, weights } = ckpt;
       assert.deepEqual(
-        [config.numLayers, config.hiddenSize, config.numHeads, config.intermediateSize, config.vocabSize, config.maxPositions],
+        [
+          config.numLayers,
+          config.hiddenSize,
+          config.numHeads,
+          config.intermediateSize,
+          config.vocabSize,
+          config.maxPositions,
+        ],
         [2, 32, 4, 128, 120, 64],
       );
-      assert.deepEqual([ckpt.exitLayout, ckpt.exitLayers, config.labels, ckpt.sourceDtype], ['deebert', [0, 1], ['LABEL_0', 'LABEL_1'], 'F32']);
+      assert.deepEqual(
+        [ckpt.exitLayout, ckpt.exitLayers, config.labels, ckpt.sourceDtype],
+        ['deebert', [0, 1], ['LABEL_0', 'LABEL_1'], 'F32'],
+      );
       assert.deepEqual(weights.embeddings.word.shape, [120, 32]);
       assert.deepEqual(weights.embeddings.position.shape, [64, 32]);
       assert.deepEqual(weights.layers[1]!.intermediate.weight.shape, [128, 32]);
@@ -432,7 +545,10 @@ describe('checkpoint loading', () => {
       assert.deepEqual(weights.heads[0]!.classifier.weight.shape, [2, 32]);
 
       const word = weights.embeddings.word.data;
-      assert.ok(word.subarray(0, 32).every((v) => v === 0), '[PAD] row is zero');
+      assert.ok(
+        word.subarray(0, 32).every((v) => v === 0),
+        '[PAD] row is zero',
+      );
       const rest = word.subarray(32);
       const mean = rest.reduce((a, v) => a + v, 0) / rest.length;
       const std = Math.sqrt(rest.reduce((a, v) => a + (v - mean) ** 2, 0) / rest.length);
@@ -441,7 +557,10 @@ describe('checkpoint loading', () => {
       assert.ok(ln.weight.data.every((v) => Math.abs(v - 1) < 0.15) && ln.weight.data.some((v) => v !== 1));
       assert.ok(weights.layers[0]!.query.bias.data.some((v) => v !== 0));
       const cfg = JSON.parse(readFileSync(join(tiny, 'config.json'), 'utf8'));
-      assert.deepEqual([cfg.architectures, cfg.early_exit_layers, cfg.model_type], [['BertForSequenceClassification'], [0], 'bert']);
+      assert.deepEqual(
+        [cfg.architectures, cfg.early_exit_layers, cfg.model_type],
+        [['BertForSequenceClassification'], [0], 'bert'],
+      );
     });
 
     it('stores F16 weights that equal the F32 weights rounded to half precision', async () => {
@@ -459,7 +578,10 @@ describe('checkpoint loading', () => {
       const lines = readFileSync(join(tiny, 'vocab.txt'), 'utf8').split('\n');
       assert.equal(lines.pop(), '');
       assert.equal(lines.length, 120);
-      assert.deepEqual([lines[0], lines[1], lines[100], lines[101], lines[102], lines[103], lines[104]], ['[PAD]', '[unused0]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a']);
+      assert.deepEqual(
+        [lines[0], lines[1], lines[100], lines[101], lines[102], lines[103], lines[104]],
+        ['[PAD]', '[unused0]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a'],
+      );
       assert.equal(JSON.parse(readFileSync(join(tiny, 'tokenizer_config.json'), 'utf8')).do_lower_case, true);
 
       const full = buildSyntheticVocab(30522);
@@ -472,7 +594,10 @@ describe('checkpoint loading', () => {
 
     it('rejects a hidden size not divisible by the head count', async () => {
       const dir = join(root, 'bad-heads');
-      await assert.rejects(writeRandomCheckpoint(dir, { layers: 1, hidden: 30, heads: 4 }), /hidden 30 is not divisible by heads 4/);
+      await assert.rejects(
+        writeRandomCheckpoint(dir, { layers: 1, hidden: 30, heads: 4 }),
+        /hidden 30 is not divisible by heads 4/,
+      );
       assert.ok(!existsSync(dir), 'nothing is written for invalid options');
     });
   });

@@ -13,9 +13,15 @@ describe('the trained SST-2 fixture through the reference runner', () => {
     assert.equal(card.length, 6);
     const result = await evaluate({ model: FIXTURE_DIR, data: FIXTURE_DEV });
     assert.equal(result.examples, 436);
-    assert.deepEqual(result.exits.map((e) => e.layer), card.map((c) => c.layer));
+    assert.deepEqual(
+      result.exits.map((e) => e.layer),
+      card.map((c) => c.layer),
+    );
     for (const [i, c] of card.entries()) {
-      assert.ok(Math.abs(result.exits[i]!.accuracy - c.accuracy) <= 0.005, `exit ${c.layer} accuracy ${result.exits[i]!.accuracy} vs card ${c.accuracy}`);
+      assert.ok(
+        Math.abs(result.exits[i]!.accuracy - c.accuracy) <= 0.005,
+        `exit ${c.layer} accuracy ${result.exits[i]!.accuracy} vs card ${c.accuracy}`,
+      );
       assert.ok(Math.abs(result.exits[i]!.agreement - c.agreement) <= 0.005, `exit ${c.layer} agreement`);
     }
   });
@@ -23,13 +29,34 @@ describe('the trained SST-2 fixture through the reference runner', () => {
 
 describe('edgerelay CLI', () => {
   it('infer --all-exits --json prints every exit with 1-based layers and probabilities that sum to 1', async () => {
-    const { stdout, code } = await edgerelay(['infer', '--model', FIXTURE_DIR, '--all-exits', '--json', 'a gorgeous, witty, seductive movie', 'dull and lifeless']);
+    const { stdout, code } = await edgerelay([
+      'infer',
+      '--model',
+      FIXTURE_DIR,
+      '--all-exits',
+      '--json',
+      'a gorgeous, witty, seductive movie',
+      'dull and lifeless',
+    ]);
     assert.equal(code, 0);
-    const doc = JSON.parse(stdout) as { results: { text: string; label: string; score: number; exits: { layer: number; logits: number[]; probs: number[]; label: string }[] }[] };
+    const doc = JSON.parse(stdout) as {
+      results: {
+        text: string;
+        label: string;
+        score: number;
+        exits: { layer: number; logits: number[]; probs: number[]; label: string }[];
+      }[];
+    };
     assert.equal(doc.results.length, 2);
-    assert.deepEqual(doc.results.map((r) => r.label), ['positive', 'negative']);
+    assert.deepEqual(
+      doc.results.map((r) => r.label),
+      ['positive', 'negative'],
+    );
     for (const r of doc.results) {
-      assert.deepEqual(r.exits.map((e) => e.layer), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(
+        r.exits.map((e) => e.layer),
+        [1, 2, 3, 4, 5, 6],
+      );
       for (const e of r.exits) assert.ok(Math.abs(e.probs[0]! + e.probs[1]! - 1) < 1e-9);
       assert.equal(r.score, Math.max(...r.exits[5]!.probs));
     }
@@ -38,7 +65,10 @@ describe('edgerelay CLI', () => {
   it('eval --json prints per-exit accuracy and agreement, the final exit agreeing with itself', async () => {
     const { stdout, stderr, code } = await edgerelay(['eval', '--model', FIXTURE_DIR, '--data', FIXTURE_DEV, '--json']);
     assert.equal(code, 0, stderr);
-    const doc = JSON.parse(stdout) as { examples: number; exits: { layer: number; accuracy: number; agreement: number }[] };
+    const doc = JSON.parse(stdout) as {
+      examples: number;
+      exits: { layer: number; accuracy: number; agreement: number }[];
+    };
     assert.equal(doc.examples, 436);
     assert.equal(doc.exits.at(-1)!.agreement, 1);
     assert.ok(doc.exits[0]!.accuracy > 0.75);
@@ -56,7 +86,20 @@ describe('edgerelay CLI', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(`${tmpdir()}/edgerelay-cli-`);
     try {
-      const made = await edgerelay(['init-random', '--out', dir, '--layers', '2', '--hidden', '32', '--heads', '4', '--vocab-size', '200', '--exits']);
+      const made = await edgerelay([
+        'init-random',
+        '--out',
+        dir,
+        '--layers',
+        '2',
+        '--hidden',
+        '32',
+        '--heads',
+        '4',
+        '--vocab-size',
+        '200',
+        '--exits',
+      ]);
       assert.equal(made.code, 0, made.stderr);
       const { stdout, code } = await edgerelay(['infer', '--model', dir, '--all-exits', '--json', 'a b c']);
       assert.equal(code, 0);
@@ -86,9 +129,15 @@ describe('edgerelay CLI', () => {
       assert.equal(code, 0, stderr);
       const doc = JSON.parse(stdout) as InferDoc;
       assert.equal(doc.results.length, 436);
-      assert.deepEqual(doc.results.map((r) => r.text), dev.map((e) => e.sentence));
+      assert.deepEqual(
+        doc.results.map((r) => r.text),
+        dev.map((e) => e.sentence),
+      );
       const correct = doc.results.filter((r, i) => r.label === ['negative', 'positive'][dev[i]!.label]).length;
-      assert.ok(Math.abs(correct / dev.length - modelCardDevFigures().at(-1)!.accuracy) <= 0.005, `accuracy ${correct / dev.length}`);
+      assert.ok(
+        Math.abs(correct / dev.length - modelCardDevFigures().at(-1)!.accuracy) <= 0.005,
+        `accuracy ${correct / dev.length}`,
+      );
     });
 
     it('reads texts from standard input with --input -, skipping blank lines and accepting CRLF', async function () {
@@ -97,10 +146,13 @@ describe('edgerelay CLI', () => {
       });
       assert.equal(code, 0, stderr);
       const doc = JSON.parse(stdout) as InferDoc;
-      assert.deepEqual(doc.results.map((r) => [r.text, r.label]), [
-        ['a gorgeous, witty, seductive movie', 'positive'],
-        ['dull and lifeless', 'negative'],
-      ]);
+      assert.deepEqual(
+        doc.results.map((r) => [r.text, r.label]),
+        [
+          ['a gorgeous, witty, seductive movie', 'positive'],
+          ['dull and lifeless', 'negative'],
+        ],
+      );
     });
 
     it('refuses an over-long command line with a message pointing to --input, before loading anything', async function () {
@@ -110,7 +162,10 @@ describe('edgerelay CLI', () => {
       assert.equal(signal ?? null, null);
       assert.equal(code, 1);
       assert.equal(stdout, '');
-      assert.match(stderr, /^edgerelay: the command line carries \d+ bytes of arguments, over the 16384-byte limit .*--input FILE.*--input -/);
+      assert.match(
+        stderr,
+        /^edgerelay: the command line carries \d+ bytes of arguments, over the 16384-byte limit .*--input FILE.*--input -/,
+      );
       assert.doesNotMatch(stderr, /nonexistent/);
     });
 

@@ -23,7 +23,15 @@ class StubDispatcher {
   async submit(ids: BigInt64Array): Promise<unknown> {
     this.sent.push(Array.from(ids, Number));
     if (this.failure) throw this.failure;
-    return { type: 'result', requestId: 'r', planVersion: 7, exitLayer: 5, early: false, logits: [0.2, 1.5], trace: [] };
+    return {
+      type: 'result',
+      requestId: 'r',
+      planVersion: 7,
+      exitLayer: 5,
+      early: false,
+      logits: [0.2, 1.5],
+      trace: [],
+    };
   }
 }
 
@@ -56,11 +64,16 @@ describe('ClusterBackend behind the HTTP API (real tokenizer, stub data plane)',
   });
 
   async function classify(body: unknown) {
-    const res = await fetch(`${api.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${api.url}/v1/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, headers: res.headers, body: (await res.json()) as any };
   }
 
-  const long = 'a gorgeous , witty , seductive movie that keeps its wit and its warmth from the first frame to the last one .';
+  const long =
+    'a gorgeous , witty , seductive movie that keeps its wit and its warmth from the first frame to the last one .';
 
   it('cuts an over-long text to the model positions as the tokenizer does, and reports the tokens dropped', async function () {
     const total = tokenizer.tokenize(long).length + 2;
@@ -70,7 +83,10 @@ describe('ClusterBackend behind the HTTP API (real tokenizer, stub data plane)',
     assert.equal(reply.headers.get('x-edgerelay-truncated'), '1');
     assert.deepEqual(
       reply.body.details.map((d: { truncated: boolean; tokensDropped: number }) => [d.truncated, d.tokensDropped]),
-      [[false, 0], [true, total - MAX_LENGTH]],
+      [
+        [false, 0],
+        [true, total - MAX_LENGTH],
+      ],
     );
     assert.deepEqual(dispatcher.sent[1], tokenizer.encode(long, MAX_LENGTH).ids);
     assert.deepEqual(dispatcher.sent[0], tokenizer.encode('short one', MAX_LENGTH).ids);
@@ -80,7 +96,13 @@ describe('ClusterBackend behind the HTTP API (real tokenizer, stub data plane)',
     const total = tokenizer.tokenize(long).length + 2;
     const reply = await classify({ inputs: ['short one', long], parameters: { truncation: 'do_not_truncate' } });
     assert.equal(reply.status, 400);
-    assert.equal(reply.body.error.startsWith(`inputs[1]: the text is ${total} tokens long ([CLS] and [SEP] included), over the model's ${MAX_LENGTH}-token limit`), true, reply.body.error);
+    assert.equal(
+      reply.body.error.startsWith(
+        `inputs[1]: the text is ${total} tokens long ([CLS] and [SEP] included), over the model's ${MAX_LENGTH}-token limit`,
+      ),
+      true,
+      reply.body.error,
+    );
     assert.equal(dispatcher.sent.length, 0);
   });
 
@@ -105,9 +127,19 @@ describe('ClusterBackend behind the HTTP API (real tokenizer, stub data plane)',
   });
 
   it('reports the active plan version and the connected agents on /healthz', async function () {
-    assert.deepEqual(await (await fetch(`${api.url}/healthz`)).json(), { status: 'ok', ready: true, planVersion: 7, agentsConnected: 3 });
+    assert.deepEqual(await (await fetch(`${api.url}/healthz`)).json(), {
+      status: 'ok',
+      ready: true,
+      planVersion: 7,
+      agentsConnected: 3,
+    });
     dispatcher.activePlan = undefined;
     agents = 1;
-    assert.deepEqual(await (await fetch(`${api.url}/healthz`)).json(), { status: 'ok', ready: false, planVersion: null, agentsConnected: 1 });
+    assert.deepEqual(await (await fetch(`${api.url}/healthz`)).json(), {
+      status: 'ok',
+      ready: false,
+      planVersion: null,
+      agentsConnected: 1,
+    });
   });
 });

@@ -67,7 +67,11 @@ describe('distributed runtime (real agent processes on loopback)', function () {
   describe('a 3-stage pipeline with early exit', () => {
     let cluster: SimCluster;
     before(async () => {
-      cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 3, planFile: writePlan(FIXTURE_PLANS['pipeline-only']!) });
+      cluster = await startSimCluster({
+        model: FIXTURE_DIR,
+        agents: 3,
+        planFile: writePlan(FIXTURE_PLANS['pipeline-only']!),
+      });
     });
     after(async () => cluster?.stop());
 
@@ -82,7 +86,9 @@ describe('distributed runtime (real agent processes on loopback)', function () {
         const expected = reference.get(texts[i]!)!.exits[0]!.logits;
         d.logits.forEach((v, j) => assert.ok(Math.abs(v - expected[j]!) < 1e-4));
       }
-      const [first, second, third] = await Promise.all(['agent-0', 'agent-1', 'agent-2'].map((a) => cluster.coordinator.agentStats(a)));
+      const [first, second, third] = await Promise.all(
+        ['agent-0', 'agent-1', 'agent-2'].map((a) => cluster.coordinator.agentStats(a)),
+      );
       assert.equal(first!.stageRuns, 10);
       assert.equal(first!.earlyExits, 10);
       assert.equal(second!.stageRuns, 0);

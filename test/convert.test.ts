@@ -61,7 +61,10 @@ describe('the bundled float16 demo model (models/sst2-bert-6L-256H)', () => {
     assert.equal(f32.sourceDtype, 'F32');
     assert.deepEqual(f16.exitLayers, f32.exitLayers);
     assert.deepEqual(f16.config, f32.config);
-    assert.deepEqual(readJson(path.join(MODEL_DIR, 'config.json')), { ...readJson(path.join(FIXTURE_DIR, 'config.json')), torch_dtype: 'float16' });
+    assert.deepEqual(readJson(path.join(MODEL_DIR, 'config.json')), {
+      ...readJson(path.join(FIXTURE_DIR, 'config.json')),
+      torch_dtype: 'float16',
+    });
     for (const file of [...TOKENIZER_FILES, 'dev.tsv']) {
       assert.equal(sha256(path.join(MODEL_DIR, file)), sha256(path.join(FIXTURE_DIR, file)), file);
     }
@@ -88,8 +91,12 @@ describe('the bundled float16 demo model (models/sst2-bert-6L-256H)', () => {
       for (let i = 0; i < source.length; i++) {
         const expected = floatToHalf(source[i]!);
         const bits = raw[2 * i]! | (raw[2 * i + 1]! << 8);
-        if (bits !== expected) assert.fail(`${name}[${i}]: stored half 0x${bits.toString(16)}, expected 0x${expected.toString(16)} for ${source[i]}`);
-        if (stored[i] !== halfToFloat(expected)) assert.fail(`${name}[${i}] decodes to ${stored[i]}, not ${halfToFloat(expected)}`);
+        if (bits !== expected)
+          assert.fail(
+            `${name}[${i}]: stored half 0x${bits.toString(16)}, expected 0x${expected.toString(16)} for ${source[i]}`,
+          );
+        if (stored[i] !== halfToFloat(expected))
+          assert.fail(`${name}[${i}] decodes to ${stored[i]}, not ${halfToFloat(expected)}`);
       }
     }
     assertWithinPrecision(f32, f16, 'F16');
@@ -99,11 +106,20 @@ describe('the bundled float16 demo model (models/sst2-bert-6L-256H)', () => {
     const card = modelCardDevFigures();
     const result = await evaluate({ model: MODEL_DIR, data: path.join(MODEL_DIR, 'dev.tsv') });
     assert.equal(result.examples, 436);
-    assert.deepEqual(result.exits.map((e) => e.layer), card.map((c) => c.layer));
+    assert.deepEqual(
+      result.exits.map((e) => e.layer),
+      card.map((c) => c.layer),
+    );
     for (const [i, c] of card.entries()) {
       const e = result.exits[i]!;
-      assert.ok(Math.abs(e.accuracy - c.accuracy) <= 0.005, `exit ${c.layer}: accuracy ${e.accuracy} vs card ${c.accuracy}`);
-      assert.ok(Math.abs(e.agreement - c.agreement) <= 0.005, `exit ${c.layer}: agreement ${e.agreement} vs card ${c.agreement}`);
+      assert.ok(
+        Math.abs(e.accuracy - c.accuracy) <= 0.005,
+        `exit ${c.layer}: accuracy ${e.accuracy} vs card ${c.accuracy}`,
+      );
+      assert.ok(
+        Math.abs(e.agreement - c.agreement) <= 0.005,
+        `exit ${c.layer}: agreement ${e.agreement} vs card ${c.agreement}`,
+      );
     }
   });
 });
@@ -137,11 +153,23 @@ describe('convertCheckpoint', () => {
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'edgerelay-convert-'));
     src = path.join(work, 'src');
-    await writeRandomCheckpoint(src, { layers: 2, hidden: 32, heads: 4, intermediate: 64, vocabSize: 120, maxPositions: 64, exits: true, seed: 3 });
+    await writeRandomCheckpoint(src, {
+      layers: 2,
+      hidden: 32,
+      heads: 4,
+      intermediate: 64,
+      vocabSize: 120,
+      maxPositions: 64,
+      exits: true,
+      seed: 3,
+    });
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
-  for (const [dtype, torch] of [['F16', 'float16'], ['BF16', 'bfloat16']] as const) {
+  for (const [dtype, torch] of [
+    ['F16', 'float16'],
+    ['BF16', 'bfloat16'],
+  ] as const) {
     it(`writes a ${torch} copy that loads back with the same tensors within ${torch} precision`, async () => {
       const out = path.join(work, `to-${torch}`);
       const result = await convertCheckpoint(src, out, dtype === 'F16' ? 'f16' : 'bf16');
@@ -157,8 +185,12 @@ describe('convertCheckpoint', () => {
       assertWithinPrecision(original, converted, dtype);
       assert.deepEqual(converted.metadata, { format: 'pt', converted_by: 'edgerelay', source_dtype: 'F32' });
 
-      assert.deepEqual(readJson(path.join(out, 'config.json')), { ...readJson(path.join(src, 'config.json')), torch_dtype: torch });
-      for (const file of TOKENIZER_FILES) assert.equal(sha256(path.join(out, file)), sha256(path.join(src, file)), file);
+      assert.deepEqual(readJson(path.join(out, 'config.json')), {
+        ...readJson(path.join(src, 'config.json')),
+        torch_dtype: torch,
+      });
+      for (const file of TOKENIZER_FILES)
+        assert.equal(sha256(path.join(out, file)), sha256(path.join(src, file)), file);
       assert.deepEqual(result.copied, ['config.json', ...TOKENIZER_FILES]);
     });
   }
@@ -196,7 +228,9 @@ describe('convertCheckpoint', () => {
     const withIds = path.join(work, 'with-position-ids');
     await writeRandomCheckpoint(withIds, { layers: 1, hidden: 16, heads: 2, vocabSize: 60, maxPositions: 8, seed: 5 });
     const file = readSafetensors(path.join(withIds, 'model.safetensors'));
-    const entries: RawEntry[] = file.names().map((name) => ({ name, dtype: 'F32', shape: file.info(name).shape, bytes: file.bytes(name) }));
+    const entries: RawEntry[] = file
+      .names()
+      .map((name) => ({ name, dtype: 'F32', shape: file.info(name).shape, bytes: file.bytes(name) }));
     const ids = new Uint8Array(BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i)).buffer);
     entries.splice(1, 0, { name: 'bert.embeddings.position_ids', dtype: 'I64', shape: [1, 8], bytes: ids });
     writeRawSafetensors(path.join(withIds, 'model.safetensors'), entries, file.metadata as Record<string, string>);
@@ -227,7 +261,10 @@ describe('convertCheckpoint', () => {
     assert.equal(existsSync(path.join(out, 'model.safetensors')), false);
 
     await convertCheckpoint(big, path.join(work, 'big-bf16'), 'bf16');
-    assert.equal(readSafetensors(path.join(work, 'big-bf16', 'model.safetensors')).float32('classifier.bias')[1], -70144); // nearest bfloat16
+    assert.equal(
+      readSafetensors(path.join(work, 'big-bf16', 'model.safetensors')).float32('classifier.bias')[1],
+      -70144,
+    ); // nearest bfloat16
   });
 });
 
@@ -235,7 +272,16 @@ describe('edgerelay convert', () => {
   const run = promisify(execFile);
   const edgerelay = async (args: string[]) => {
     try {
-      return { ...(await run(process.execPath, ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts', ...args])), code: 0 };
+      return {
+        ...(await run(process.execPath, [
+          '--import',
+          'tsx',
+          '--conditions=development',
+          'coordinator/cli/main.ts',
+          ...args,
+        ])),
+        code: 0,
+      };
     } catch (err) {
       const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };
@@ -244,12 +290,26 @@ describe('edgerelay convert', () => {
   let work: string;
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'edgerelay-convert-cli-'));
-    await writeRandomCheckpoint(path.join(work, 'src'), { layers: 1, hidden: 16, heads: 2, vocabSize: 60, maxPositions: 8 });
+    await writeRandomCheckpoint(path.join(work, 'src'), {
+      layers: 1,
+      hidden: 16,
+      heads: 2,
+      vocabSize: 60,
+      maxPositions: 8,
+    });
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
   it('writes a bfloat16 copy and says where', async () => {
-    const { stdout, stderr, code } = await edgerelay(['convert', '--model', path.join(work, 'src'), '--out', path.join(work, 'out'), '--dtype', 'bf16']);
+    const { stdout, stderr, code } = await edgerelay([
+      'convert',
+      '--model',
+      path.join(work, 'src'),
+      '--out',
+      path.join(work, 'out'),
+      '--dtype',
+      'bf16',
+    ]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /as bfloat16 \(from F32\)/);
     assert.equal((await loadCheckpoint(path.join(work, 'out'))).sourceDtype, 'BF16');
@@ -264,7 +324,15 @@ describe('edgerelay convert', () => {
   });
 
   it('rejects a dtype it cannot write', async () => {
-    const { stderr, code } = await edgerelay(['convert', '--model', path.join(work, 'src'), '--out', path.join(work, 'x'), '--dtype', 'int8']);
+    const { stderr, code } = await edgerelay([
+      'convert',
+      '--model',
+      path.join(work, 'src'),
+      '--out',
+      path.join(work, 'x'),
+      '--dtype',
+      'int8',
+    ]);
     assert.notEqual(code, 0);
     assert.match(stderr, /f16, bf16, f32/);
   });

@@ -36,12 +36,16 @@ function closeCode(ws: WebSocket, timeoutMs: number): Promise<number> {
 }
 
 async function classifyOk(cluster: SimCluster): Promise<void> {
-  const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: 'unflinchingly bleak and desperate' }) });
+  const res = await fetch(`${cluster.url}/v1/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: 'unflinchingly bleak and desperate' }),
+  });
   assert.equal(res.status, 200, await res.text());
 }
 
 describe('data-plane message limits', () => {
-  it('bound a plan\'s frames by its hidden width, never below a link probe nor above the frame ceiling', () => {
+  it("bound a plan's frames by its hidden width, never below a link probe nor above the frame ceiling", () => {
     // 512 tokens × (256 floats + id + mask) is under a 2 MiB probe; bert-base is not.
     assert.equal(maxFrameBytesFor(256), (2 << 20) + 64 * 1024);
     assert.equal(maxFrameBytesFor(1024), 512 * (1024 * 4 + 16) + 64 * 1024);
@@ -56,7 +60,11 @@ describe('data-plane message limits', () => {
     let pid: number;
 
     before(async () => {
-      cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 3, planFile: writePlan(FIXTURE_PLANS['pipeline-only']!) });
+      cluster = await startSimCluster({
+        model: FIXTURE_DIR,
+        agents: 3,
+        planFile: writePlan(FIXTURE_PLANS['pipeline-only']!),
+      });
       address = cluster.coordinator.registry.get('agent-1')!.dataAddress;
       pid = cluster.agents[1]!.child.pid!;
     });
@@ -91,16 +99,26 @@ describe('data-plane message limits', () => {
       assert.equal(await closedBig, 1009);
     });
 
-    it('after the handshake, takes frames up to the plan\'s limit and closes on a larger one', async () => {
+    it("after the handshake, takes frames up to the plan's limit and closes on a larger one", async () => {
       const { planVersion, key } = cluster.coordinator.dataPlaneKey!;
       const frames: Frame[] = [];
       // The prober's own limit is the ceiling, so only the agent's limit is under test.
-      const link: Link = await dial(address, { role: 'coordinator', from: 'limit-test' }, { planVersion, key, maxFrameBytes: 64 * MB }, (f) => frames.push(f), () => undefined);
+      const link: Link = await dial(
+        address,
+        { role: 'coordinator', from: 'limit-test' },
+        { planVersion, key, maxFrameBytes: 64 * MB },
+        (f) => frames.push(f),
+        () => undefined,
+      );
       const limit = maxFrameBytesFor(256);
       link.send({ type: 'probe', requestId: 'limit-test-1', seq: 1, payload: new Uint8Array(2 << 20) });
       const deadline = Date.now() + 5000;
-      while (!frames.some((f) => f.type === 'probe-echo') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      assert.ok(frames.some((f) => f.type === 'probe-echo'), 'a 2 MiB probe (within the limit) was not answered');
+      while (!frames.some((f) => f.type === 'probe-echo') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      assert.ok(
+        frames.some((f) => f.type === 'probe-echo'),
+        'a 2 MiB probe (within the limit) was not answered',
+      );
       const closed = closeCode(link.socket, 5000);
       link.socket.send(Buffer.alloc(limit + 1), { binary: true });
       assert.equal(await closed, 1009);
@@ -124,8 +142,17 @@ describe('data-plane message limits', () => {
 });
 
 describe('the stats frame', () => {
-  it('carries the failure and cache-corruption counters, and reads an older agent\'s frame without them as 0', () => {
-    const base = { type: 'stats' as const, requestId: 'r', agent: 'a', stageRuns: 1, partialRuns: 2, earlyExits: 3, layersRun: 4, bytesSent: 5 };
+  it("carries the failure and cache-corruption counters, and reads an older agent's frame without them as 0", () => {
+    const base = {
+      type: 'stats' as const,
+      requestId: 'r',
+      agent: 'a',
+      stageRuns: 1,
+      partialRuns: 2,
+      earlyExits: 3,
+      layersRun: 4,
+      bytesSent: 5,
+    };
     const sent = decodeFrame(encodeFrame({ ...base, failures: 7, cacheCorruptions: 2 }));
     assert.ok(sent.type === 'stats');
     assert.equal(sent.failures, 7);

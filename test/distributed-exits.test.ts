@@ -21,7 +21,11 @@ function expectedExit(policySpec: string, result: ClassifyResult): number {
   let state = initialExitState(policy);
   const exitLayers = result.exits.map((e) => e.layer);
   for (const e of result.exits) {
-    const d = decideExit(policy, state, e.probs, { layer: e.layer, exitLayers, ...(e.halting !== undefined && { halting: e.halting }) });
+    const d = decideExit(policy, state, e.probs, {
+      layer: e.layer,
+      exitLayers,
+      ...(e.halting !== undefined && { halting: e.halting }),
+    });
     state = d.state;
     if (d.exit) return e.layer + 1;
   }
@@ -29,7 +33,11 @@ function expectedExit(policySpec: string, result: ClassifyResult): number {
 }
 
 async function classify(url: string, text: string, parameters: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: text, parameters: { details: true, ...parameters } }) });
+  const res = await fetch(`${url}/v1/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: text, parameters: { details: true, ...parameters } }),
+  });
   assert.equal(res.status, 200, await res.clone().text());
   return ((await res.json()) as { details: { exitLayer: number; agents: string[]; halting?: string }[] }).details[0]!;
 }
@@ -40,25 +48,37 @@ describe('exit policies across stage boundaries (real agent processes)', functio
   let cluster: SimCluster;
 
   before(async () => {
-    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), { threads: 1 });
+    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), {
+      threads: 1,
+    });
     reference = new Map((await runner.classify(SENTENCES, 32)).map((r) => [r.text, r]));
     await runner.release();
     // Exits after layers 1-2 run on agent-0, 3-4 on agent-1, 5-6 on agent-2: every policy's state crosses devices.
-    cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 3, planFile: writePlan(FIXTURE_PLANS['pipeline-only']!) });
+    cluster = await startSimCluster({
+      model: FIXTURE_DIR,
+      agents: 3,
+      planFile: writePlan(FIXTURE_PLANS['pipeline-only']!),
+    });
   });
   after(async () => cluster?.stop());
 
   for (const policy of ['max-prob=0.97', 'entropy=0.15', 'patience=2', 'patience=4', 'dact', 'dact=0.5']) {
     it(`${policy}: every request exits where the single-node decision says`, async () => {
       const texts = SENTENCES.slice(0, 40);
-      const layers = await Promise.all(texts.map(async (t) => (await classify(cluster.url, t, { exit_policy: policy })).exitLayer));
+      const layers = await Promise.all(
+        texts.map(async (t) => (await classify(cluster.url, t, { exit_policy: policy })).exitLayer),
+      );
       const expected = texts.map((t) => expectedExit(policy, reference.get(t)!));
       assert.deepEqual(layers, expected);
     });
   }
 
   it('rejects an unknown policy with a 400 naming the accepted forms', async () => {
-    const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: 'x', parameters: { exit_policy: 'sometimes' } }) });
+    const res = await fetch(`${cluster.url}/v1/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: 'x', parameters: { exit_policy: 'sometimes' } }),
+    });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: string }).error, /max-prob=P/);
   });
@@ -89,15 +109,24 @@ describe('DACT with trained halting units across stage boundaries (real agent pr
       const texts = SENTENCES.slice(0, 40);
       const details = await Promise.all(texts.map((t) => classify(cluster.url, t, { exit_policy: policy })));
       const expected = texts.map((t) => expectedExit(policy, reference.get(t)!));
-      assert.deepEqual(details.map((d) => d.exitLayer), expected);
+      assert.deepEqual(
+        details.map((d) => d.exitLayer),
+        expected,
+      );
       const signal = policy.startsWith('dact-entropy') ? 'entropy' : 'trained';
-      assert.ok(details.every((d) => d.halting === signal), JSON.stringify(details.map((d) => d.halting)));
+      assert.ok(
+        details.every((d) => d.halting === signal),
+        JSON.stringify(details.map((d) => d.halting)),
+      );
     });
   }
 
   it('the units make requests halt in more than one stage, so the state really crosses devices', () => {
     const layers = new Set(SENTENCES.slice(0, 40).map((t) => expectedExit('dact=0.5', reference.get(t)!)));
-    assert.ok([...layers].some((l) => l <= 2) && [...layers].some((l) => l > 2), `exit layers ${[...layers].join(', ')}`);
+    assert.ok(
+      [...layers].some((l) => l <= 2) && [...layers].some((l) => l > 2),
+      `exit layers ${[...layers].join(', ')}`,
+    );
   });
 });
 
@@ -108,8 +137,20 @@ describe('a calibrated deployment in the distributed runtime', function () {
     let cluster: SimCluster | undefined;
     try {
       const out = path.join(dir, 'calibration.json');
-      const { record } = await calibrate({ model: FIXTURE_DIR, data: FIXTURE_DEV, target: parseTarget('accuracy-drop=0.005'), out, plot: path.join(dir, 'c.png') });
-      cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 3, planFile: writePlan(FIXTURE_PLANS['pipeline-only']!), exitPolicy: 'calibrated', calibrationFile: out });
+      const { record } = await calibrate({
+        model: FIXTURE_DIR,
+        data: FIXTURE_DEV,
+        target: parseTarget('accuracy-drop=0.005'),
+        out,
+        plot: path.join(dir, 'c.png'),
+      });
+      cluster = await startSimCluster({
+        model: FIXTURE_DIR,
+        agents: 3,
+        planFile: writePlan(FIXTURE_PLANS['pipeline-only']!),
+        exitPolicy: 'calibrated',
+        calibrationFile: out,
+      });
       // The last stage holds layers 5-6: a request never reaches it when it exits at layer 4 or earlier.
       const predicted = record.exitRates.slice(0, 4).reduce((a, b) => a + b, 0);
       let next = 0;

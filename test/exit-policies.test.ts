@@ -29,14 +29,43 @@ describe('exit policies', () => {
   describe('max-prob', () => {
     const policy = parseExitPolicy('max-prob=0.9');
     it('exits at the first head whose top probability reaches the threshold, the threshold itself included', () => {
-      assert.equal(run(policy, [[0.6, 0.4], [0.1, 0.9], [0.05, 0.95]]).layer, 1);
-      assert.equal(run(policy, [[0.6, 0.4], [0.11, 0.89], [0.05, 0.95], [0.5, 0.5]]).layer, 2);
+      assert.equal(
+        run(policy, [
+          [0.6, 0.4],
+          [0.1, 0.9],
+          [0.05, 0.95],
+        ]).layer,
+        1,
+      );
+      assert.equal(
+        run(policy, [
+          [0.6, 0.4],
+          [0.11, 0.89],
+          [0.05, 0.95],
+          [0.5, 0.5],
+        ]).layer,
+        2,
+      );
     });
     it('always exits at the final head, however unsure it is', () => {
-      assert.equal(run(policy, [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]).layer, 2);
+      assert.equal(
+        run(policy, [
+          [0.5, 0.5],
+          [0.5, 0.5],
+          [0.5, 0.5],
+        ]).layer,
+        2,
+      );
     });
     it('answers with the head it exits at', () => {
-      assert.deepEqual(run(policy, [[0.3, 0.7], [0.92, 0.08], [0, 1]]).probs, [0.92, 0.08]);
+      assert.deepEqual(
+        run(policy, [
+          [0.3, 0.7],
+          [0.92, 0.08],
+          [0, 1],
+        ]).probs,
+        [0.92, 0.08],
+      );
     });
   });
 
@@ -48,24 +77,73 @@ describe('exit policies', () => {
     });
     it('exits at the first head whose normalised entropy is at or below the threshold', () => {
       const h = normalisedEntropy([0.9, 0.1]); // ≈ 0.469
-      assert.equal(run({ kind: 'entropy', threshold: h }, [[0.6, 0.4], [0.9, 0.1], [1, 0]]).layer, 1);
-      assert.equal(run({ kind: 'entropy', threshold: h - 1e-9 }, [[0.6, 0.4], [0.9, 0.1], [0.7, 0.3]]).layer, 2);
+      assert.equal(
+        run({ kind: 'entropy', threshold: h }, [
+          [0.6, 0.4],
+          [0.9, 0.1],
+          [1, 0],
+        ]).layer,
+        1,
+      );
+      assert.equal(
+        run({ kind: 'entropy', threshold: h - 1e-9 }, [
+          [0.6, 0.4],
+          [0.9, 0.1],
+          [0.7, 0.3],
+        ]).layer,
+        2,
+      );
     });
   });
 
   describe('patience (PABEE)', () => {
     const policy = parseExitPolicy('patience=2');
     it('exits once the argmax has stayed the same over `patience` consecutive heads after the first', () => {
-      assert.equal(run(policy, [[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0, 1], [0, 1], [0, 1]]).layer, 2);
+      assert.equal(
+        run(policy, [
+          [0.9, 0.1],
+          [0.8, 0.2],
+          [0.6, 0.4],
+          [0, 1],
+          [0, 1],
+          [0, 1],
+        ]).layer,
+        2,
+      );
     });
     it('restarts counting when the prediction changes', () => {
-      assert.equal(run(policy, [[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8], [0.9, 0.1]]).layer, 4);
+      assert.equal(
+        run(policy, [
+          [0.9, 0.1],
+          [0.8, 0.2],
+          [0.4, 0.6],
+          [0.3, 0.7],
+          [0.2, 0.8],
+          [0.9, 0.1],
+        ]).layer,
+        4,
+      );
     });
     it('never exits at the first head, even when it is certain', () => {
-      assert.equal(run(parseExitPolicy('patience=1'), [[1, 0], [1, 0], [0, 1]]).layer, 1);
+      assert.equal(
+        run(parseExitPolicy('patience=1'), [
+          [1, 0],
+          [1, 0],
+          [0, 1],
+        ]).layer,
+        1,
+      );
     });
     it('exits at the final head when the heads never settle', () => {
-      assert.equal(run(policy, [[1, 0], [0, 1], [1, 0], [0, 1]]).layer, 3);
+      assert.equal(
+        run(policy, [
+          [1, 0],
+          [0, 1],
+          [1, 0],
+          [0, 1],
+        ]).layer,
+        3,
+      );
     });
   });
 
@@ -116,26 +194,50 @@ describe('exit policies', () => {
     it('answers with the accumulated distribution, not the last head alone', () => {
       // Head 0 is confident (p falls to its entropy, ≈ 0.29); head 1 leans the other way but enters with
       // that small weight: a ≈ [0.76, 0.24], and with one head left the bound (≈ 0.34) is below the lead.
-      const out = run(parseExitPolicy('dact'), [[0.95, 0.05], [0.3, 0.7], [0, 1]]);
+      const out = run(parseExitPolicy('dact'), [
+        [0.95, 0.05],
+        [0.3, 0.7],
+        [0, 1],
+      ]);
       assert.equal(out.layer, 1);
       assert.ok(out.probs[0]! > 0.75 && out.probs[0]! < 0.77, `accumulated ${out.probs}`);
     });
 
     it('exits at the first head with ε = 1 and only at the end when heads are uniform with ε = 0', () => {
-      assert.equal(run(parseExitPolicy('dact=1'), [[0.6, 0.4], [0.6, 0.4]]).layer, 0);
-      assert.equal(run(parseExitPolicy('dact'), [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]).layer, 2);
+      assert.equal(
+        run(parseExitPolicy('dact=1'), [
+          [0.6, 0.4],
+          [0.6, 0.4],
+        ]).layer,
+        0,
+      );
+      assert.equal(
+        run(parseExitPolicy('dact'), [
+          [0.5, 0.5],
+          [0.5, 0.5],
+          [0.5, 0.5],
+        ]).layer,
+        2,
+      );
     });
   });
 
   describe('none', () => {
     it('only the final head answers', () => {
-      assert.equal(run(parseExitPolicy('none'), [[1, 0], [1, 0], [1, 0]]).layer, 2);
+      assert.equal(
+        run(parseExitPolicy('none'), [
+          [1, 0],
+          [1, 0],
+          [1, 0],
+        ]).layer,
+        2,
+      );
     });
   });
 
   it('makes the same decisions when the state is serialised as JSON between every head (as between devices)', () => {
     let seed = 12345;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
     const policies = ['max-prob=0.8', 'entropy=0.5', 'patience=2', 'dact', 'dact=0.7', 'none'].map(parseExitPolicy);
     let early = 0;
     for (let trial = 0; trial < 300; trial++) {
@@ -157,13 +259,30 @@ describe('exit policies', () => {
 
   it('rejects a state that belongs to another policy instead of silently starting over', () => {
     const ctx = { layer: 0, exitLayers: [0, 1] };
-    assert.throws(() => decideExit(parseExitPolicy('dact'), initialExitState(parseExitPolicy('patience=2')), [0.6, 0.4], ctx), ExitPolicyError);
-    assert.throws(() => decideExit(parseExitPolicy('patience=2'), initialExitState(parseExitPolicy('dact')), [0.6, 0.4], ctx), ExitPolicyError);
+    assert.throws(
+      () => decideExit(parseExitPolicy('dact'), initialExitState(parseExitPolicy('patience=2')), [0.6, 0.4], ctx),
+      ExitPolicyError,
+    );
+    assert.throws(
+      () => decideExit(parseExitPolicy('patience=2'), initialExitState(parseExitPolicy('dact')), [0.6, 0.4], ctx),
+      ExitPolicyError,
+    );
   });
 
   it('works with exit heads on only some layers', () => {
     const exitLayers = [1, 3, 5];
-    assert.equal(run(parseExitPolicy('max-prob=0.9'), [[0.5, 0.5], [0.95, 0.05], [1, 0]], exitLayers).layer, 3);
+    assert.equal(
+      run(
+        parseExitPolicy('max-prob=0.9'),
+        [
+          [0.5, 0.5],
+          [0.95, 0.05],
+          [1, 0],
+        ],
+        exitLayers,
+      ).layer,
+      3,
+    );
     assert.throws(() => decideExit(parseExitPolicy('none'), {}, [1, 0], { layer: 2, exitLayers }), ExitPolicyError);
   });
 
@@ -184,10 +303,23 @@ describe('exit policies', () => {
     });
 
     it('rejects malformed policies with a typed error that lists the accepted forms', () => {
-      for (const bad of ['max-prob', 'max-prob=', 'max-prob=abc', 'max-prob=1.5', 'entropy=-0.1', 'patience=0', 'patience=1.5', 'dact=2', 'none=1', 'threshold=0.9', '']) {
+      for (const bad of [
+        'max-prob',
+        'max-prob=',
+        'max-prob=abc',
+        'max-prob=1.5',
+        'entropy=-0.1',
+        'patience=0',
+        'patience=1.5',
+        'dact=2',
+        'none=1',
+        'threshold=0.9',
+        '',
+      ]) {
         assert.throws(
           () => parseExitPolicy(bad),
-          (err: unknown) => err instanceof ExitPolicyError && /max-prob=P/.test(err.message) && err.message.includes(`"${bad}"`),
+          (err: unknown) =>
+            err instanceof ExitPolicyError && /max-prob=P/.test(err.message) && err.message.includes(`"${bad}"`),
           bad,
         );
       }

@@ -23,7 +23,9 @@ import { FIXTURE_PLANS, writePlan } from './helpers/plans.js';
  * agent-0). The data-plane attacker is the worst case: it holds the plan key.
  */
 
-const TEXTS = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence).slice(0, 16);
+const TEXTS = readLabelledTsv(FIXTURE_DEV)
+  .map((e) => e.sentence)
+  .slice(0, 16);
 const FRAMES = 10_000;
 const SEED = 0x5eed_f00d;
 /** Mutants between two flow-control round trips (a stats request per link, answered in order). */
@@ -39,7 +41,16 @@ const AGENT_RSS_GROWTH_MB = 150;
 const COORDINATOR_RSS_GROWTH_MB = 200;
 
 /** Mutations no valid frame can come out of. */
-const ALWAYS_INVALID = ['field:dtype', 'field:shape-vs-bytes', 'field:huge-dims', 'field:zero-size', 'field:oversized-consistent', 'field:string-for-number', 'bytes:truncate', 'random-bytes'];
+const ALWAYS_INVALID = [
+  'field:dtype',
+  'field:shape-vs-bytes',
+  'field:huge-dims',
+  'field:zero-size',
+  'field:oversized-consistent',
+  'field:string-for-number',
+  'bytes:truncate',
+  'random-bytes',
+];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,7 +71,11 @@ interface Expected {
 
 /** One real request through the HTTP API, compared with the single-node reference. */
 async function classifyChecked(url: string, text: string, expected: Expected): Promise<string | undefined> {
-  const res = await fetch(`${url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: text }) });
+  const res = await fetch(`${url}/v1/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: text }),
+  });
   const body = await res.text();
   if (res.status !== 200) return `HTTP ${res.status} for "${text}": ${body}`;
   const top = (JSON.parse(body) as { label: string; score: number }[][])[0]![0]!;
@@ -78,7 +93,8 @@ function countDroppedFrames(cluster: SimCluster): { counts: Map<string, number>;
     const onData = (d: Buffer) => {
       const lines = (partial + d.toString()).split('\n');
       partial = lines.pop()!;
-      for (const line of lines) if (line.includes('dropped a malformed data-plane frame')) counts.set(a.name, counts.get(a.name)! + 1);
+      for (const line of lines)
+        if (line.includes('dropped a malformed data-plane frame')) counts.set(a.name, counts.get(a.name)! + 1);
     };
     a.child.stderr!.on('data', onData);
     return () => a.child.stderr!.off('data', onData);
@@ -99,7 +115,9 @@ type Tap = (link: Link, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean
  * stage hosts included) by wrapping Link's receive step; returns the function that unwraps it.
  */
 function tapLinks(tap: Tap): () => void {
-  const proto = Link.prototype as unknown as { receive: (this: Link, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean) => void };
+  const proto = Link.prototype as unknown as {
+    receive: (this: Link, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean) => void;
+  };
   const original = proto.receive;
   assert.equal(typeof original, 'function', 'Link no longer has a receive step to tap');
   proto.receive = function (data, isBinary) {
@@ -122,7 +140,8 @@ function countReason(into: Map<string, number>, message: string): void {
   into.set(reason, (into.get(reason) ?? 0) + 1);
 }
 
-const asBuffer = (data: Buffer | Buffer[] | ArrayBuffer) => (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
+const asBuffer = (data: Buffer | Buffer[] | ArrayBuffer) =>
+  Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 
 /** An authenticated data-plane link for the fuzzer: counts what comes back and answers flow-control syncs. */
 class FuzzLink {
@@ -233,14 +252,19 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     };
     try {
       // max-prob 0.5 always fires at the first exit (two labels): accepted mutants of this template stay cheap.
-      const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: TEXTS[0], parameters: { exit_threshold: 0.5 } }) });
+      const res = await fetch(`${cluster.url}/v1/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: TEXTS[0], parameters: { exit_threshold: 0.5 } }),
+      });
       assert.equal(res.status, 200);
     } finally {
       Link.prototype.send = original;
     }
     assert.ok(captured, 'the coordinator sent no stage-input frame');
     // Warm every agent up (sessions, links) before any memory reading.
-    for (const text of TEXTS.slice(0, 4)) assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
+    for (const text of TEXTS.slice(0, 4))
+      assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
   });
 
   after(async () => cluster?.stop());
@@ -248,9 +272,19 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
   function templates(planVersion: number): FrameTemplate[] {
     const rng = new Rng(SEED ^ 0x7e3);
     const [, seq] = captured.attentionMask.shape as [number, number];
-    const ids = new BigInt64Array(captured.inputIds!.data.buffer.slice(captured.inputIds!.data.byteOffset, captured.inputIds!.data.byteOffset + captured.inputIds!.data.byteLength));
+    const ids = new BigInt64Array(
+      captured.inputIds!.data.buffer.slice(
+        captured.inputIds!.data.byteOffset,
+        captured.inputIds!.data.byteOffset + captured.inputIds!.data.byteLength,
+      ),
+    );
     const mask = wireTensor('int64', [1, seq], new BigInt64Array(seq).fill(1n));
-    const hidden = () => wireTensor('float32', [1, seq, hiddenSize], Float32Array.from({ length: seq * hiddenSize }, () => rng.next() * 2 - 1));
+    const hidden = () =>
+      wireTensor(
+        'float32',
+        [1, seq, hiddenSize],
+        Float32Array.from({ length: seq * hiddenSize }, () => rng.next() * 2 - 1),
+      );
     const common = { requestId: 'fuzz-template', planVersion };
     const stage0 = { ...captured, ...common, inputIds: wireTensor('int64', [1, seq], ids), attentionMask: mask };
     const { inputIds: _ids, ...stageLaterBase } = stage0;
@@ -262,12 +296,39 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       { name: 'stage-input/0', frame: stage0, targets: ['agent-0'] },
       { name: 'stage-input/1', frame: stageLater, targets: ['agent-1'] },
       // agent-2 holds every head and FFN columns [0, 600); agent-0 only FFN columns.
-      { name: 'scatter/attention', frame: { type: 'scatter', ...common, layer: layer(0), part: 'attention', hidden: hidden(), attentionMask: mask }, targets: ['agent-2'] },
-      { name: 'scatter/ffn', frame: { type: 'scatter', ...common, layer: layer(1), part: 'ffn', hidden: hidden(), attentionMask: mask }, targets: ['agent-2', 'agent-0'] },
-      { name: 'partial', frame: { type: 'partial', ...common, layer: layer(2), part: 'ffn', partial: hidden(), computeMs: 1.5 }, targets: ['agent-1'] },
-      { name: 'result', frame: { type: 'result', ...common, exitLayer: 5, early: false, logits: [0.3, -0.2], trace: [] }, targets: agents },
+      {
+        name: 'scatter/attention',
+        frame: {
+          type: 'scatter',
+          ...common,
+          layer: layer(0),
+          part: 'attention',
+          hidden: hidden(),
+          attentionMask: mask,
+        },
+        targets: ['agent-2'],
+      },
+      {
+        name: 'scatter/ffn',
+        frame: { type: 'scatter', ...common, layer: layer(1), part: 'ffn', hidden: hidden(), attentionMask: mask },
+        targets: ['agent-2', 'agent-0'],
+      },
+      {
+        name: 'partial',
+        frame: { type: 'partial', ...common, layer: layer(2), part: 'ffn', partial: hidden(), computeMs: 1.5 },
+        targets: ['agent-1'],
+      },
+      {
+        name: 'result',
+        frame: { type: 'result', ...common, exitLayer: 5, early: false, logits: [0.3, -0.2], trace: [] },
+        targets: agents,
+      },
       { name: 'interim', frame: { type: 'interim', ...common, exitLayer: 2, logits: [0.3, -0.2] }, targets: agents },
-      { name: 'error', frame: { type: 'error', ...common, message: 'member failed', retryable: true }, targets: ['agent-1'] },
+      {
+        name: 'error',
+        frame: { type: 'error', ...common, message: 'member failed', retryable: true },
+        targets: ['agent-1'],
+      },
       { name: 'stats-request', frame: { type: 'stats-request', requestId: 'fuzz-stats' }, targets: agents },
     ];
     // Every template is a valid frame: the mutants start from the real thing.
@@ -297,8 +358,12 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       return { code, ms: Date.now() - started, nonce };
     };
     const hello = (nonce: string, overrides: Partial<FrameOf<'hello'>> = {}): FrameOf<'hello'> => ({
-      type: 'hello', role: 'coordinator', from: 'intruder', planVersion: key.planVersion,
-      proof: dataPlaneProof(key.key, nonce, 'coordinator', 'intruder'), ...overrides,
+      type: 'hello',
+      role: 'coordinator',
+      from: 'intruder',
+      planVersion: key.planVersion,
+      proof: dataPlaneProof(key.key, nonce, 'coordinator', 'intruder'),
+      ...overrides,
     });
     const rng = new Rng(SEED ^ 0x4401);
     const cases: [string, (ws: WebSocket, nonce: string) => void][] = [
@@ -306,11 +371,20 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       ['a text message', (ws) => ws.send('{"type":"hello"}')],
       ['msgpack that is no frame', (ws) => ws.send(packAny({ a: 1, b: [1, 2] }), { binary: true })],
       ['a hello with a wrong proof', (ws, nonce) => ws.send(encodeFrame(hello(nonce, { proof: 'ab'.repeat(32) })))],
-      ['a hello proving the key for another name', (ws, nonce) => ws.send(encodeFrame(hello(nonce, { from: 'agent-1' })))],
-      ['a hello for an unknown plan version', (ws, nonce) => ws.send(encodeFrame(hello(nonce, { planVersion: key.planVersion + 7 })))],
-      ['a hello answering another connection\'s nonce', (ws) => ws.send(encodeFrame(hello('f'.repeat(48))))],
+      [
+        'a hello proving the key for another name',
+        (ws, nonce) => ws.send(encodeFrame(hello(nonce, { from: 'agent-1' }))),
+      ],
+      [
+        'a hello for an unknown plan version',
+        (ws, nonce) => ws.send(encodeFrame(hello(nonce, { planVersion: key.planVersion + 7 }))),
+      ],
+      ["a hello answering another connection's nonce", (ws) => ws.send(encodeFrame(hello('f'.repeat(48))))],
       ['a stage-input before any hello', (ws) => ws.send(encodeFrame({ ...captured, requestId: 'fuzz-early' }))],
-      ['a stats request before any hello', (ws) => ws.send(encodeFrame({ type: 'stats-request', requestId: 'fuzz-early' }))],
+      [
+        'a stats request before any hello',
+        (ws) => ws.send(encodeFrame({ type: 'stats-request', requestId: 'fuzz-early' })),
+      ],
       ['a challenge of its own', (ws) => ws.send(encodeFrame({ type: 'challenge', nonce: 'n'.repeat(32) }))],
     ];
     for (const agent of agents) {
@@ -323,24 +397,35 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     // A hundred garbage connections at once, and one that says nothing (cut at the handshake timeout).
     const address = addresses.get('agent-1')!;
     const silent = attempt(address, () => undefined, 8000);
-    const crowd = await Promise.all(Array.from({ length: 100 }, (_, i) => attempt(address, (ws) => ws.send(rng.bytes(1 + (i % 64)), { binary: true }))));
+    const crowd = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        attempt(address, (ws) => ws.send(rng.bytes(1 + (i % 64)), { binary: true })),
+      ),
+    );
     assert.deepEqual([...new Set(crowd.map((c) => c.code))], [UNAUTHENTICATED]);
     assert.equal((await silent).code, UNAUTHENTICATED);
     // Positive control: the right proof is accepted (the link stays open and is served).
-    const good = await attempt(address, (ws, nonce) => {
-      ws.send(encodeFrame(hello(nonce)));
-      ws.send(encodeFrame({ type: 'stats-request', requestId: 'fuzz-good' }));
-    }, 1000);
+    const good = await attempt(
+      address,
+      (ws, nonce) => {
+        ws.send(encodeFrame(hello(nonce)));
+        ws.send(encodeFrame({ type: 'stats-request', requestId: 'fuzz-good' }));
+      },
+      1000,
+    );
     assert.equal(good.code, -1, `a correct hello was refused (${good.code})`);
     assert.deepEqual(alive(cluster), [true, true, true]);
-    for (const text of TEXTS.slice(0, 3)) assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
+    for (const text of TEXTS.slice(0, 3))
+      assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
   });
 
   it(`${FRAMES} mutated frames from a peer holding the plan key: no agent dies, concurrent requests get the reference answers, memory stays bounded`, async () => {
     const key = cluster.coordinator.dataPlaneKey!;
     assert.equal(key.planVersion, cluster.plan.version);
     const list = templates(key.planVersion);
-    const links = new Map(agents.map((a) => [a, new FuzzLink(a, addresses.get(a)!, key, maxFrameBytesFor(hiddenSize))]));
+    const links = new Map(
+      agents.map((a) => [a, new FuzzLink(a, addresses.get(a)!, key, maxFrameBytesFor(hiddenSize))]),
+    );
     await Promise.all([...links.values()].map((l) => l.open()));
     const statsBefore = new Map(await Promise.all([...links].map(async ([a, l]) => [a, await l.stats()] as const)));
     const rssBefore = new Map(cluster.agents.map((a) => [a.name, vmRssMb(a.child.pid!)]));
@@ -354,7 +439,8 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     let computeSent = 0;
     let computeReplies = 0;
     let maxOutstanding = 0;
-    const repliesOnLinks = () => [...links.values()].reduce((n, l) => n + (l.received.get('partial') ?? 0) + (l.received.get('error') ?? 0), 0);
+    const repliesOnLinks = () =>
+      [...links.values()].reduce((n, l) => n + (l.received.get('partial') ?? 0) + (l.received.get('error') ?? 0), 0);
     const untap = tapLinks((link, data) => {
       if ([...links.values()].some((l) => l.link === link)) return;
       try {
@@ -417,7 +503,9 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
           await Promise.all([...links.values()].map((l) => l.stats())).catch(async (err: Error) => {
             await sleep(500); // a process's exit is reported a little after its sockets close
             const dead = cluster.agents.filter((a) => a.child.exitCode !== null || a.child.signalCode !== null);
-            throw new Error(`${err.message} after ${i + 1} frames; dead agents: ${dead.map((a) => `${a.name} (${a.child.exitCode ?? a.child.signalCode})`).join(', ') || 'none'}\n${dead.map((a) => a.stderrTail().slice(-1500)).join('\n')}`);
+            throw new Error(
+              `${err.message} after ${i + 1} frames; dead agents: ${dead.map((a) => `${a.name} (${a.child.exitCode ?? a.child.signalCode})`).join(', ') || 'none'}\n${dead.map((a) => a.stderrTail().slice(-1500)).join('\n')}`,
+            );
           });
           const outstanding = () => computeSent - computeReplies - repliesOnLinks();
           maxOutstanding = Math.max(maxOutstanding, outstanding());
@@ -425,7 +513,11 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
           if (outstanding() > 16) computeSent = computeReplies + repliesOnLinks();
           if ((i + 1) % (BATCH * 25) === 0) {
             const state = alive(cluster);
-            assert.deepEqual(state, [true, true, true], `an agent died after ${i + 1} frames:\n${cluster.agents.map((a) => a.stderrTail().slice(-2000)).join('\n')}`);
+            assert.deepEqual(
+              state,
+              [true, true, true],
+              `an agent died after ${i + 1} frames:\n${cluster.agents.map((a) => a.stderrTail().slice(-2000)).join('\n')}`,
+            );
           }
         }
       }
@@ -447,22 +539,38 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     assert.deepEqual(alive(cluster), [true, true, true]);
     // An agent ends an authenticated link only for a frame over its plan's limit, and for every one.
     for (const l of links.values()) {
-      assert.deepEqual(l.closeCodes, l.closeCodes.map(() => 1009), `${l.agent} closed an authenticated link for another reason`);
-      assert.equal(l.closeCodes.length, l.oversizedSent, `${l.agent}: ${l.oversizedSent} oversized frames, ${l.closeCodes.length} links closed`);
+      assert.deepEqual(
+        l.closeCodes,
+        l.closeCodes.map(() => 1009),
+        `${l.agent} closed an authenticated link for another reason`,
+      );
+      assert.equal(
+        l.closeCodes.length,
+        l.oversizedSent,
+        `${l.agent}: ${l.oversizedSent} oversized frames, ${l.closeCodes.length} links closed`,
+      );
     }
     // (b) every concurrent real request got the reference answer
     assert.deepEqual(wrong, []);
     assert.ok(answered >= 20, `only ${answered} real requests ran during the fuzzing`);
     // ... and one more after it
-    for (const text of TEXTS.slice(0, 4)) assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
+    for (const text of TEXTS.slice(0, 4))
+      assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
     // (c) memory bounded
     const growth = agents.map((a) => rssAfter.get(a)! - rssBefore.get(a)!);
     growth.forEach((g, i) => assert.ok(g < AGENT_RSS_GROWTH_MB, `${agents[i]} grew by ${g.toFixed(1)} MB`));
-    assert.ok(coordinatorRssAfter - coordinatorRssBefore < COORDINATOR_RSS_GROWTH_MB, `coordinator process grew by ${(coordinatorRssAfter - coordinatorRssBefore).toFixed(1)} MB`);
+    assert.ok(
+      coordinatorRssAfter - coordinatorRssBefore < COORDINATOR_RSS_GROWTH_MB,
+      `coordinator process grew by ${(coordinatorRssAfter - coordinatorRssBefore).toFixed(1)} MB`,
+    );
     // Each agent refused exactly the mutants the validator refuses: none slipped past it, and no
     // accepted mutant made an agent forward a frame its next hop had to refuse.
     for (const a of agents) {
-      assert.equal(dropped.counts.get(a), sentTo.get(a)!.rejected, `${a} logged ${dropped.counts.get(a)} dropped frames for ${sentTo.get(a)!.rejected} invalid ones sent`);
+      assert.equal(
+        dropped.counts.get(a),
+        sentTo.get(a)!.rejected,
+        `${a} logged ${dropped.counts.get(a)} dropped frames for ${sentTo.get(a)!.rejected} invalid ones sent`,
+      );
     }
     assert.ok(rejected > FRAMES * 0.5 && rejected < FRAMES, `rejected ${rejected} of ${FRAMES}`);
     // Mutations that always break the frame's own consistency (dtype, shape and byte length, sizes
@@ -484,14 +592,20 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       repliesToFuzzer: Object.fromEntries(agents.map((a) => [a, Object.fromEntries(links.get(a)!.received)])),
       coordinatorGotForFuzzIds: Object.fromEntries(toCoordinator),
       maxOutstandingCompute: maxOutstanding,
-      agentErrorReasons: Object.fromEntries([...mergeCounts([errorReasons, ...[...links.values()].map((l) => l.errors)])].sort((x, y) => y[1] - x[1])),
+      agentErrorReasons: Object.fromEntries(
+        [...mergeCounts([errorReasons, ...[...links.values()].map((l) => l.errors)])].sort((x, y) => y[1] - x[1]),
+      ),
       malformedAtCoordinator: Object.fromEntries(malformedAtCoordinator),
       stageRuns: Object.fromEntries(agents.map((a) => [a, delta(a, 'stageRuns')])),
       partialRuns: Object.fromEntries(agents.map((a) => [a, delta(a, 'partialRuns')])),
       realRequestsAnswered: answered,
-      agentRssMb: Object.fromEntries(agents.map((a) => [a, `${rssBefore.get(a)!.toFixed(0)} -> ${rssAfter.get(a)!.toFixed(0)}`])),
+      agentRssMb: Object.fromEntries(
+        agents.map((a) => [a, `${rssBefore.get(a)!.toFixed(0)} -> ${rssAfter.get(a)!.toFixed(0)}`]),
+      ),
       coordinatorRssMb: `${coordinatorRssBefore.toFixed(0)} -> ${coordinatorRssAfter.toFixed(0)}`,
-      byMutation: Object.fromEntries([...tally].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, `${v.rejected}/${v.accepted}`])),
+      byMutation: Object.fromEntries(
+        [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, `${v.rejected}/${v.accepted}`]),
+      ),
     };
     console.log(`      fuzz summary (byMutation: rejected/accepted): ${JSON.stringify(summary, null, 1)}`);
     for (const l of links.values()) l.close();
@@ -508,8 +622,22 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       const hidden = wireTensor('float32', [1, seq, hiddenSize], new Float32Array(seq * hiddenSize).fill(0.5));
       const { inputIds: _ids, ...rest } = captured;
       const frames: [string, object][] = [
-        ['agent-1', { ...rest, requestId: 'fuzz-long', planVersion: key.planVersion, stage: 1, hidden, attentionMask: mask }],
-        ['agent-2', { type: 'scatter', requestId: 'fuzz-long', planVersion: key.planVersion, layer: cluster.plan.stages[1]!.layerStart, part: 'attention', hidden, attentionMask: mask }],
+        [
+          'agent-1',
+          { ...rest, requestId: 'fuzz-long', planVersion: key.planVersion, stage: 1, hidden, attentionMask: mask },
+        ],
+        [
+          'agent-2',
+          {
+            type: 'scatter',
+            requestId: 'fuzz-long',
+            planVersion: key.planVersion,
+            layer: cluster.plan.stages[1]!.layerStart,
+            part: 'attention',
+            hidden,
+            attentionMask: mask,
+          },
+        ],
       ];
       const dropped = countDroppedFrames(cluster);
       try {
@@ -523,7 +651,11 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
           const ms = performance.now() - started;
           await sleep(100);
           assert.equal(dropped.counts.get(agent), 1, `${agent} did not refuse the 2048-token frame`);
-          assert.equal(after.stageRuns - before.stageRuns + after.partialRuns - before.partialRuns, 0, `${agent} ran the 2048-token frame`);
+          assert.equal(
+            after.stageRuns - before.stageRuns + after.partialRuns - before.partialRuns,
+            0,
+            `${agent} ran the 2048-token frame`,
+          );
           assert.ok(ms < 1000, `${agent} took ${ms.toFixed(0)} ms to answer after the frame`);
           assert.throws(() => decodeFrame(packAny(frame)), /512 tokens/);
           link.close();
@@ -541,14 +673,18 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       const { inputIds: _ids, ...rest } = captured;
       const [, seq] = captured.attentionMask.shape as [number, number];
       const frame = {
-        ...rest, requestId: 'fuzz-dup', planVersion: key.planVersion, stage: 1,
+        ...rest,
+        requestId: 'fuzz-dup',
+        planVersion: key.planVersion,
+        stage: 1,
         hidden: wireTensor('float32', [1, seq, hiddenSize], new Float32Array(seq * hiddenSize).fill(0.25)),
       };
       const seen: string[] = [];
       const untap = tapLinks((_link, data) => {
         try {
           const f = decodeFrame(asBuffer(data));
-          if ('requestId' in f && f.requestId === 'fuzz-dup' && (f.type === 'result' || f.type === 'error')) seen.push(f.type === 'error' ? `error: ${f.message}` : 'result');
+          if ('requestId' in f && f.requestId === 'fuzz-dup' && (f.type === 'result' || f.type === 'error'))
+            seen.push(f.type === 'error' ? `error: ${f.message}` : 'result');
         } catch {
           /* not ours */
         }
@@ -565,7 +701,10 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       }
       assert.equal(seen.length, 2, `answers within 3 s: ${JSON.stringify(seen)}`);
       assert.ok(seen.includes('result'), JSON.stringify(seen));
-      assert.ok(seen.some((m) => /duplicate request id/.test(m)), JSON.stringify(seen));
+      assert.ok(
+        seen.some((m) => /duplicate request id/.test(m)),
+        JSON.stringify(seen),
+      );
     });
   });
 
@@ -573,8 +712,13 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     let raw: grpc.Client;
     let typed: CoordinatorClient;
     const METHODS: [string, boolean][] = [
-      ['Register', false], ['Challenge', false], ['Heartbeat', false], ['WatchAssignments', true],
-      ['FetchShard', true], ['ReportReady', false], ['Leave', false],
+      ['Register', false],
+      ['Challenge', false],
+      ['Heartbeat', false],
+      ['WatchAssignments', true],
+      ['FetchShard', true],
+      ['ReportReady', false],
+      ['Leave', false],
     ];
 
     before(() => {
@@ -596,13 +740,23 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
     const identity = (b: Buffer) => b;
 
     /** One call with raw bytes as the request; resolves with its status, never hangs past the deadline. */
-    function rawCall(method: string, stream: boolean, bytes: Buffer, metadata = new grpc.Metadata(), timeoutMs = 5000): Promise<Outcome> {
+    function rawCall(
+      method: string,
+      stream: boolean,
+      bytes: Buffer,
+      metadata = new grpc.Metadata(),
+      timeoutMs = 5000,
+    ): Promise<Outcome> {
       const path = `/edgerelay.control.Coordinator/${method}`;
       const deadline = Date.now() + timeoutMs;
       return new Promise((resolve) => {
         if (!stream) {
           raw.makeUnaryRequest(path, identity, identity, bytes, metadata, { deadline }, (err, res) =>
-            resolve(err ? { code: err.code, details: err.details, messages: 0 } : { code: 0, details: '', response: res, messages: 1 }),
+            resolve(
+              err
+                ? { code: err.code, details: err.details, messages: 0 }
+                : { code: 0, details: '', response: res, messages: 1 },
+            ),
           );
           return;
         }
@@ -614,16 +768,39 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       });
     }
 
-    function typedCall<Res>(method: keyof CoordinatorClient, request: object, metadata = new grpc.Metadata(), client = typed): Promise<{ code: number; details: string; res?: Res }> {
-      const fn = client[method] as unknown as (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => unknown;
+    function typedCall<Res>(
+      method: keyof CoordinatorClient,
+      request: object,
+      metadata = new grpc.Metadata(),
+      client = typed,
+    ): Promise<{ code: number; details: string; res?: Res }> {
+      const fn = client[method] as unknown as (
+        req: object,
+        md: grpc.Metadata,
+        opts: grpc.CallOptions,
+        cb: (err: grpc.ServiceError | null, res?: Res) => void,
+      ) => unknown;
       return new Promise((resolve) =>
-        fn.call(client, request, metadata, { deadline: Date.now() + 3000 }, (err, res) => resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', res })),
+        fn.call(client, request, metadata, { deadline: Date.now() + 3000 }, (err, res) =>
+          resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', res }),
+        ),
       );
     }
 
-    function typedStream(method: 'WatchAssignments' | 'FetchShard', request: object, metadata = new grpc.Metadata(), client = typed): Promise<Outcome> {
+    function typedStream(
+      method: 'WatchAssignments' | 'FetchShard',
+      request: object,
+      metadata = new grpc.Metadata(),
+      client = typed,
+    ): Promise<Outcome> {
       return new Promise((resolve) => {
-        const call = (client[method] as unknown as (req: object, md: grpc.Metadata, opts: grpc.CallOptions) => grpc.ClientReadableStream<unknown>).call(client, request, metadata, { deadline: Date.now() + 3000 });
+        const call = (
+          client[method] as unknown as (
+            req: object,
+            md: grpc.Metadata,
+            opts: grpc.CallOptions,
+          ) => grpc.ClientReadableStream<unknown>
+        ).call(client, request, metadata, { deadline: Date.now() + 3000 });
         let messages = 0;
         call.on('data', () => messages++);
         call.on('error', () => undefined);
@@ -631,13 +808,30 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       });
     }
 
-    const capabilities = { cores: 1, cpuModel: 'fuzz', memoryTotalBytes: 1, memoryFreeBytes: 1, loadAverage: 0, gflops: 1, threads: 1, platform: 'linux', arch: 'x64' };
+    const capabilities = {
+      cores: 1,
+      cpuModel: 'fuzz',
+      memoryTotalBytes: 1,
+      memoryFreeBytes: 1,
+      loadAverage: 0,
+      gflops: 1,
+      threads: 1,
+      platform: 'linux',
+      arch: 'x64',
+    };
 
     async function stillServing(): Promise<void> {
       assert.deepEqual(alive(cluster), [true, true, true]);
-      assert.deepEqual(cluster.coordinator.registry.connected().map((a) => a.id).sort(), agents);
+      assert.deepEqual(
+        cluster.coordinator.registry
+          .connected()
+          .map((a) => a.id)
+          .sort(),
+        agents,
+      );
       assert.equal(cluster.coordinator.activePlan!.version, cluster.plan.version, 'the plan changed');
-      for (const text of TEXTS.slice(0, 3)) assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
+      for (const text of TEXTS.slice(0, 3))
+        assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
     }
 
     it('~2000 calls of random bytes to every method all end with a status before their deadline; none admits the caller', async () => {
@@ -664,19 +858,27 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
           const byCode = outcomes.get(method) ?? new Map<number, number>();
           byCode.set(o.code, (byCode.get(o.code) ?? 0) + 1);
           outcomes.set(method, byCode);
-          if (o.code === grpc.status.DEADLINE_EXCEEDED) problems.push(`call ${i}: ${method} with ${bytes.length} random bytes got no status before its deadline`);
-          if (stream && o.messages > 0) problems.push(`call ${i}: ${method} streamed ${o.messages} messages to a random caller`);
+          if (o.code === grpc.status.DEADLINE_EXCEEDED)
+            problems.push(`call ${i}: ${method} with ${bytes.length} random bytes got no status before its deadline`);
+          if (stream && o.messages > 0)
+            problems.push(`call ${i}: ${method} streamed ${o.messages} messages to a random caller`);
           if (o.code !== grpc.status.OK) continue;
           // A Challenge is public, and a Heartbeat from a stranger is answered "unknown". Nothing else may succeed.
-          if (method !== 'Challenge' && method !== 'Heartbeat') problems.push(`call ${i}: ${method} accepted ${bytes.length} random bytes`);
-          if (method === 'Heartbeat' && (controlPlane().Coordinator.service.Heartbeat.responseDeserialize(o.response!) as { known: boolean }).known) {
+          if (method !== 'Challenge' && method !== 'Heartbeat')
+            problems.push(`call ${i}: ${method} accepted ${bytes.length} random bytes`);
+          if (
+            method === 'Heartbeat' &&
+            (controlPlane().Coordinator.service.Heartbeat.responseDeserialize(o.response!) as { known: boolean }).known
+          ) {
             problems.push(`call ${i}: a random heartbeat was told it is known`);
           }
         }
       };
       await Promise.all(Array.from({ length: 32 }, worker));
       const seconds = (performance.now() - started) / 1000;
-      console.log(`      ${calls} random calls in ${seconds.toFixed(1)} s; status codes by method: ${JSON.stringify(Object.fromEntries([...outcomes].map(([m, c]) => [m, Object.fromEntries(c)])))}`);
+      console.log(
+        `      ${calls} random calls in ${seconds.toFixed(1)} s; status codes by method: ${JSON.stringify(Object.fromEntries([...outcomes].map(([m, c]) => [m, Object.fromEntries(c)])))}`,
+      );
       for (const [method] of METHODS) assert.ok(outcomes.get(method)!.size > 0);
       await stillServing();
       assert.deepEqual(problems, []);
@@ -689,36 +891,86 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       const want = (what: string, got: { code: number; details: string }, code: number) => {
         if (got.code !== code) problems.push(`${what}: got ${status[got.code]} (${got.details}), want ${status[code]}`);
       };
-      const challenge = async () => (await typedCall<{ nonce: string; tokenRequired: boolean }>('Challenge', { name: 'x' })).res!;
-      const register = (req: object) => typedCall<{ agentId: string; session: string }>('Register', { capabilities, cachedShards: [], ...req });
+      const challenge = async () =>
+        (await typedCall<{ nonce: string; tokenRequired: boolean }>('Challenge', { name: 'x' })).res!;
+      const register = (req: object) =>
+        typedCall<{ agentId: string; session: string }>('Register', { capabilities, cachedShards: [], ...req });
       assert.equal((await challenge()).tokenRequired, true);
 
       // Shape of the request
       for (const name of ['', 'a'.repeat(65), 'two words', '../../etc', 'agent\u00e9', 'x\u0000y']) {
-        want(`Register named ${JSON.stringify(name)}`, await register({ name, dataAddress: '127.0.0.1:1' }), status.INVALID_ARGUMENT);
+        want(
+          `Register named ${JSON.stringify(name)}`,
+          await register({ name, dataAddress: '127.0.0.1:1' }),
+          status.INVALID_ARGUMENT,
+        );
       }
       for (const dataAddress of ['', 'h'.repeat(1_000_000) + ':1', 'no-port', '127.0.0.1:', 'a b:1']) {
-        want(`Register with a data_address of ${dataAddress.length} chars`, await register({ name: 'fuzz-x', dataAddress }), status.INVALID_ARGUMENT);
+        want(
+          `Register with a data_address of ${dataAddress.length} chars`,
+          await register({ name: 'fuzz-x', dataAddress }),
+          status.INVALID_ARGUMENT,
+        );
       }
-      want('Register without capabilities', await typedCall('Register', { name: 'fuzz-x', dataAddress: '127.0.0.1:1' }), status.INVALID_ARGUMENT);
+      want(
+        'Register without capabilities',
+        await typedCall('Register', { name: 'fuzz-x', dataAddress: '127.0.0.1:1' }),
+        status.INVALID_ARGUMENT,
+      );
 
       // Proof of the cluster token
       const token = cluster.clusterToken;
-      const refused = async (req: object, why: string) => want(`Register with ${why}`, await register(req), status.PERMISSION_DENIED);
+      const refused = async (req: object, why: string) =>
+        want(`Register with ${why}`, await register(req), status.PERMISSION_DENIED);
       await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:1' }, 'no nonce, no proof');
       let c = await challenge();
       await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:1', nonce: c.nonce }, 'no proof');
       c = await challenge();
-      await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:1', nonce: c.nonce, proof: registerProof('not-the-token', c.nonce, 'fuzz-x', '127.0.0.1:1') }, 'a wrong token');
+      await refused(
+        {
+          name: 'fuzz-x',
+          dataAddress: '127.0.0.1:1',
+          nonce: c.nonce,
+          proof: registerProof('not-the-token', c.nonce, 'fuzz-x', '127.0.0.1:1'),
+        },
+        'a wrong token',
+      );
       c = await challenge();
-      await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:1', nonce: c.nonce, proof: registerProof(token, c.nonce, 'fuzz-y', '127.0.0.1:1') }, 'a proof for another name');
+      await refused(
+        {
+          name: 'fuzz-x',
+          dataAddress: '127.0.0.1:1',
+          nonce: c.nonce,
+          proof: registerProof(token, c.nonce, 'fuzz-y', '127.0.0.1:1'),
+        },
+        'a proof for another name',
+      );
       c = await challenge();
-      await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:2', nonce: c.nonce, proof: registerProof(token, c.nonce, 'fuzz-x', '127.0.0.1:1') }, 'a proof for another address');
-      await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:1', nonce: 'f'.repeat(48), proof: registerProof(token, 'f'.repeat(48), 'fuzz-x', '127.0.0.1:1') }, 'a nonce the coordinator never issued');
+      await refused(
+        {
+          name: 'fuzz-x',
+          dataAddress: '127.0.0.1:2',
+          nonce: c.nonce,
+          proof: registerProof(token, c.nonce, 'fuzz-x', '127.0.0.1:1'),
+        },
+        'a proof for another address',
+      );
+      await refused(
+        {
+          name: 'fuzz-x',
+          dataAddress: '127.0.0.1:1',
+          nonce: 'f'.repeat(48),
+          proof: registerProof(token, 'f'.repeat(48), 'fuzz-x', '127.0.0.1:1'),
+        },
+        'a nonce the coordinator never issued',
+      );
       // A stranger cannot take over an agent's name.
       const agent0 = cluster.coordinator.registry.get('agent-0')!.dataAddress;
       c = await challenge();
-      await refused({ name: 'agent-0', dataAddress: '127.0.0.1:9', nonce: c.nonce, proof: 'ab'.repeat(32) }, 'a forged proof for agent-0');
+      await refused(
+        { name: 'agent-0', dataAddress: '127.0.0.1:9', nonce: c.nonce, proof: 'ab'.repeat(32) },
+        'a forged proof for agent-0',
+      );
       assert.equal(cluster.coordinator.registry.get('agent-0')!.dataAddress, agent0);
       assert.equal(cluster.coordinator.registry.get('fuzz-x'), undefined);
 
@@ -726,23 +978,58 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       const noSession = new grpc.Metadata();
       const badSession = new grpc.Metadata();
       badSession.set(SESSION_METADATA, 'ab'.repeat(24));
-      for (const [label, md] of [['without a session', noSession], ['with a wrong session', badSession]] as const) {
-        assert.equal((await typedCall<{ known: boolean }>('Heartbeat', { agentId: 'agent-1', planVersion: 1 }, md)).res?.known, false, `Heartbeat as agent-1 ${label}`);
-        want(`ReportReady as agent-1 ${label}`, await typedCall('ReportReady', { agentId: 'agent-1', planVersion: 99, ok: false, error: 'forged' }, md), status.UNAUTHENTICATED);
+      for (const [label, md] of [
+        ['without a session', noSession],
+        ['with a wrong session', badSession],
+      ] as const) {
+        assert.equal(
+          (await typedCall<{ known: boolean }>('Heartbeat', { agentId: 'agent-1', planVersion: 1 }, md)).res?.known,
+          false,
+          `Heartbeat as agent-1 ${label}`,
+        );
+        want(
+          `ReportReady as agent-1 ${label}`,
+          await typedCall('ReportReady', { agentId: 'agent-1', planVersion: 99, ok: false, error: 'forged' }, md),
+          status.UNAUTHENTICATED,
+        );
         want(`Leave as agent-1 ${label}`, await typedCall('Leave', { agentId: 'agent-1' }, md), status.UNAUTHENTICATED);
-        want(`WatchAssignments as agent-1 ${label}`, await typedStream('WatchAssignments', { agentId: 'agent-1' }, md), status.UNAUTHENTICATED);
-        want(`FetchShard as agent-1 ${label}`, await typedStream('FetchShard', { agentId: 'agent-1', sha256: '0'.repeat(64) }, md), status.UNAUTHENTICATED);
+        want(
+          `WatchAssignments as agent-1 ${label}`,
+          await typedStream('WatchAssignments', { agentId: 'agent-1' }, md),
+          status.UNAUTHENTICATED,
+        );
+        want(
+          `FetchShard as agent-1 ${label}`,
+          await typedStream('FetchShard', { agentId: 'agent-1', sha256: '0'.repeat(64) }, md),
+          status.UNAUTHENTICATED,
+        );
       }
       assert.equal((await typedCall<{ known: boolean }>('Heartbeat', { agentId: 'nobody' })).res?.known, false);
-      want('ReportReady for an unknown agent', await typedCall('ReportReady', { agentId: 'nobody', planVersion: 1, ok: true }), status.NOT_FOUND);
+      want(
+        'ReportReady for an unknown agent',
+        await typedCall('ReportReady', { agentId: 'nobody', planVersion: 1, ok: true }),
+        status.NOT_FOUND,
+      );
       want('Leave for an empty agent id', await typedCall('Leave', { agentId: '' }), status.NOT_FOUND);
       // Ids of 100 kB: the refusal must still arrive. Each goes on its own connection (grpc-js shares
       // one per target otherwise), since a status that cannot be delivered stalls the connection.
-      const fresh = () => new (controlPlane().Coordinator)(`127.0.0.1:${cluster.coordinator.grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+      const fresh = () =>
+        new (controlPlane().Coordinator)(
+          `127.0.0.1:${cluster.coordinator.grpcPort}`,
+          grpc.credentials.createInsecure(),
+          { 'grpc.use_local_subchannel_pool': 1 },
+        );
       const longId = 'x'.repeat(100_000);
       for (const [what, call] of [
-        ['ReportReady for a 100 kB agent id', (c: CoordinatorClient) => typedCall('ReportReady', { agentId: longId, planVersion: 1, ok: true }, new grpc.Metadata(), c)],
-        ['WatchAssignments for a 100 kB agent id', (c: CoordinatorClient) => typedStream('WatchAssignments', { agentId: longId }, new grpc.Metadata(), c)],
+        [
+          'ReportReady for a 100 kB agent id',
+          (c: CoordinatorClient) =>
+            typedCall('ReportReady', { agentId: longId, planVersion: 1, ok: true }, new grpc.Metadata(), c),
+        ],
+        [
+          'WatchAssignments for a 100 kB agent id',
+          (c: CoordinatorClient) => typedStream('WatchAssignments', { agentId: longId }, new grpc.Metadata(), c),
+        ],
       ] as const) {
         const client = fresh();
         want(what, await call(client), status.NOT_FOUND);
@@ -759,8 +1046,14 @@ describe('robustness: mutated data-plane frames and malformed control-plane call
       await refused({ name: 'fuzz-probe', dataAddress: '127.0.0.1:1', nonce: c.nonce, proof }, 'a replayed nonce');
       const session = new grpc.Metadata();
       session.set(SESSION_METADATA, ok.res!.session);
-      assert.equal((await typedCall<{ known: boolean }>('Heartbeat', { agentId: 'fuzz-probe' }, session)).res?.known, true);
-      assert.equal((await typedCall<{ known: boolean }>('Heartbeat', { agentId: 'fuzz-probe' }, badSession)).res?.known, false);
+      assert.equal(
+        (await typedCall<{ known: boolean }>('Heartbeat', { agentId: 'fuzz-probe' }, session)).res?.known,
+        true,
+      );
+      assert.equal(
+        (await typedCall<{ known: boolean }>('Heartbeat', { agentId: 'fuzz-probe' }, badSession)).res?.known,
+        false,
+      );
       for (const sha256 of ['0'.repeat(64), '../../../etc/passwd', '', 'x'.repeat(10_000), 'x'.repeat(100_000)]) {
         const client = fresh();
         const o = await typedStream('FetchShard', { agentId: 'fuzz-probe', sha256 }, session, client);

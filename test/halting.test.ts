@@ -2,10 +2,29 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HALTING_FILE, HaltingUnitsError, loadCheckpoint, readSafetensors, writeHaltingUnits } from '../coordinator/checkpoint/index.js';
-import { calibrateRuns, collectFromFile, parseTarget, simulatePolicy, type ExitRuns } from '../coordinator/calibration/index.js';
+import {
+  HALTING_FILE,
+  HaltingUnitsError,
+  loadCheckpoint,
+  readSafetensors,
+  writeHaltingUnits,
+} from '../coordinator/checkpoint/index.js';
+import {
+  calibrateRuns,
+  collectFromFile,
+  parseTarget,
+  simulatePolicy,
+  type ExitRuns,
+} from '../coordinator/calibration/index.js';
 import { evaluate } from '../coordinator/calibration/index.js';
-import { dactForwardRow, fitHalting, haltingGradient, haltingObjective, type HaltingData, type HaltingParams } from '../coordinator/distill/index.js';
+import {
+  dactForwardRow,
+  fitHalting,
+  haltingGradient,
+  haltingObjective,
+  type HaltingData,
+  type HaltingParams,
+} from '../coordinator/distill/index.js';
 import { decideExit, initialExitState, parseExitPolicy, type ExitState } from '../device-agent/exits/policies.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { FIXTURE_UNIT_LAYERS, constantUnits, fixtureWithUnits, randomUnits } from './helpers/halting.js';
@@ -63,7 +82,8 @@ describe('DACT with trained halting units', () => {
         const exitLayers = [0, 1, 2, 3, 4, 5];
         for (let k = 0; k < 6; k++) {
           const d = decideExit(policy, state, ys[k]!, { layer: k, exitLayers, ...(k < 5 && { halting: hs[k]! }) });
-          for (let c = 0; c < classes; c++) assert.ok(Math.abs(d.probs[c]! - reference.a[k]![c]!) < 1e-12, `trial ${trial} head ${k}`);
+          for (let c = 0; c < classes; c++)
+            assert.ok(Math.abs(d.probs[c]! - reference.a[k]![c]!) < 1e-12, `trial ${trial} head ${k}`);
           if (k < 5) assert.ok(Math.abs((d.state.p as number) - reference.p[k]!) < 1e-15);
           assert.equal(d.halting, 'trained');
           state = JSON.parse(JSON.stringify(d.state)) as ExitState;
@@ -80,7 +100,11 @@ describe('DACT with trained halting units', () => {
         const { a, p } = publishedDact(ys, hs);
         let state = initialExitState(parseExitPolicy('dact'));
         for (let k = 0; k < 5; k++) {
-          const d = decideExit(parseExitPolicy('dact'), state, ys[k]!, { layer: k, exitLayers: [0, 1, 2, 3, 4, 5], halting: hs[k]! });
+          const d = decideExit(parseExitPolicy('dact'), state, ys[k]!, {
+            layer: k,
+            exitLayers: [0, 1, 2, 3, 4, 5],
+            halting: hs[k]!,
+          });
           state = d.state;
           const sorted = [...a[k]!].sort((x, y) => y - x);
           const remaining = 5 - k;
@@ -96,7 +120,15 @@ describe('DACT with trained halting units', () => {
     });
 
     it('rejects a halting value outside [0, 1] with a typed error', () => {
-      assert.throws(() => decideExit(parseExitPolicy('dact'), initialExitState(parseExitPolicy('dact')), [0.5, 0.5], { layer: 0, exitLayers: [0, 1], halting: Number.NaN }), /outside \[0, 1\]/);
+      assert.throws(
+        () =>
+          decideExit(parseExitPolicy('dact'), initialExitState(parseExitPolicy('dact')), [0.5, 0.5], {
+            layer: 0,
+            exitLayers: [0, 1],
+            halting: Number.NaN,
+          }),
+        /outside \[0, 1\]/,
+      );
     });
   });
 
@@ -124,9 +156,15 @@ describe('DACT with trained halting units', () => {
     });
 
     it('dact-entropy ignores the units and decides as dact does on the checkpoint without them', async () => {
-      const plain: ExitRuns = { ...never, rows: never.rows.map(({ probs, label }) => ({ probs, ...(label !== undefined && { label }) })) };
+      const plain: ExitRuns = {
+        ...never,
+        rows: never.rows.map(({ probs, label }) => ({ probs, ...(label !== undefined && { label }) })),
+      };
       for (const slack of [0, 0.5, 0.9]) {
-        assert.deepEqual(simulatePolicy({ kind: 'dact', slack, standIn: true }, never), simulatePolicy({ kind: 'dact', slack }, plain));
+        assert.deepEqual(
+          simulatePolicy({ kind: 'dact', slack, standIn: true }, never),
+          simulatePolicy({ kind: 'dact', slack }, plain),
+        );
       }
     });
 
@@ -134,7 +172,13 @@ describe('DACT with trained halting units', () => {
       const record = calibrateRuns(atOnce, { target: parseTarget('accuracy-drop=0.005'), holdout: 0 });
       assert.equal(record.halting, 'trained');
       assert.ok(record.table.some((r) => r.kind === 'dact') && record.table.some((r) => r.kind === 'dact-entropy'));
-      assert.equal(calibrateRuns({ ...atOnce, rows: atOnce.rows.map(({ probs }) => ({ probs })) }, { target: parseTarget('accuracy-drop=0.005'), holdout: 0 }).halting, 'entropy');
+      assert.equal(
+        calibrateRuns(
+          { ...atOnce, rows: atOnce.rows.map(({ probs }) => ({ probs })) },
+          { target: parseTarget('accuracy-drop=0.005'), holdout: 0 },
+        ).halting,
+        'entropy',
+      );
     });
 
     it("eval --json's policy object names the halting signal", async () => {
@@ -142,7 +186,10 @@ describe('DACT with trained halting units', () => {
       const trained = await evaluate({ model: join(dir, 'at-once'), data, policy: 'dact' });
       assert.equal(trained.policy!.halting, 'trained');
       assert.equal(trained.policy!.meanLayers, 1);
-      assert.equal((await evaluate({ model: join(dir, 'at-once'), data, policy: 'dact-entropy=0.5' })).policy!.halting, 'entropy');
+      assert.equal(
+        (await evaluate({ model: join(dir, 'at-once'), data, policy: 'dact-entropy=0.5' })).policy!.halting,
+        'entropy',
+      );
       assert.equal((await evaluate({ model: FIXTURE_DIR, data, policy: 'dact' })).policy!.halting, 'entropy');
       assert.equal((await evaluate({ model: FIXTURE_DIR, data, policy: 'max-prob=0.9' })).policy!.halting, undefined);
     });
@@ -155,14 +202,23 @@ describe('DACT with trained halting units', () => {
       const rows = 5;
       const H = 4;
       const C = 3;
-      const probs = Array.from({ length: 4 }, () => Float64Array.from(Array.from({ length: rows }, () => randomDistribution(r, C)).flat()));
+      const probs = Array.from({ length: 4 }, () =>
+        Float64Array.from(Array.from({ length: rows }, () => randomDistribution(r, C)).flat()),
+      );
       const data: HaltingData = {
-        rows, classes: C, hidden: H,
+        rows,
+        classes: C,
+        hidden: H,
         pooled: Array.from({ length: 3 }, () => Float64Array.from({ length: rows * H }, () => 2 * r() - 1)),
         probs,
         target: Float64Array.from(Array.from({ length: rows }, () => randomDistribution(r, C)).flat()),
       };
-      const params: HaltingParams = { hidden: H, units: 3, weight: Float32Array.from({ length: 3 * H }, () => 2 * r() - 1), bias: Float32Array.from({ length: 3 }, () => r() - 0.5) };
+      const params: HaltingParams = {
+        hidden: H,
+        units: 3,
+        weight: Float32Array.from({ length: 3 * H }, () => 2 * r() - 1),
+        bias: Float32Array.from({ length: 3 }, () => r() - 0.5),
+      };
       return { params, data };
     }
 
@@ -177,7 +233,8 @@ describe('DACT with trained halting units', () => {
           return 1 / (1 + Math.exp(-z));
         });
         const ref = publishedDact(ys, hs);
-        for (let k = 0; k < 4; k++) for (let c = 0; c < 3; c++) assert.ok(Math.abs(f.acc[k]![c]! - ref.a[k]![c]!) < 1e-12);
+        for (let k = 0; k < 4; k++)
+          for (let c = 0; c < 3; c++) assert.ok(Math.abs(f.acc[k]![c]! - ref.a[k]![c]!) < 1e-12);
       }
     });
 
@@ -195,7 +252,10 @@ describe('DACT with trained halting units', () => {
           const down = haltingObjective(params, data, tau).total;
           params[key][i] = keep;
           const numeric = (up - down) / (2 * h);
-          assert.ok(Math.abs(numeric - g[key][i]!) < 1e-5 + 1e-3 * Math.abs(numeric), `${key}[${i}]: numeric ${numeric}, analytic ${g[key][i]}`);
+          assert.ok(
+            Math.abs(numeric - g[key][i]!) < 1e-5 + 1e-3 * Math.abs(numeric),
+            `${key}[${i}]: numeric ${numeric}, analytic ${g[key][i]}`,
+          );
         }
       }
     });
@@ -204,12 +264,21 @@ describe('DACT with trained halting units', () => {
   describe('fit-halting on the fixture', () => {
     it('lowers its objective and writes units beside a copy of the model that the loader reads back', async () => {
       const data = join(dir, 'unlabeled-300.txt');
-      writeFileSync(data, readFileSync(join(FIXTURE_DIR, 'unlabeled.txt'), 'utf8').split('\n').slice(0, 300).join('\n'));
+      writeFileSync(
+        data,
+        readFileSync(join(FIXTURE_DIR, 'unlabeled.txt'), 'utf8').split('\n').slice(0, 300).join('\n'),
+      );
       const out = join(dir, 'fitted');
       const result = await fitHalting({ model: FIXTURE_DIR, data, out, epochs: 10 });
       assert.equal(result.target, 'final-exit');
-      assert.ok(result.trainAfter.total < result.trainBefore.total, `train ${result.trainBefore.total} → ${result.trainAfter.total}`);
-      assert.ok(result.validationAfter!.total < result.validationBefore!.total, `validation ${result.validationBefore!.total} → ${result.validationAfter!.total}`);
+      assert.ok(
+        result.trainAfter.total < result.trainBefore.total,
+        `train ${result.trainBefore.total} → ${result.trainAfter.total}`,
+      );
+      assert.ok(
+        result.validationAfter!.total < result.validationBefore!.total,
+        `validation ${result.validationBefore!.total} → ${result.validationAfter!.total}`,
+      );
       assert.deepEqual(result.unitLayers, FIXTURE_UNIT_LAYERS);
       const ckpt = await loadCheckpoint(out);
       const file = readSafetensors(join(out, HALTING_FILE));
@@ -218,20 +287,43 @@ describe('DACT with trained halting units', () => {
         assert.deepEqual(ckpt.weights.halting![layer]!.weight.shape, [1, 256]);
       }
       assert.equal(ckpt.weights.halting![5], undefined);
-      assert.equal((await loadCheckpoint(FIXTURE_DIR)).weights.halting, undefined, 'the fixture itself stays without units');
+      assert.equal(
+        (await loadCheckpoint(FIXTURE_DIR)).weights.halting,
+        undefined,
+        'the fixture itself stays without units',
+      );
     });
 
     it('refuses a halting file that lacks a unit for an exit, naming the tensor and what to do', async () => {
       const broken = fixtureWithUnits(join(dir, 'broken'), randomUnits(1));
       writeHaltingUnits(join(broken, HALTING_FILE), randomUnits(1).slice(0, 4), 256);
-      await assert.rejects(loadCheckpoint(broken), (err: unknown) => err instanceof HaltingUnitsError && err.code === 'E_HALTING_UNITS' && /halting\.4\.weight/.test(err.message) && /fit-halting/.test(err.message));
+      await assert.rejects(
+        loadCheckpoint(broken),
+        (err: unknown) =>
+          err instanceof HaltingUnitsError &&
+          err.code === 'E_HALTING_UNITS' &&
+          /halting\.4\.weight/.test(err.message) &&
+          /fit-halting/.test(err.message),
+      );
     });
 
     it('the CLI prints the objective before and after and where it wrote the units', async () => {
       const data = join(dir, 'dev-60.tsv');
       writeFileSync(data, readFileSync(FIXTURE_DEV, 'utf8').split('\n').slice(0, 61).join('\n') + '\n');
       const out = join(dir, 'cli');
-      const res = await edgerelay(['fit-halting', '--model', FIXTURE_DIR, '--data', data, '--out', out, '--ponder', '0.02', '--epochs', '3']);
+      const res = await edgerelay([
+        'fit-halting',
+        '--model',
+        FIXTURE_DIR,
+        '--data',
+        data,
+        '--out',
+        out,
+        '--ponder',
+        '0.02',
+        '--epochs',
+        '3',
+      ]);
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stdout, /CE\(accumulated answer, the label\) \+ τ·\(1 \+ Σ p\), τ = 0\.02/);
       assert.match(res.stdout, /^training\s+\d\.\d{5}\s+\d\.\d{5}\s+\d\.\d{3}\s+\d\.\d{3}/m);

@@ -17,7 +17,12 @@ describe('GET /healthz on a running coordinator', function () {
   it('reports the deployed plan version and how many agents are connected', async function () {
     const res = await fetch(`${cluster.url}/healthz`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'ok', ready: true, planVersion: cluster.coordinator.activePlan!.version, agentsConnected: 2 });
+    assert.deepEqual(await res.json(), {
+      status: 'ok',
+      ready: true,
+      planVersion: cluster.coordinator.activePlan!.version,
+      agentsConnected: 2,
+    });
   });
 
   it('reports one agent fewer once an agent has been killed', async function () {

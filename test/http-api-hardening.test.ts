@@ -83,7 +83,14 @@ describe('HTTP API hardening: content type, CORS, limits, timeouts, truncation',
   });
 
   describe('Content-Type', function () {
-    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/jsonp']) {
+    for (const type of [
+      'text/plain',
+      'text/plain;charset=UTF-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+      'application/jsonp',
+    ]) {
       it(`refuses a classify POST sent as ${type} with 415, before the backend sees it`, async function () {
         const reply = await classify({ inputs: 'hi' }, type);
         assert.equal(reply.status, 415);
@@ -117,14 +124,25 @@ describe('HTTP API hardening: content type, CORS, limits, timeouts, truncation',
         'access-control-request-headers': 'content-type',
       });
       assert.ok(reply.status >= 400, `preflight got ${reply.status}`);
-      assert.deepEqual(Object.keys(reply.headers).filter((h) => h.startsWith('access-control-')), []);
+      assert.deepEqual(
+        Object.keys(reply.headers).filter((h) => h.startsWith('access-control-')),
+        [],
+      );
       assert.equal(backend.calls.length, 0);
     });
 
     it('sends no CORS headers on an answer, so a browser keeps it from other origins', async function () {
-      const reply = await send(`${api.url}/v1/classify`, 'POST', { origin: 'https://evil.example', 'content-type': 'application/json' }, '{"inputs":"hi"}');
+      const reply = await send(
+        `${api.url}/v1/classify`,
+        'POST',
+        { origin: 'https://evil.example', 'content-type': 'application/json' },
+        '{"inputs":"hi"}',
+      );
       assert.equal(reply.status, 200);
-      assert.deepEqual(Object.keys(reply.headers).filter((h) => h.startsWith('access-control-')), []);
+      assert.deepEqual(
+        Object.keys(reply.headers).filter((h) => h.startsWith('access-control-')),
+        [],
+      );
     });
   });
 
@@ -140,7 +158,10 @@ describe('HTTP API hardening: content type, CORS, limits, timeouts, truncation',
     it('counts a configured limit in code points too', async function () {
       await start({ limits: { maxTextChars: 5 } });
       assert.equal((await classify({ inputs: 'é😀a😀b' })).status, 200);
-      assert.match((await classify({ inputs: '😀😀😀😀😀😀' })).body.error, /text of 6 characters is over the 5-character limit/);
+      assert.match(
+        (await classify({ inputs: '😀😀😀😀😀😀' })).body.error,
+        /text of 6 characters is over the 5-character limit/,
+      );
     });
   });
 
@@ -179,7 +200,10 @@ describe('HTTP API hardening: content type, CORS, limits, timeouts, truncation',
     });
 
     it('refuses at start a headers timeout longer than the whole-request timeout', async function () {
-      await assert.rejects(startHttpApi(backend, { port: 0, headersTimeoutMs: 2000, receiveTimeoutMs: 1000 }), HttpApiStartError);
+      await assert.rejects(
+        startHttpApi(backend, { port: 0, headersTimeoutMs: 2000, receiveTimeoutMs: 1000 }),
+        HttpApiStartError,
+      );
     });
   });
 
@@ -191,7 +215,10 @@ describe('HTTP API hardening: content type, CORS, limits, timeouts, truncation',
       assert.equal(reply.headers['x-edgerelay-truncated'], '1');
       assert.deepEqual(
         reply.body.details.map((d: { truncated: boolean; tokensDropped: number }) => [d.truncated, d.tokensDropped]),
-        [[false, 0], [true, 8]],
+        [
+          [false, 0],
+          [true, 8],
+        ],
       );
       const fits = await classify({ inputs: 'fits' });
       assert.equal(fits.headers['x-edgerelay-truncated'], '0');
@@ -221,7 +248,10 @@ describe('HTTP API hardening: content type, CORS, limits, timeouts, truncation',
     it('refuses an unknown truncation strategy with 400 listing the accepted ones', async function () {
       const reply = await classify({ inputs: 'a', parameters: { truncation: 'sideways' } });
       assert.equal(reply.status, 400);
-      assert.match(reply.body.error, /^parameters\.truncation: must be true, false or one of "do_not_truncate", "longest_first"/);
+      assert.match(
+        reply.body.error,
+        /^parameters\.truncation: must be true, false or one of "do_not_truncate", "longest_first"/,
+      );
       assert.equal(backend.calls.length, 0);
     });
   });

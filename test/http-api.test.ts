@@ -5,7 +5,13 @@ import { Writable } from 'node:stream';
 import { InferenceClient } from '@huggingface/inference';
 import pino from 'pino';
 
-import { BackendUnavailableError, startHttpApi, type HttpApi, type HttpApiOptions, type LabelScore } from '../coordinator/api/index.js';
+import {
+  BackendUnavailableError,
+  startHttpApi,
+  type HttpApi,
+  type HttpApiOptions,
+  type LabelScore,
+} from '../coordinator/api/index.js';
 import { expectedRanking, FakeBackend, outcomeFor } from './helpers/fake-backend.js';
 
 interface Reply {
@@ -73,7 +79,10 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       const texts = ['bad', 'a fine and decent movie', 'meh!'];
       const reply = await classify({ inputs: texts });
       assert.equal(reply.status, 200);
-      assert.deepEqual(reply.body, texts.map((t) => expectedRanking(t)));
+      assert.deepEqual(
+        reply.body,
+        texts.map((t) => expectedRanking(t)),
+      );
       assert.deepEqual(backend.calls[0]!.texts, texts);
     });
 
@@ -81,7 +90,10 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       const texts = ['bad', 'a fine and decent movie'];
       const reply = await classify({ inputs: texts, parameters: { top_k: 1 } });
       assert.equal(reply.status, 200);
-      assert.deepEqual(reply.body, texts.map((t) => expectedRanking(t, 1)));
+      assert.deepEqual(
+        reply.body,
+        texts.map((t) => expectedRanking(t, 1)),
+      );
       const two = await classify({ inputs: 'bad', parameters: { top_k: 2, function_to_apply: 'softmax' } });
       assert.deepEqual(two.body, [expectedRanking('bad', 2)]);
     });
@@ -104,7 +116,17 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
         results: texts.map((t) => expectedRanking(t, 2)),
         details: texts.map((t) => {
           const { exitLayer, early, agents, totalMs, hops, logits } = outcomeFor(t);
-          return { exitLayer, early, degraded: false, truncated: false, tokensDropped: 0, agents, totalMs, hops, logits };
+          return {
+            exitLayer,
+            early,
+            degraded: false,
+            truncated: false,
+            tokensDropped: 0,
+            agents,
+            totalMs,
+            hops,
+            logits,
+          };
         }),
       });
     });
@@ -120,7 +142,10 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       const batch = await classify({ inputs: ['bad', 'a fine and decent movie'] }); // 'bad': layer 4
       assert.equal(batch.headers.get('x-edgerelay-exit-layer'), '4,6');
       assert.equal(batch.headers.get('x-edgerelay-early-exit'), 'true,false');
-      assert.deepEqual(JSON.parse(batch.headers.get('x-edgerelay-agents')!), [['pi-a', 'pi-b'], ['pi-a', 'pi-b']]);
+      assert.deepEqual(JSON.parse(batch.headers.get('x-edgerelay-agents')!), [
+        ['pi-a', 'pi-b'],
+        ['pi-a', 'pi-b'],
+      ]);
       // Server-Timing describes the first text
       assert.match(batch.headers.get('server-timing')!, /^total;dur=13, stage0-pi-a;dur=2\.5/);
     });
@@ -175,11 +200,27 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       ['an empty inputs list', { inputs: [] }, /^inputs: is an empty list/],
       ['a non-string input', { inputs: ['ok', 42] }, /^inputs\[1\]: must be a string/],
       ['65 inputs', { inputs: Array.from({ length: 65 }, () => 'hi') }, /^inputs: has 65 texts; at most 64/],
-      ['an over-long text', { inputs: ['ok', 'x'.repeat(10_001)] }, /^inputs\[1\]: .*10001 characters .*10000-character limit/],
+      [
+        'an over-long text',
+        { inputs: ['ok', 'x'.repeat(10_001)] },
+        /^inputs\[1\]: .*10001 characters .*10000-character limit/,
+      ],
       ['top_k of 0', { inputs: 'a', parameters: { top_k: 0 } }, /^parameters\.top_k: must be a positive integer/],
-      ['function_to_apply sigmoid', { inputs: 'a', parameters: { function_to_apply: 'sigmoid' } }, /"sigmoid" is not supported/],
-      ['exit_threshold above 1', { inputs: 'a', parameters: { exit_threshold: 1.5 } }, /^parameters\.exit_threshold: must be between 0 and 1/],
-      ['a misspelt parameter', { inputs: 'a', parameters: { exit_treshold: 0.5 } }, /unknown parameter.*"exit_treshold"/],
+      [
+        'function_to_apply sigmoid',
+        { inputs: 'a', parameters: { function_to_apply: 'sigmoid' } },
+        /"sigmoid" is not supported/,
+      ],
+      [
+        'exit_threshold above 1',
+        { inputs: 'a', parameters: { exit_threshold: 1.5 } },
+        /^parameters\.exit_threshold: must be between 0 and 1/,
+      ],
+      [
+        'a misspelt parameter',
+        { inputs: 'a', parameters: { exit_treshold: 0.5 } },
+        /unknown parameter.*"exit_treshold"/,
+      ],
     ];
     for (const [name, body, error] of cases) {
       it(`rejects ${name} with 400 and a JSON error naming the problem`, async function () {
@@ -211,7 +252,11 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
     });
 
     it('answers unknown paths with a JSON 404', async function () {
-      const reply = await call('/v2/classify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs":"hi"}' });
+      const reply = await call('/v2/classify', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"inputs":"hi"}',
+      });
       assert.equal(reply.status, 404);
       assert.match(reply.body.error, /no endpoint at \/v2\/classify/);
       assert.equal(backend.calls.length, 0);
@@ -224,17 +269,34 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
      * arrive if the server stops reading without waiting for the whole body.
      */
     function streamUntilAnswered(headers: Record<string, string> = {}) {
-      return new Promise<{ status: number; body: any; connection: string | undefined; sentBytes: number; socketClosed: Promise<void> }>((resolve, reject) => {
+      return new Promise<{
+        status: number;
+        body: any;
+        connection: string | undefined;
+        sentBytes: number;
+        socketClosed: Promise<void>;
+      }>((resolve, reject) => {
         let sentBytes = 0;
         let answered = false;
-        const req = httpRequest(`${api.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } });
+        const req = httpRequest(`${api.url}/v1/classify`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+        });
         const socketClosed = new Promise<void>((done) => req.on('socket', (s) => s.on('close', () => done())));
         req.on('error', (err) => answered || reject(err)); // a reset after the answer is expected
         req.on('response', (res) => {
           answered = true;
           let text = '';
           res.setEncoding('utf8').on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text), connection: res.headers.connection, sentBytes, socketClosed }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode!,
+              body: JSON.parse(text),
+              connection: res.headers.connection,
+              sentBytes,
+              socketClosed,
+            }),
+          );
         });
         const chunk = Buffer.alloc(64 * 1024, 'a');
         req.write('{"inputs": "');
@@ -267,7 +329,10 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
     it('answers 413 from the Content-Length alone, before any of the body arrives', async function () {
       this.timeout(10_000); // a server that waits for the body never answers: fail fast
       const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(`${api.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) } });
+        const req = httpRequest(`${api.url}/v1/classify`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) },
+        });
         req.on('response', (res) => (resolve(res.statusCode!), res.resume(), req.destroy()));
         req.on('error', reject);
         req.flushHeaders(); // headers only; the body is never sent
@@ -307,7 +372,10 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       const reply = await classify({ inputs: 'hello' });
       assert.equal(reply.status, 500);
       assert.deepEqual(reply.body, { error: 'tensor shape mismatch' });
-      assert.ok(logLines.some((l) => l.includes('tensor shape mismatch') && JSON.parse(l).level === 50), 'error was logged');
+      assert.ok(
+        logLines.some((l) => l.includes('tensor shape mismatch') && JSON.parse(l).level === 50),
+        'error was logged',
+      );
 
       backend.failure = undefined;
       const next = await classify({ inputs: 'hello' });
@@ -321,7 +389,12 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       const controller = new AbortController();
       const pending = classify({ inputs: 'hello' });
       void pending.catch(() => {});
-      const aborted = fetch(`${api.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs":"bye"}', signal: controller.signal });
+      const aborted = fetch(`${api.url}/v1/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"inputs":"bye"}',
+        signal: controller.signal,
+      });
       while (backend.calls.length < 2) await new Promise((r) => setTimeout(r, 5));
       controller.abort();
       await assert.rejects(aborted);
@@ -345,6 +418,11 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
     assert.deepEqual((await call('/healthz')).body, { status: 'ok', ready: true, planVersion: 3, agentsConnected: 2 });
     backend.ready = false;
     backend.health = () => ({ planVersion: null, agentsConnected: 1 });
-    assert.deepEqual((await call('/healthz')).body, { status: 'ok', ready: false, planVersion: null, agentsConnected: 1 });
+    assert.deepEqual((await call('/healthz')).body, {
+      status: 'ok',
+      ready: false,
+      planVersion: null,
+      agentsConnected: 1,
+    });
   });
 });

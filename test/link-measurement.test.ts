@@ -13,7 +13,10 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
 describe('links measured by the agents themselves at join time (emulated links)', function () {
   this.timeout(180_000);
 
-  for (const [link, mbps, latencyMs] of [['wifi', 80, 3], ['gigabit', 940, 0.2]] as const) {
+  for (const [link, mbps, latencyMs] of [
+    ['wifi', 80, 3],
+    ['gigabit', 940, 0.2],
+  ] as const) {
     it(`measures ${link} between every pair of agents, close to the emulated figures`, async () => {
       let cluster: SimCluster | undefined;
       try {
@@ -26,12 +29,18 @@ describe('links measured by the agents themselves at join time (emulated links)'
           // Loopback adds its own (small) time; the emulated link dominates.
           assert.ok(got > mbps * 0.5 && got < mbps * 1.3, `${pair}: ${got.toFixed(0)} Mbit/s, emulated ${mbps}`);
           // Measured latency also holds the data plane's own software time (about 1.4 ms here).
-          assert.ok(l.latencyMs >= latencyMs * 0.8 && l.latencyMs < latencyMs + 4, `${pair}: ${l.latencyMs.toFixed(2)} ms, emulated ${latencyMs}`);
+          assert.ok(
+            l.latencyMs >= latencyMs * 0.8 && l.latencyMs < latencyMs + 4,
+            `${pair}: ${l.latencyMs.toFixed(2)} ms, emulated ${latencyMs}`,
+          );
         }
         if (link === 'wifi') {
           // Measured Wi-Fi makes the coordinator replan: no head groups over a slow link.
           await waitFor(() => (cluster!.coordinator.activePlan?.version ?? 0) > 1, 60_000);
-          assert.ok(cluster.coordinator.activePlan!.stages.every((s) => s.members.length === 0), JSON.stringify(cluster.coordinator.activePlan!.stages));
+          assert.ok(
+            cluster.coordinator.activePlan!.stages.every((s) => s.members.length === 0),
+            JSON.stringify(cluster.coordinator.activePlan!.stages),
+          );
         }
       } finally {
         await cluster?.stop();

@@ -5,13 +5,22 @@ import type { AgentRecord } from '../coordinator/cluster/registry.js';
 import { surveyLinks } from '../coordinator/daemon/link-survey.js';
 import type { Link } from '../coordinator/planning/index.js';
 import type { Dispatcher } from '../coordinator/serving/dispatcher.js';
-import { BULK_BYTES, estimateLink, ImplausibleLinkError, LinkProber, SMALL_BULK_BYTES } from '../device-agent/link-probe.js';
+import {
+  BULK_BYTES,
+  estimateLink,
+  ImplausibleLinkError,
+  LinkProber,
+  SMALL_BULK_BYTES,
+} from '../device-agent/link-probe.js';
 
 const GIGABIT = 940e6 / 8; // bytes/s
 const mbps = (bytesPerSec: number) => (bytesPerSec * 8) / 1e6;
 /** Round trip of a frame of `bytes` over a link of `bw` bytes/s with 0.2 ms of fixed cost. */
 const rtt = (bytes: number, bw = GIGABIT) => 0.2 + (bytes / bw) * 1000;
-const pair = (stallSmallMs = 0, stallBigMs = 0) => ({ smallMs: rtt(SMALL_BULK_BYTES) + stallSmallMs, bigMs: rtt(BULK_BYTES) + stallBigMs });
+const pair = (stallSmallMs = 0, stallBigMs = 0) => ({
+  smallMs: rtt(SMALL_BULK_BYTES) + stallSmallMs,
+  bigMs: rtt(BULK_BYTES) + stallBigMs,
+});
 const pings = [0.4, 0.41, 0.39, 0.4, 0.42];
 
 describe('estimateLink (probe timings to a link figure)', () => {
@@ -58,7 +67,10 @@ describe('estimateLink (probe timings to a link figure)', () => {
   it('ignores non-positive and non-finite ping times, and fails when fewer than three remain', () => {
     const l = estimateLink('b', { pingsMs: [0, -1, 0.4, 0.4, 0.4], bulk: [pair(), pair()] });
     assert.equal(l.latencyMs, 0.2);
-    assert.throws(() => estimateLink('b', { pingsMs: [0, -1, NaN, 0.4, 0.4], bulk: [pair(), pair()] }), /only 2 of 5 latency probes/);
+    assert.throws(
+      () => estimateLink('b', { pingsMs: [0, -1, NaN, 0.4, 0.4], bulk: [pair(), pair()] }),
+      /only 2 of 5 latency probes/,
+    );
   });
 });
 
@@ -95,19 +107,29 @@ describe('surveyLinks (the coordinator collecting link reports)', () => {
     const records: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of chunk.toString().split('\n'))
+          if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
         done();
       },
     });
     const links = [
       { peer: 'b', latencyMs: 0.3, bandwidthBytesPerSec: GIGABIT },
-      { peer: 'c', latencyMs: 0.3, bandwidthBytesPerSec: (734_003e6 / 8) },
+      { peer: 'c', latencyMs: 0.3, bandwidthBytesPerSec: 734_003e6 / 8 },
     ];
-    const dispatcher = { measureLinks: async () => ({ type: 'link-report', requestId: 'x', agent: 'a', links, errors: [] }) } as unknown as Dispatcher;
+    const dispatcher = {
+      measureLinks: async () => ({ type: 'link-report', requestId: 'x', agent: 'a', links, errors: [] }),
+    } as unknown as Dispatcher;
     const measured = new Map<string, Link>();
-    await surveyLinks([{ id: 'a', dataAddress: '127.0.0.1:1' } as AgentRecord], dispatcher, measured, pino({ level: 'warn' }, sink));
+    await surveyLinks(
+      [{ id: 'a', dataAddress: '127.0.0.1:1' } as AgentRecord],
+      dispatcher,
+      measured,
+      pino({ level: 'warn' }, sink),
+    );
     assert.deepEqual([...measured.keys()], ['a|b']);
-    const warning = records.find((r) => r.msg === 'ignored implausible link measurements; those links keep their earlier or assumed figures');
+    const warning = records.find(
+      (r) => r.msg === 'ignored implausible link measurements; those links keep their earlier or assumed figures',
+    );
     assert.ok(warning, JSON.stringify(records));
     assert.match(String((warning.dropped as string[])[0]), /^c: 734003 Mbit\/s exceeds 100000 Mbit\/s/);
   });

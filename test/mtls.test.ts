@@ -10,7 +10,12 @@ import { ClusterAuth } from '../coordinator/cluster/auth.js';
 import { controlHandlers, startControlServer } from '../coordinator/cluster/control-service.js';
 import { AgentRegistry } from '../coordinator/cluster/registry.js';
 import { ReferenceRunner } from '../coordinator/reference/index.js';
-import { CaUnusableError, CertOptionsError, CertsExistError, generateClusterCerts } from '../coordinator/security/certs.js';
+import {
+  CaUnusableError,
+  CertOptionsError,
+  CertsExistError,
+  generateClusterCerts,
+} from '../coordinator/security/certs.js';
 import { loadServerCredentials } from '../coordinator/security/credentials.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { loadAgentCredentials, TlsFilesError } from '../device-agent/security/tls-files.js';
@@ -24,19 +29,31 @@ const MODEL = path.resolve('models/sst2-bert-6L-256H');
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
-
 const x509 = (dir: string, file: string) => new X509Certificate(readFileSync(path.join(dir, file)));
 const mode = (dir: string, file: string) => statSync(path.join(dir, file)).mode & 0o777;
 
 function call<Res>(client: CoordinatorClient, method: 'Challenge' | 'Register', request: object): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const fn = client[method] as unknown as (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => void;
-    fn.call(client, request, { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res as Res)));
+    const fn = client[method] as unknown as (
+      req: object,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res?: Res) => void,
+    ) => void;
+    fn.call(client, request, { deadline: Date.now() + 10_000 }, (err, res) =>
+      err ? reject(err) : resolve(res as Res),
+    );
   });
 }
 
 function registerRequest(name: string, nonce: string) {
-  return { name, dataAddress: '127.0.0.1:1', capabilities: { cores: 1, gflops: 1, threads: 1 }, cachedShards: [], nonce, proof: '' };
+  return {
+    name,
+    dataAddress: '127.0.0.1:1',
+    capabilities: { cores: 1, gflops: 1, threads: 1 },
+    cachedShards: [],
+    nonce,
+    proof: '',
+  };
 }
 
 describe('edgerelay certs', function () {
@@ -47,7 +64,17 @@ describe('edgerelay certs', function () {
   before(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'edgerelay-certs-'));
     dir = path.join(root, 'tls');
-    const { code, stderr } = await edgerelay(['certs', '--out', dir, '--coordinator-hosts', 'coordinator.lan,192.168.1.10', '--agents', 'agent-0,agent-1', '--days', '30']);
+    const { code, stderr } = await edgerelay([
+      'certs',
+      '--out',
+      dir,
+      '--coordinator-hosts',
+      'coordinator.lan,192.168.1.10',
+      '--agents',
+      'agent-0,agent-1',
+      '--days',
+      '30',
+    ]);
     assert.equal(code, 0, stderr);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
@@ -83,7 +110,8 @@ describe('edgerelay certs', function () {
 
   it('covers loopback and the given hosts in the coordinator SANs, and only those', () => {
     const cert = x509(dir, 'coordinator.pem');
-    for (const ip of ['127.0.0.1', '::1', '192.168.1.10']) assert.equal(cert.checkIP(ip), ip, `${ip} in ${cert.subjectAltName}`);
+    for (const ip of ['127.0.0.1', '::1', '192.168.1.10'])
+      assert.equal(cert.checkIP(ip), ip, `${ip} in ${cert.subjectAltName}`);
     for (const host of ['localhost', 'coordinator.lan']) assert.equal(cert.checkHost(host), host);
     assert.equal(cert.checkIP('10.0.0.1'), undefined);
     assert.equal(cert.checkHost('other.lan'), undefined);
@@ -106,7 +134,7 @@ describe('edgerelay certs', function () {
     assert.deepEqual(readFileSync(path.join(dir, 'ca.pem')), before);
   });
 
-  it('issues an added agent under the existing CA and leaves the other agents\' certificates alone', async () => {
+  it("issues an added agent under the existing CA and leaves the other agents' certificates alone", async () => {
     const ca = readFileSync(path.join(dir, 'ca.pem'));
     const agent0 = readFileSync(path.join(dir, 'agent-0.pem'));
     const coordinator = readFileSync(path.join(dir, 'coordinator.pem'));
@@ -135,9 +163,16 @@ describe('edgerelay certs', function () {
 
   it('refuses agent names that are not valid --name values or would overwrite the CA files', () => {
     for (const name of ['../evil', 'ca', 'coordinator', 'x-key', '']) {
-      assert.throws(() => generateClusterCerts({ outDir: path.join(root, 'bad'), agents: [name] }), CertOptionsError, name);
+      assert.throws(
+        () => generateClusterCerts({ outDir: path.join(root, 'bad'), agents: [name] }),
+        CertOptionsError,
+        name,
+      );
     }
-    assert.throws(() => generateClusterCerts({ outDir: path.join(root, 'bad'), coordinatorHosts: ['not a host'] }), CertOptionsError);
+    assert.throws(
+      () => generateClusterCerts({ outDir: path.join(root, 'bad'), coordinatorHosts: ['not a host'] }),
+      CertOptionsError,
+    );
     assert.equal(existsSync(path.join(root, 'bad', 'ca.pem')), false);
   });
 
@@ -145,12 +180,18 @@ describe('edgerelay certs', function () {
     const other = path.join(root, 'no-key');
     generateClusterCerts({ outDir: other });
     unlinkSync(path.join(other, 'ca-key.pem'));
-    assert.throws(() => generateClusterCerts({ outDir: other, agents: ['late'] }), (err: Error) => err instanceof CaUnusableError && /ca-key\.pem.*--force/.test(err.message));
+    assert.throws(
+      () => generateClusterCerts({ outDir: other, agents: ['late'] }),
+      (err: Error) => err instanceof CaUnusableError && /ca-key\.pem.*--force/.test(err.message),
+    );
     assert.throws(() => generateClusterCerts({ outDir: path.join(root, 'tls') }), CertsExistError);
   });
 
   it('tells an agent whose TLS directory lacks its certificate how to make one', () => {
-    assert.throws(() => loadAgentCredentials(dir, 'agent-9'), (err: Error) => err instanceof TlsFilesError && /agent-9-key\.pem.*edgerelay certs/.test(err.message));
+    assert.throws(
+      () => loadAgentCredentials(dir, 'agent-9'),
+      (err: Error) => err instanceof TlsFilesError && /agent-9-key\.pem.*edgerelay certs/.test(err.message),
+    );
   });
 });
 
@@ -183,7 +224,11 @@ describe('mutual TLS on the control plane', function () {
 
     before(async () => {
       const logger = pino({ level: 'silent' });
-      const handlers = controlHandlers(new AgentRegistry(), { shardBytes: () => undefined }, { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000, logger, auth: new ClusterAuth(undefined) });
+      const handlers = controlHandlers(
+        new AgentRegistry(),
+        { shardBytes: () => undefined },
+        { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000, logger, auth: new ClusterAuth(undefined) },
+      );
       const started = await startControlServer('127.0.0.1', 0, handlers, loadServerCredentials(dir));
       server = started.server;
       address = `127.0.0.1:${started.port}`;
@@ -194,7 +239,9 @@ describe('mutual TLS on the control plane', function () {
     });
 
     it('answers an agent presenting a certificate of the cluster CA', async () => {
-      const reply = await call<{ nonce: string }>(client(loadAgentCredentials(dir, 'agent-0')), 'Challenge', { name: 'agent-0' });
+      const reply = await call<{ nonce: string }>(client(loadAgentCredentials(dir, 'agent-0')), 'Challenge', {
+        name: 'agent-0',
+      });
       assert.ok(reply.nonce.length > 0);
     });
 
@@ -204,15 +251,25 @@ describe('mutual TLS on the control plane', function () {
     };
 
     it('fails the handshake of a plaintext client', async () => {
-      await assert.rejects(call(client(grpc.credentials.createInsecure()), 'Challenge', { name: 'x' }), refusedWith(grpc.status.UNAVAILABLE));
+      await assert.rejects(
+        call(client(grpc.credentials.createInsecure()), 'Challenge', { name: 'x' }),
+        refusedWith(grpc.status.UNAVAILABLE),
+      );
     });
 
     it('fails the handshake of a TLS client without a client certificate', async () => {
-      await assert.rejects(call(client(grpc.credentials.createSsl(ca())), 'Challenge', { name: 'x' }), refusedWith(grpc.status.UNAVAILABLE));
+      await assert.rejects(
+        call(client(grpc.credentials.createSsl(ca())), 'Challenge', { name: 'x' }),
+        refusedWith(grpc.status.UNAVAILABLE),
+      );
     });
 
     it('fails the handshake of a client whose certificate another CA signed', async () => {
-      const creds = grpc.credentials.createSsl(ca(), readFileSync(path.join(foreign, 'agent-0-key.pem')), readFileSync(path.join(foreign, 'agent-0.pem')));
+      const creds = grpc.credentials.createSsl(
+        ca(),
+        readFileSync(path.join(foreign, 'agent-0-key.pem')),
+        readFileSync(path.join(foreign, 'agent-0.pem')),
+      );
       await assert.rejects(call(client(creds), 'Challenge', { name: 'agent-0' }), refusedWith(grpc.status.UNAVAILABLE));
     });
 
@@ -235,7 +292,12 @@ describe('mutual TLS on the control plane', function () {
     let cluster: SimCluster;
     before(async () => {
       // A two-stage plan, so both agents' TLS connections carry the request.
-      const planFile = writePlan({ stages: [{ layers: [0, 3], host: 'agent-0' }, { layers: [3, 6], host: 'agent-1' }] });
+      const planFile = writePlan({
+        stages: [
+          { layers: [0, 3], host: 'agent-0' },
+          { layers: [3, 6], host: 'agent-1' },
+        ],
+      });
       cluster = await startSimCluster({ model: MODEL, agents: 2, tlsDir: dir, planFile });
     });
     after(async () => cluster?.stop());
@@ -247,9 +309,16 @@ describe('mutual TLS on the control plane', function () {
       const [expected] = await runner.classify([text], 1);
       await runner.release();
 
-      const res = await fetch(`${cluster.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: text, parameters: { details: true } }) });
+      const res = await fetch(`${cluster.url}/v1/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: text, parameters: { details: true } }),
+      });
       assert.equal(res.status, 200, await res.clone().text());
-      const body = (await res.json()) as { results: { label: string }[][]; details: { exitLayer: number; agents: string[]; logits: number[] }[] };
+      const body = (await res.json()) as {
+        results: { label: string }[][];
+        details: { exitLayer: number; agents: string[]; logits: number[] }[];
+      };
       assert.equal(body.results[0]![0]!.label, 'positive');
       assert.equal(body.results[0]![0]!.label, expected!.label);
       const d = body.details[0]!;
@@ -258,9 +327,15 @@ describe('mutual TLS on the control plane', function () {
       const want = expected!.exits.at(-1)!.logits;
       d.logits.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-4, `logit ${i}: ${v} vs ${want[i]}`));
       // ... and the agents really went through TLS: the control port refuses plaintext.
-      const plain = new (controlPlane().Coordinator)(`127.0.0.1:${cluster.coordinator.grpcPort}`, grpc.credentials.createInsecure());
+      const plain = new (controlPlane().Coordinator)(
+        `127.0.0.1:${cluster.coordinator.grpcPort}`,
+        grpc.credentials.createInsecure(),
+      );
       try {
-        await assert.rejects(call(plain, 'Challenge', { name: 'x' }), (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE);
+        await assert.rejects(
+          call(plain, 'Challenge', { name: 'x' }),
+          (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE,
+        );
       } finally {
         plain.close();
       }
@@ -291,7 +366,11 @@ describe('mutual TLS on the control plane', function () {
         assert.equal(cluster.coordinator.registry.get('agent-2'), undefined);
       } finally {
         impostor.child.kill('SIGTERM');
-        await new Promise((r) => (impostor.child.exitCode !== null || impostor.child.signalCode !== null ? r(null) : impostor.child.once('exit', r)));
+        await new Promise((r) =>
+          impostor.child.exitCode !== null || impostor.child.signalCode !== null
+            ? r(null)
+            : impostor.child.once('exit', r),
+        );
       }
     });
   });

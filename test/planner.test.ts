@@ -56,15 +56,22 @@ function scenario(name: string): { cluster: ClusterModel; file: ClusterFile } {
   return { cluster: clusterFromFile(file), file };
 }
 
-function cluster(devices: { name: string; gflops: number; memoryMB?: number; link?: ClusterFile['links']['default'] }[], link: ClusterFile['links']['default'] = 'gigabit'): ClusterModel {
+function cluster(
+  devices: { name: string; gflops: number; memoryMB?: number; link?: ClusterFile['links']['default'] }[],
+  link: ClusterFile['links']['default'] = 'gigabit',
+): ClusterModel {
   return clusterFromFile(
     parseClusterFile({
-      devices: devices.map((d) => ({ name: d.name, gflops: d.gflops, memoryMB: d.memoryMB ?? 4096, ...(d.link ? { link: d.link } : {}) })),
+      devices: devices.map((d) => ({
+        name: d.name,
+        gflops: d.gflops,
+        memoryMB: d.memoryMB ?? 4096,
+        ...(d.link ? { link: d.link } : {}),
+      })),
       links: { default: link },
     }),
   );
 }
-
 
 function randomCluster(rand: () => number, n: number): ClusterModel {
   const devices = Array.from({ length: n }, (_, i) => ({
@@ -77,7 +84,12 @@ function randomCluster(rand: () => number, n: number): ClusterModel {
     devices.forEach((__, j) => {
       if (j <= i) return;
       const r = rand();
-      const l: Link = r < 0.4 ? linkProfile('gigabit') : r < 0.8 ? linkProfile('wifi') : { bandwidthBytesPerSec: 1e6 + rand() * 2e8, latencyMs: rand() * 10 };
+      const l: Link =
+        r < 0.4
+          ? linkProfile('gigabit')
+          : r < 0.8
+            ? linkProfile('wifi')
+            : { bandwidthBytesPerSec: 1e6 + rand() * 2e8, latencyMs: rand() * 10 };
       links[i]![j] = links[j]![i] = l;
     }),
   );
@@ -88,7 +100,8 @@ function randomCluster(rand: () => number, n: number): ClusterModel {
 function assertRunnable(plan: Plan, c: ClusterModel, model: PlannerModel, opts: PlannerOptions): void {
   validatePlan(plan, model, new Set(c.devices.map((d) => d.id)));
   const predicted = predictPlan(plan, c, model, opts);
-  for (const d of predicted.devices) assert.ok(d.memoryBytes <= d.usableBytes, `${d.agent} needs ${d.memoryBytes} B but has ${d.usableBytes} B usable`);
+  for (const d of predicted.devices)
+    assert.ok(d.memoryBytes <= d.usableBytes, `${d.agent} needs ${d.memoryBytes} B but has ${d.usableBytes} B usable`);
   assert.ok(predicted.fits);
   assert.ok(Number.isFinite(predicted.latencyMs) && predicted.latencyMs > 0);
 }
@@ -105,8 +118,15 @@ describe('planner cost model', () => {
 
   it('splits a layer into partial FLOPs that add back up to the whole, whatever the shares', () => {
     const dm = costModel.dims(BERT_BASE, 64);
-    const parts = [[5, 1000], [4, 1072], [3, 1000]] as const;
-    const sum = parts.reduce((s, [h, c]) => s + costModel.attentionPartialFlops(dm, h) + costModel.ffnPartialFlops(dm, c), 0);
+    const parts = [
+      [5, 1000],
+      [4, 1072],
+      [3, 1000],
+    ] as const;
+    const sum = parts.reduce(
+      (s, [h, c]) => s + costModel.attentionPartialFlops(dm, h) + costModel.ffnPartialFlops(dm, c),
+      0,
+    );
     assert.ok(Math.abs(sum - (costModel.attentionPartialFlops(dm, 12) + costModel.ffnPartialFlops(dm, 3072))) < 1);
   });
 
@@ -121,13 +141,22 @@ describe('planner cost model', () => {
   it('weights every layer by the chance a request reaches it, from the exit rates', () => {
     const model = bert(4, 64, 4, true);
     assert.deepEqual(reachProbabilities(model), [1, 1, 1, 1]);
-    assert.deepEqual(reachProbabilities(model, [0.5, 0.25]).map((p) => +p.toFixed(6)), [1, 0.5, 0.25, 0.25]);
+    assert.deepEqual(
+      reachProbabilities(model, [0.5, 0.25]).map((p) => +p.toFixed(6)),
+      [1, 0.5, 0.25, 0.25],
+    );
     assert.throws(() => reachProbabilities(model, [0.5, 0.5, 0.5]), ExitRatesError);
     assert.throws(() => reachProbabilities(bert(4, 64, 4), [0.5, 0.5]), ExitRatesError);
     // One rate per layer, as `edgerelay calibrate` writes it, for a model with exits after layers 2 and 4 only.
     const sparse = { ...bert(4, 64, 4), exitLayers: [1, 3] };
-    assert.deepEqual(reachProbabilities(sparse, [0, 0.7, 0, 0.3]).map((p) => +p.toFixed(6)), [1, 1, 0.3, 0.3]);
-    assert.deepEqual(reachProbabilities(sparse, [0.7]).map((p) => +p.toFixed(6)), [1, 1, 0.3, 0.3]);
+    assert.deepEqual(
+      reachProbabilities(sparse, [0, 0.7, 0, 0.3]).map((p) => +p.toFixed(6)),
+      [1, 1, 0.3, 0.3],
+    );
+    assert.deepEqual(
+      reachProbabilities(sparse, [0.7]).map((p) => +p.toFixed(6)),
+      [1, 1, 0.3, 0.3],
+    );
     assert.throws(() => reachProbabilities(sparse, [0.2, 0.5, 0, 0.3]), /after layer 1, which has no exit head/);
   });
 });
@@ -136,7 +165,11 @@ describe('cluster files', () => {
   it('takes figures from the profile unless the device states them, and a Wi-Fi device talks Wi-Fi to everyone', () => {
     const c = clusterFromFile(
       parseClusterFile({
-        devices: [{ name: 'a', profile: 'pi4' }, { name: 'b', profile: 'pi5', gflops: 99 }, { name: 'c', profile: 'orin-nano', link: 'wifi' }],
+        devices: [
+          { name: 'a', profile: 'pi4' },
+          { name: 'b', profile: 'pi5', gflops: 99 },
+          { name: 'c', profile: 'orin-nano', link: 'wifi' },
+        ],
         links: { default: 'gigabit', pairs: [{ a: 'a', b: 'b', link: { bandwidthMbps: 10, latencyMs: 7 } }] },
       }),
     );
@@ -149,10 +182,22 @@ describe('cluster files', () => {
   });
 
   it('names the problem: an unknown profile, a device without figures, a pair naming a stranger', () => {
-    assert.throws(() => parseClusterFile({ devices: [{ name: 'a', profile: 'pi3' }], links: { default: 'gigabit' } }), (e: Error) => e instanceof ClusterFileError && /devices\.0\.profile/.test(e.message));
-    assert.throws(() => clusterFromFile(parseClusterFile({ devices: [{ name: 'a', gflops: 3 }], links: { default: 'wifi' } })), /"a" needs a "profile"/);
     assert.throws(
-      () => clusterFromFile(parseClusterFile({ devices: [{ name: 'a', profile: 'pi4' }], links: { default: 'wifi', pairs: [{ a: 'a', b: 'z', link: 'wifi' }] } })),
+      () => parseClusterFile({ devices: [{ name: 'a', profile: 'pi3' }], links: { default: 'gigabit' } }),
+      (e: Error) => e instanceof ClusterFileError && /devices\.0\.profile/.test(e.message),
+    );
+    assert.throws(
+      () => clusterFromFile(parseClusterFile({ devices: [{ name: 'a', gflops: 3 }], links: { default: 'wifi' } })),
+      /"a" needs a "profile"/,
+    );
+    assert.throws(
+      () =>
+        clusterFromFile(
+          parseClusterFile({
+            devices: [{ name: 'a', profile: 'pi4' }],
+            links: { default: 'wifi', pairs: [{ a: 'a', b: 'z', link: 'wifi' }] },
+          }),
+        ),
       /names "z"/,
     );
   });
@@ -160,7 +205,10 @@ describe('cluster files', () => {
   it('builds the same kind of cluster from live agents, asking each ordered pair for its link', () => {
     const asked: string[] = [];
     const c = clusterFromAgents(
-      [{ id: 'x', gflops: 10, memoryBytes: 4096 * MB, dataAddress: 'h:1' }, { id: 'y', gflops: 20, memoryBytes: 4096 * MB, dataAddress: 'h:2' }],
+      [
+        { id: 'x', gflops: 10, memoryBytes: 4096 * MB, dataAddress: 'h:1' },
+        { id: 'y', gflops: 20, memoryBytes: 4096 * MB, dataAddress: 'h:2' },
+      ],
       (a, b) => (asked.push(`${a}>${b}`), linkProfile('gigabit')),
     );
     assert.deepEqual(asked.sort(), ['x>y', 'y>x']);
@@ -171,16 +219,30 @@ describe('cluster files', () => {
 
 describe('planCluster', () => {
   it('gives nothing to a device too small for any share of a layer, however fast it is', () => {
-    const c = cluster([{ name: 'pi-a', gflops: 11.4 }, { name: 'pi-b', gflops: 11.4 }, { name: 'tiny', gflops: 1000, memoryMB: 300 }]);
+    const c = cluster([
+      { name: 'pi-a', gflops: 11.4 },
+      { name: 'pi-b', gflops: 11.4 },
+      { name: 'tiny', gflops: 1000, memoryMB: 300 },
+    ]);
     for (const objective of ['latency', 'throughput'] as const) {
       const r = planCluster(BERT_BASE, c, options({ objective }));
       assert.ok(!JSON.stringify(r.plan.stages).includes('tiny'), `${objective}: ${JSON.stringify(r.plan.stages)}`);
-      assert.ok(r.explanation.some((l) => /tiny is unused: .* cannot hold a share of a layer/.test(l)), r.explanation.join('\n'));
+      assert.ok(
+        r.explanation.some((l) => /tiny is unused: .* cannot hold a share of a layer/.test(l)),
+        r.explanation.join('\n'),
+      );
     }
   });
 
-  it('spreads a model that no single device can hold, within every device\'s memory', () => {
-    const c = cluster([{ name: 'a', gflops: 30, memoryMB: 700 }, { name: 'b', gflops: 11, memoryMB: 700 }, { name: 'c', gflops: 11, memoryMB: 700 }], 'wifi');
+  it("spreads a model that no single device can hold, within every device's memory", () => {
+    const c = cluster(
+      [
+        { name: 'a', gflops: 30, memoryMB: 700 },
+        { name: 'b', gflops: 11, memoryMB: 700 },
+        { name: 'c', gflops: 11, memoryMB: 700 },
+      ],
+      'wifi',
+    );
     assert.throws(() => bestSingleDevicePlan(BERT_BASE, c, options()), ModelDoesNotFitError);
     for (const objective of ['latency', 'throughput'] as const) {
       const r = planCluster(BERT_BASE, c, options({ objective }));
@@ -190,8 +252,17 @@ describe('planCluster', () => {
   });
 
   it('says what to do when the model is too big for the whole cluster', () => {
-    const c = cluster([{ name: 'a', gflops: 30, memoryMB: 400 }, { name: 'b', gflops: 30, memoryMB: 400 }]);
-    assert.throws(() => planCluster(BERT_BASE, c, options()), (e: Error) => e instanceof ModelDoesNotFitError && /does not fit the cluster/.test(e.message) && /Add devices or memory/.test(e.message));
+    const c = cluster([
+      { name: 'a', gflops: 30, memoryMB: 400 },
+      { name: 'b', gflops: 30, memoryMB: 400 },
+    ]);
+    assert.throws(
+      () => planCluster(BERT_BASE, c, options()),
+      (e: Error) =>
+        e instanceof ModelDoesNotFitError &&
+        /does not fit the cluster/.test(e.message) &&
+        /Add devices or memory/.test(e.message),
+    );
   });
 
   it('emits only runnable plans for random clusters of 1-6 devices, links and head counts', function () {
@@ -214,26 +285,42 @@ describe('planCluster', () => {
         assert.ok(r.explanation.length > 0);
         planned++;
       } catch (err) {
-        if (!(err instanceof ModelDoesNotFitError)) throw new Error(`seed ${seed}: ${(err as Error).stack}`, { cause: err });
+        if (!(err instanceof ModelDoesNotFitError))
+          throw new Error(`seed ${seed}: ${(err as Error).stack}`, { cause: err });
       }
     }
     assert.ok(planned >= 40, `only ${planned} of 60 random clusters could be planned`);
   });
 
   it('gives a faster group member at least the heads and columns of a slower one', () => {
-    const c = cluster([{ name: 'slow', gflops: 10 }, { name: 'mid', gflops: 17 }, { name: 'fast', gflops: 40 }]);
+    const c = cluster([
+      { name: 'slow', gflops: 10 },
+      { name: 'mid', gflops: 17 },
+      { name: 'fast', gflops: 40 },
+    ]);
     // Share logic, not the fitted overheads: without per-run overhead a group of these three pays.
-    const r = planCluster(BERT_BASE, c, options({ wireDtype: 'float16', cost: { opOverheadMflop: 0, opOverheadFlopsPerValue: 0, efficiency: 1 } }));
+    const r = planCluster(
+      BERT_BASE,
+      c,
+      options({ wireDtype: 'float16', cost: { opOverheadMflop: 0, opOverheadFlopsPerValue: 0, efficiency: 1 } }),
+    );
     const groups = groupStages(r.plan);
     assert.ok(groups.length > 0, 'expected a head group over gigabit');
     const share = (id: string) => groups[0]!.members.find((m) => m.agentId === id);
-    if (share('fast') && share('slow')) assert.ok(share('fast')!.ffnColumns.length > 2 * share('slow')!.ffnColumns.length, 'shares follow speed, not equal');
+    if (share('fast') && share('slow'))
+      assert.ok(
+        share('fast')!.ffnColumns.length > 2 * share('slow')!.ffnColumns.length,
+        'shares follow speed, not equal',
+      );
     const speed = new Map(c.devices.map((d) => [d.id, d.gflops]));
     for (const s of groups) {
       for (const a of s.members) {
         for (const b of s.members) {
           if (speed.get(a.agentId)! <= speed.get(b.agentId)!) continue;
-          assert.ok(a.heads.length >= b.heads.length && a.ffnColumns.length >= b.ffnColumns.length, `${a.agentId} vs ${b.agentId}`);
+          assert.ok(
+            a.heads.length >= b.heads.length && a.ffnColumns.length >= b.ffnColumns.length,
+            `${a.agentId} vs ${b.agentId}`,
+          );
         }
       }
     }
@@ -253,7 +340,9 @@ describe('planCluster', () => {
       const small = randomCluster(rand, 1 + Math.floor(rand() * 4));
       const fast = { id: 'fast', gflops: 10 * Math.max(...small.devices.map((d) => d.gflops)), memoryBytes: 2048 * MB };
       const link: Link = rand() < 0.5 ? linkProfile('gigabit') : linkProfile('wifi');
-      const big = clusterFromAgents([...small.devices, fast], (a, b) => (a === 'fast' || b === 'fast' ? link : small.links[Number(a.slice(1))]![Number(b.slice(1))]!));
+      const big = clusterFromAgents([...small.devices, fast], (a, b) =>
+        a === 'fast' || b === 'fast' ? link : small.links[Number(a.slice(1))]![Number(b.slice(1))]!,
+      );
       const exitRates = rand() < 0.5 ? [0.6, 0.1] : undefined;
       for (const objective of ['latency', 'throughput'] as const) {
         const opts = options({ objective, seqLen: 64, ...(exitRates ? { exitRates } : {}) });
@@ -265,16 +354,23 @@ describe('planCluster', () => {
           throw err;
         }
         const after = planCluster(model, big, opts);
-        if (objective === 'latency') assert.ok(after.predicted.latencyMs <= before.predicted.latencyMs * (1 + 1e-9), `seed ${seed}`);
+        if (objective === 'latency')
+          assert.ok(after.predicted.latencyMs <= before.predicted.latencyMs * (1 + 1e-9), `seed ${seed}`);
         else assert.ok(after.predicted.throughputRps >= before.predicted.throughputRps * (1 - 1e-9), `seed ${seed}`);
       }
     }
     const { cluster: three } = scenario('pi4-pi5-orin-gigabit');
     const withFast = clusterFromAgents(
-      [...three.devices.map((d) => ({ id: d.id, gflops: d.gflops, memoryBytes: d.memoryBytes })), { id: 'fast', gflops: 300, memoryBytes: 8192 * MB }],
+      [
+        ...three.devices.map((d) => ({ id: d.id, gflops: d.gflops, memoryBytes: d.memoryBytes })),
+        { id: 'fast', gflops: 300, memoryBytes: 8192 * MB },
+      ],
       () => linkProfile('gigabit'),
     );
-    assert.ok(planCluster(BERT_BASE, withFast, options()).predicted.latencyMs < planCluster(BERT_BASE, three, options()).predicted.latencyMs);
+    assert.ok(
+      planCluster(BERT_BASE, withFast, options()).predicted.latencyMs <
+        planCluster(BERT_BASE, three, options()).predicted.latencyMs,
+    );
   });
 
   it('pipelines over slow Wi-Fi but splits heads over gigabit when the split pays', () => {
@@ -290,14 +386,29 @@ describe('planCluster', () => {
     assert.ok(grouped.predicted.latencyMs < bestSingleDevicePlan(BERT_BASE, pis, options()).predicted.latencyMs * 0.75);
     assert.ok(grouped.explanation.some((l) => /makes the split pay/.test(l)));
     // Only the devices on the fast links join the group.
-    const mixed = cluster([{ name: 'pi4', gflops: 11.4, link: 'wifi' }, { name: 'pi5', gflops: 30.2 }, { name: 'orin', gflops: 28.3 }]);
+    const mixed = cluster([
+      { name: 'pi4', gflops: 11.4, link: 'wifi' },
+      { name: 'pi5', gflops: 30.2 },
+      { name: 'orin', gflops: 28.3 },
+    ]);
     const m = planCluster(BERT_BASE, mixed, options());
-    assert.deepEqual(groupStages(m.plan).flatMap((s) => s.members.map((x) => x.agentId)).sort(), ['orin', 'pi5']);
+    assert.deepEqual(
+      groupStages(m.plan)
+        .flatMap((s) => s.members.map((x) => x.agentId))
+        .sort(),
+      ['orin', 'pi5'],
+    );
   });
 
   it('puts the fastest device on stage 1 when most requests exit early', () => {
     // Neither device holds the whole model, and Wi-Fi makes groups pay nothing: two pipeline stages.
-    const c = cluster([{ name: 'pi4', gflops: 11.4, memoryMB: 700 }, { name: 'orin', gflops: 28.3, memoryMB: 700 }], 'wifi');
+    const c = cluster(
+      [
+        { name: 'pi4', gflops: 11.4, memoryMB: 700 },
+        { name: 'orin', gflops: 28.3, memoryMB: 700 },
+      ],
+      'wifi',
+    );
     const model = bert(12, 768, 12, true);
     const opts = options({ exitRates: [0.8, 0.05, 0.05] });
     const r = planCluster(model, c, opts);
@@ -306,17 +417,31 @@ describe('planCluster', () => {
     assert.ok(r.predicted.stages[1]!.reachProbability < 0.2);
     assert.ok(r.predicted.latencyMs < r.predicted.fullPathMs * 0.5);
     // The same stages with the hosts swapped: both devices have the same memory, so it runs too.
-    const swapped: Plan = { ...r.plan, stages: r.plan.stages.map((s, i) => ({ ...s, host: r.plan.stages[1 - i]!.host })) };
+    const swapped: Plan = {
+      ...r.plan,
+      stages: r.plan.stages.map((s, i) => ({ ...s, host: r.plan.stages[1 - i]!.host })),
+    };
     const cost = predictPlan(swapped, c, model, opts);
     assert.ok(cost.fits);
-    assert.ok(cost.latencyMs > 1.3 * r.predicted.latencyMs, `swapped ${cost.latencyMs} ms vs planned ${r.predicted.latencyMs} ms`);
+    assert.ok(
+      cost.latencyMs > 1.3 * r.predicted.latencyMs,
+      `swapped ${cost.latencyMs} ms vs planned ${r.predicted.latencyMs} ms`,
+    );
   });
 
   it('beats the even splits on the heterogeneous scenarios', () => {
     const fixture: PlannerModel = { ...bert(6, 256, 4, true), maxPositions: 128 };
-    for (const [name, model] of [['pi4-pi5-orin-gigabit', BERT_BASE], ['pi4-pi5-orin-wifi', BERT_BASE], ['2x-pi4-orin-exits', fixture]] as const) {
+    for (const [name, model] of [
+      ['pi4-pi5-orin-gigabit', BERT_BASE],
+      ['pi4-pi5-orin-wifi', BERT_BASE],
+      ['2x-pi4-orin-exits', fixture],
+    ] as const) {
       const { cluster: c, file } = scenario(name);
-      const opts = options({ seqLen: file.seqLen!, wireDtype: file.wireDtype!, ...(file.exitRates ? { exitRates: file.exitRates } : {}) });
+      const opts = options({
+        seqLen: file.seqLen!,
+        wireDtype: file.wireDtype!,
+        ...(file.exitRates ? { exitRates: file.exitRates } : {}),
+      });
       const planned = planCluster(model, c, opts).predicted.latencyMs;
       for (const style of ['pipeline', 'tensor-parallel'] as const) {
         const even = evenSplitPlan(model, c, { ...opts, style }).predicted.latencyMs;
@@ -327,7 +452,14 @@ describe('planCluster', () => {
   });
 
   it('balances stage times under the throughput objective', () => {
-    const c = cluster([{ name: 'pi4-a', gflops: 11.4 }, { name: 'pi4-b', gflops: 11.4 }, { name: 'orin', gflops: 28.3 }], 'wifi');
+    const c = cluster(
+      [
+        { name: 'pi4-a', gflops: 11.4 },
+        { name: 'pi4-b', gflops: 11.4 },
+        { name: 'orin', gflops: 28.3 },
+      ],
+      'wifi',
+    );
     const model = bert(24, 256, 4);
     const t = planCluster(model, c, options({ objective: 'throughput', seqLen: 64 }));
     // Links are resources of their own: the stages' compute is what has to balance.
@@ -358,13 +490,31 @@ describe('edgerelay plan', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-plan-'));
     writeFileSync(
       path.join(dir, 'config.json'),
-      JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'], hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, early_exit_layers: [0, 1, 2] }),
+      JSON.stringify({
+        model_type: 'bert',
+        architectures: ['BertForSequenceClassification'],
+        hidden_size: 768,
+        num_hidden_layers: 12,
+        num_attention_heads: 12,
+        intermediate_size: 3072,
+        early_exit_layers: [0, 1, 2],
+      }),
     );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
   const edgerelay = async (args: string[]) => {
     try {
-      return { ...(await run(process.execPath, ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts', 'plan', ...args])), code: 0 };
+      return {
+        ...(await run(process.execPath, [
+          '--import',
+          'tsx',
+          '--conditions=development',
+          'coordinator/cli/main.ts',
+          'plan',
+          ...args,
+        ])),
+        code: 0,
+      };
     } catch (err) {
       const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };
@@ -372,9 +522,21 @@ describe('edgerelay plan', () => {
   };
 
   it('--json prints a runnable plan, its prediction and the explanation from a config.json-only model', async () => {
-    const { stdout, stderr, code } = await edgerelay(['--model', dir, '--cluster', 'sim/clusters/pi4-pi5-orin-gigabit.json', '--exit-rates', '0.6,0.2,0.1', '--json']);
+    const { stdout, stderr, code } = await edgerelay([
+      '--model',
+      dir,
+      '--cluster',
+      'sim/clusters/pi4-pi5-orin-gigabit.json',
+      '--exit-rates',
+      '0.6,0.2,0.1',
+      '--json',
+    ]);
     assert.equal(code, 0, stderr);
-    const doc = JSON.parse(stdout) as { plan: Plan; predicted: { latencyMs: number; fullPathMs: number; stages: unknown[] }; explanation: string[] };
+    const doc = JSON.parse(stdout) as {
+      plan: Plan;
+      predicted: { latencyMs: number; fullPathMs: number; stages: unknown[] };
+      explanation: string[];
+    };
     const c = scenario('pi4-pi5-orin-gigabit').cluster;
     const model = { ...BERT_BASE, modelId: doc.plan.modelId, exitLayers: [0, 1, 2, 11] };
     validatePlan(doc.plan, model, new Set(c.devices.map((d) => d.id)));
@@ -385,12 +547,26 @@ describe('edgerelay plan', () => {
   });
 
   it('prints the table with layers counted from 1 and refuses exit rates the model cannot have', async () => {
-    const table = await edgerelay(['--model', dir, '--cluster', 'sim/clusters/pi4-pi5-orin-wifi.json', '--objective', 'throughput']);
+    const table = await edgerelay([
+      '--model',
+      dir,
+      '--cluster',
+      'sim/clusters/pi4-pi5-orin-wifi.json',
+      '--objective',
+      'throughput',
+    ]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /stage\s+layers\s+devices/);
     assert.match(table.stdout, /1–\d+/);
     assert.match(table.stdout, /predicted latency [\d.]+ ms expected/);
-    const bad = await edgerelay(['--model', dir, '--cluster', 'sim/clusters/pi4-pi5-orin-wifi.json', '--exit-rates', Array(13).fill('0.05').join(',')]);
+    const bad = await edgerelay([
+      '--model',
+      dir,
+      '--cluster',
+      'sim/clusters/pi4-pi5-orin-wifi.json',
+      '--exit-rates',
+      Array(13).fill('0.05').join(','),
+    ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /13 exit rates were given, but the model has 4 exit layer/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /);

@@ -79,7 +79,11 @@ describe('writeSafetensors / readSafetensors', () => {
     const path = join(dir, 'f32.safetensors');
     const a = f32(specials);
     const b = f32([1, 2, 3, 4, 5, 6]);
-    writeSafetensors(path, { a: { shape: [11], data: a }, 'm.weight': { shape: [2, 3], data: b } }, { dtype: 'F32', metadata: { format: 'pt' } });
+    writeSafetensors(
+      path,
+      { a: { shape: [11], data: a }, 'm.weight': { shape: [2, 3], data: b } },
+      { dtype: 'F32', metadata: { format: 'pt' } },
+    );
 
     const bytes = readFileSync(path);
     const n = Number(bytes.readBigUInt64LE(0));
@@ -103,10 +107,28 @@ describe('writeSafetensors / readSafetensors', () => {
 
   it('round-trips F16: exact for representable values (including subnormals and ±inf), within half an ulp otherwise', () => {
     const path = join(dir, 'f16.safetensors');
-    const exact = f32([0, 1, -2, 0.5, 65504, -65504, 2 ** -14, 2 ** -24, 5 * 2 ** -24, 1023 * 2 ** -24, Infinity, -Infinity, 0.333251953125]);
+    const exact = f32([
+      0,
+      1,
+      -2,
+      0.5,
+      65504,
+      -65504,
+      2 ** -14,
+      2 ** -24,
+      5 * 2 ** -24,
+      1023 * 2 ** -24,
+      Infinity,
+      -Infinity,
+      0.333251953125,
+    ]);
     const random = new Float32Array(1000);
     for (let i = 0; i < random.length; i++) random[i] = (Math.sin(i * 12.9898) * 43758.5453) % 8;
-    writeSafetensors(path, { exact: { shape: [exact.length], data: exact }, random: { shape: [10, 100], data: random } }, { dtype: 'F16' });
+    writeSafetensors(
+      path,
+      { exact: { shape: [exact.length], data: exact }, random: { shape: [10, 100], data: random } },
+      { dtype: 'F16' },
+    );
 
     const file = readSafetensors(path);
     assert.equal(file.info('random').dtype, 'F16');
@@ -118,14 +140,21 @@ describe('writeSafetensors / readSafetensors', () => {
       const ulp = Math.abs(v) < 2 ** -14 ? 2 ** -24 : 2 ** (Math.floor(Math.log2(Math.abs(v))) - 10);
       assert.ok(Math.abs(back[i]! - v) <= ulp / 2, `${v} -> ${back[i]}`);
     }
-    assert.ok(random.some((v, i) => back[i] !== v), 'random values should not all be exactly representable');
+    assert.ok(
+      random.some((v, i) => back[i] !== v),
+      'random values should not all be exactly representable',
+    );
   });
 
   it('round-trips BF16: exact for representable values, round-to-nearest-even otherwise, NaN stays NaN', () => {
     const path = join(dir, 'bf16.safetensors');
     const exact = f32([0, 1, -1.5, 0.15625, 2 ** -130, 3.3895313892515355e38, Infinity, -Infinity]);
     const rounding = f32([1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20, NaN]);
-    writeSafetensors(path, { exact: { shape: [8], data: exact }, rounding: { shape: [4], data: rounding } }, { dtype: 'BF16' });
+    writeSafetensors(
+      path,
+      { exact: { shape: [8], data: exact }, rounding: { shape: [4], data: rounding } },
+      { dtype: 'BF16' },
+    );
 
     const file = readSafetensors(path);
     assert.deepEqual([...file.float32('exact')], [...exact]);
@@ -153,7 +182,10 @@ describe('writeSafetensors / readSafetensors', () => {
 
   it('refuses data whose length does not match the shape, leaving no file behind', () => {
     const path = join(dir, 'bad.safetensors');
-    assert.throws(() => writeSafetensors(path, { x: { shape: [3], data: f32([1, 2]) } }, { dtype: 'F32' }), /x.*2 values.*\[3\]/);
+    assert.throws(
+      () => writeSafetensors(path, { x: { shape: [3], data: f32([1, 2]) } }, { dtype: 'F32' }),
+      /x.*2 values.*\[3\]/,
+    );
     assert.throws(() => readFileSync(path), /ENOENT/);
   });
 
@@ -182,19 +214,29 @@ describe('writeSafetensors / readSafetensors', () => {
     assert.equal(file.bytes('ids').length, 16);
     assert.throws(
       () => file.float32('ids'),
-      (e: unknown) => e instanceof UnsupportedDtypeError && /ints\.safetensors/.test(e.message) && /"ids"/.test(e.message) && /I64/.test(e.message),
+      (e: unknown) =>
+        e instanceof UnsupportedDtypeError &&
+        /ints\.safetensors/.test(e.message) &&
+        /"ids"/.test(e.message) &&
+        /I64/.test(e.message),
     );
   });
 
   it('rejects a file shorter than the 8-byte length prefix', () => {
-    assert.throws(() => parseSafetensors(new Uint8Array(5), 'tiny.safetensors'), (e: unknown) => e instanceof SafetensorsFormatError && /tiny\.safetensors.*5 bytes/.test(e.message));
+    assert.throws(
+      () => parseSafetensors(new Uint8Array(5), 'tiny.safetensors'),
+      (e: unknown) => e instanceof SafetensorsFormatError && /tiny\.safetensors.*5 bytes/.test(e.message),
+    );
   });
 
   it('rejects data left over after the last tensor', () => {
     const header = JSON.stringify({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } });
     assert.throws(
       () => parseSafetensors(rawSafetensors(header, new Uint8Array(12)), 'extra.safetensors'),
-      (e: unknown) => e instanceof SafetensorsFormatError && /"a" ends at byte 4/.test(e.message) && /8 unexplained bytes/.test(e.message),
+      (e: unknown) =>
+        e instanceof SafetensorsFormatError &&
+        /"a" ends at byte 4/.test(e.message) &&
+        /8 unexplained bytes/.test(e.message),
     );
   });
 
@@ -207,7 +249,10 @@ describe('writeSafetensors / readSafetensors', () => {
       ['[1, 2]', /not a JSON object/],
     ] as const;
     for (const [header, re] of bad) {
-      assert.throws(() => parseSafetensors(rawSafetensors(header, new Uint8Array(0)), 'x.safetensors'), (e: unknown) => e instanceof SafetensorsFormatError && re.test(e.message));
+      assert.throws(
+        () => parseSafetensors(rawSafetensors(header, new Uint8Array(0)), 'x.safetensors'),
+        (e: unknown) => e instanceof SafetensorsFormatError && re.test(e.message),
+      );
     }
   });
 

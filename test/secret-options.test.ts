@@ -6,7 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { API_KEY, CLUSTER_TOKEN, resolveSecret, SecretFileError, SecretOptionConflictError } from '../device-agent/security/secret-options.js';
+import {
+  API_KEY,
+  CLUSTER_TOKEN,
+  resolveSecret,
+  SecretFileError,
+  SecretOptionConflictError,
+} from '../device-agent/security/secret-options.js';
 import { Coordinator } from '../coordinator/daemon/coordinator.js';
 import { edgerelay } from './helpers/cli.js';
 import { makeTinyModel, type TinyModel } from './helpers/tiny-model.js';
@@ -77,7 +83,10 @@ describe('secrets from flags, files and the environment', function () {
       const file = path.join(dir, 'key');
       writeFileSync(file, 'from-file\n');
       assert.equal(resolveSecret(API_KEY, { file }, { EDGERELAY_API_KEY: 'env' })?.value, 'from-file');
-      assert.deepEqual(resolveSecret(API_KEY, { flagValue: 'flag' }, { EDGERELAY_API_KEY: 'env' }), { value: 'flag', source: 'flag' });
+      assert.deepEqual(resolveSecret(API_KEY, { flagValue: 'flag' }, { EDGERELAY_API_KEY: 'env' }), {
+        value: 'flag',
+        source: 'flag',
+      });
     });
 
     it('refuses a flag and a file together, naming both', () => {
@@ -95,9 +104,16 @@ describe('secrets from flags, files and the environment', function () {
     it('refuses an empty or unreadable file, naming it', () => {
       const empty = path.join(dir, 'empty');
       writeFileSync(empty, '\n');
-      assert.throws(() => resolveSecret(API_KEY, { file: empty }, {}), (err: unknown) => err instanceof SecretFileError && err.message.includes(`--api-key-file ${empty} is empty`));
+      assert.throws(
+        () => resolveSecret(API_KEY, { file: empty }, {}),
+        (err: unknown) => err instanceof SecretFileError && err.message.includes(`--api-key-file ${empty} is empty`),
+      );
       const missing = path.join(dir, 'missing');
-      assert.throws(() => resolveSecret(API_KEY, { file: missing }, {}), (err: unknown) => err instanceof SecretFileError && err.message.includes(`cannot read --api-key-file ${missing}`));
+      assert.throws(
+        () => resolveSecret(API_KEY, { file: missing }, {}),
+        (err: unknown) =>
+          err instanceof SecretFileError && err.message.includes(`cannot read --api-key-file ${missing}`),
+      );
     });
   });
 
@@ -105,7 +121,15 @@ describe('secrets from flags, files and the environment', function () {
     it('edgerelay coordinator refuses --cluster-token together with --cluster-token-file, without a stack trace', async () => {
       const file = path.join(dir, 'token');
       writeFileSync(file, 'x\n');
-      const { stderr, code } = await edgerelay(['coordinator', '--model', '/nonexistent/model', '--cluster-token', 'y', '--cluster-token-file', file]);
+      const { stderr, code } = await edgerelay([
+        'coordinator',
+        '--model',
+        '/nonexistent/model',
+        '--cluster-token',
+        'y',
+        '--cluster-token-file',
+        file,
+      ]);
       assert.equal(code, 1);
       assert.match(stderr, /both --cluster-token and --cluster-token-file were given/);
       assert.doesNotMatch(stderr, /\n\s+at /);
@@ -114,7 +138,16 @@ describe('secrets from flags, files and the environment', function () {
     it('edgerelay-agent refuses --cluster-token together with --cluster-token-file', async () => {
       const file = path.join(dir, 'token');
       writeFileSync(file, 'x\n');
-      const { stderr, code } = await agentCli(['--coordinator', '127.0.0.1:1', '--name', 'a', '--cluster-token', 'y', '--cluster-token-file', file]);
+      const { stderr, code } = await agentCli([
+        '--coordinator',
+        '127.0.0.1:1',
+        '--name',
+        'a',
+        '--cluster-token',
+        'y',
+        '--cluster-token-file',
+        file,
+      ]);
       assert.equal(code, 1);
       assert.match(stderr, /edgerelay-agent: both --cluster-token and --cluster-token-file were given/);
     });
@@ -130,14 +163,35 @@ describe('secrets from flags, files and the environment', function () {
         const [port, httpPort] = [await freePort(), await freePort()];
         const child = spawn(
           process.execPath,
-          ['--import', 'tsx', '--conditions=development', 'coordinator/cli/main.ts', 'coordinator', '--model', model.dir, '--host', '127.0.0.1',
-            '--port', String(port), '--http-port', String(httpPort), '--api-key-file', keyFile, '--min-agents', '5'],
+          [
+            '--import',
+            'tsx',
+            '--conditions=development',
+            'coordinator/cli/main.ts',
+            'coordinator',
+            '--model',
+            model.dir,
+            '--host',
+            '127.0.0.1',
+            '--port',
+            String(port),
+            '--http-port',
+            String(httpPort),
+            '--api-key-file',
+            keyFile,
+            '--min-agents',
+            '5',
+          ],
           { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, EDGERELAY_API_KEY: 'from-env' } },
         );
         try {
           await waitForStderr(child, /coordinator listening/, 60_000);
           const classify = (key: string) =>
-            fetch(`http://127.0.0.1:${httpPort}/v1/classify`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{"inputs":"hi"}' });
+            fetch(`http://127.0.0.1:${httpPort}/v1/classify`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+              body: '{"inputs":"hi"}',
+            });
           assert.equal((await classify('from-env')).status, 401);
           // Admitted (no plan yet, so 503): the key is the file's content without its newline
           // (a header cannot carry one, so a kept newline would lock every client out).
@@ -149,17 +203,37 @@ describe('secrets from flags, files and the environment', function () {
 
       it('edgerelay-agent joins with the token from --cluster-token-file, its trailing newline dropped', async () => {
         const coordinator = new Coordinator({
-          modelDir: model.dir, host: '127.0.0.1', grpcPort: 0, httpPort: 0, minAgents: 5,
-          settings: { exitThreshold: 0, wireDtype: 'float32' }, requestTimeoutMs: 10_000, deployTimeoutMs: 60_000,
-          logger: pino({ level: 'silent' }), clusterToken: 'cluster-s3cret',
+          modelDir: model.dir,
+          host: '127.0.0.1',
+          grpcPort: 0,
+          httpPort: 0,
+          minAgents: 5,
+          settings: { exitThreshold: 0, wireDtype: 'float32' },
+          requestTimeoutMs: 10_000,
+          deployTimeoutMs: 60_000,
+          logger: pino({ level: 'silent' }),
+          clusterToken: 'cluster-s3cret',
         });
         await coordinator.start();
         const tokenFile = path.join(dir, 'token');
         writeFileSync(tokenFile, 'cluster-s3cret\n');
         const child = spawn(
           process.execPath,
-          [...AGENT, '--coordinator', `127.0.0.1:${coordinator.grpcPort}`, '--name', 'a', '--listen-host', '127.0.0.1',
-            '--data-dir', dir, '--cluster-token-file', tokenFile, '--log-level', 'info'],
+          [
+            ...AGENT,
+            '--coordinator',
+            `127.0.0.1:${coordinator.grpcPort}`,
+            '--name',
+            'a',
+            '--listen-host',
+            '127.0.0.1',
+            '--data-dir',
+            dir,
+            '--cluster-token-file',
+            tokenFile,
+            '--log-level',
+            'info',
+          ],
           // A wrong token in the environment proves the file wins.
           { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, EDGERELAY_CLUSTER_TOKEN: 'wrong' } },
         );

@@ -17,7 +17,8 @@ function capturingLogger(): { logger: pino.Logger; records: Record<string, unkno
   const records: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) records.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -97,7 +98,11 @@ describe('a corrupted cached shard', function () {
       await first.start();
       const plan = await coordinator.waitForPlan(60_000);
       await first.drain(500);
-      await waitFor(() => coordinator.activePlan?.version !== plan.version, 10_000, 'the coordinator to drop the agent');
+      await waitFor(
+        () => coordinator.activePlan?.version !== plan.version,
+        10_000,
+        'the coordinator to drop the agent',
+      );
 
       const shards = readdirSync(dir).filter((f) => f.endsWith('.onnx'));
       assert.ok(shards.length > 0, 'the first run cached its shards');
@@ -116,16 +121,24 @@ describe('a corrupted cached shard', function () {
       assert.equal(warning.expectedSha256, expected);
       assert.equal(warning.actualSha256, actual);
       // Downloaded again: the cache holds the right bytes under the same name.
-      await waitFor(() => {
-        try {
-          return sha(readFileSync(victim)) === expected;
-        } catch {
-          return false;
-        }
-      }, 60_000, 'the shard to be downloaded again');
+      await waitFor(
+        () => {
+          try {
+            return sha(readFileSync(victim)) === expected;
+          } catch {
+            return false;
+          }
+        },
+        60_000,
+        'the shard to be downloaded again',
+      );
       // The counter reaches the coordinator over the data plane (the stats frame used to drop it).
       await coordinator.waitForPlan(60_000);
-      await waitFor(() => coordinator.activePlan?.endpoints.some((e) => e.agentId === 'agent-0') === true, 30_000, 'the agent back in a plan');
+      await waitFor(
+        () => coordinator.activePlan?.endpoints.some((e) => e.agentId === 'agent-0') === true,
+        30_000,
+        'the agent back in a plan',
+      );
       const reported = await coordinator.agentStats('agent-0');
       assert.equal(reported.cacheCorruptions, 1);
       assert.equal(reported.failures, 0);

@@ -82,7 +82,10 @@ describe('ShardCache', function () {
     assert.throws(
       () => cache.put(wrong, bytes),
       (err: unknown) =>
-        err instanceof ShardIntegrityError && err instanceof EdgeRelayError && err.message.includes(wrong) && err.message.includes(sha(bytes)),
+        err instanceof ShardIntegrityError &&
+        err instanceof EdgeRelayError &&
+        err.message.includes(wrong) &&
+        err.message.includes(sha(bytes)),
     );
     assert.deepEqual(readdirSync(dir), []);
     assert.equal(cache.has(wrong), false);
@@ -91,7 +94,16 @@ describe('ShardCache', function () {
   it('rejects keys that are not 64 lowercase hex characters, so none can escape the directory', function () {
     const cache = new ShardCache(dir);
     const good = sha(Buffer.from('x'));
-    const bad = ['../x', `../${good}`, good.toUpperCase(), good.slice(0, 63), `${good}0`, `${good.slice(0, 63)}g`, '', `${good}/`];
+    const bad = [
+      '../x',
+      `../${good}`,
+      good.toUpperCase(),
+      good.slice(0, 63),
+      `${good}0`,
+      `${good.slice(0, 63)}g`,
+      '',
+      `${good}/`,
+    ];
     for (const key of bad) {
       assert.throws(() => cache.has(key), InvalidShardKeyError, key);
       assert.throws(() => cache.get(key), InvalidShardKeyError, key);
@@ -120,8 +132,10 @@ describe('ShardAssembler', function () {
     for (let o = 0; o < bytes.length; o += size) out.push([o, bytes.subarray(o, o + size)]);
     return out;
   };
-  const integrityError = (...fragments: string[]) => (err: unknown) =>
-    err instanceof ShardIntegrityError && fragments.every((f) => (err as Error).message.includes(f));
+  const integrityError =
+    (...fragments: string[]) =>
+    (err: unknown) =>
+      err instanceof ShardIntegrityError && fragments.every((f) => (err as Error).message.includes(f));
 
   it('assembles in-order chunks into the verified shard', function () {
     const asm = new ShardAssembler(key, bytes.length, 1 << 20);
@@ -174,7 +188,10 @@ describe('ShardAssembler', function () {
   });
 
   it('refuses an announced size above the limit before receiving anything', function () {
-    assert.throws(() => new ShardAssembler(key, bytes.length, bytes.length - 1), integrityError('10000 bytes', 'limit of 9999'));
+    assert.throws(
+      () => new ShardAssembler(key, bytes.length, bytes.length - 1),
+      integrityError('10000 bytes', 'limit of 9999'),
+    );
     assert.throws(() => new ShardAssembler(key, -1, 100), ShardIntegrityError);
     assert.throws(() => new ShardAssembler(key, 1.5, 100), ShardIntegrityError);
   });

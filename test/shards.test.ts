@@ -15,10 +15,12 @@ describe('ONNX shards', function () {
 
   const session = async (spec: ShardSpec) => {
     const key = JSON.stringify(spec);
-    if (!cache.has(key)) cache.set(key, await ShardSession.create(compileShard(model.checkpoint, spec), { threads: 1 }));
+    if (!cache.has(key))
+      cache.set(key, await ShardSession.create(compileShard(model.checkpoint, spec), { threads: 1 }));
     return cache.get(key)!;
   };
-  const run = async (spec: ShardSpec, extra: Record<string, HostTensor> = {}) => (await session(spec)).run({ ...feeds, ...extra });
+  const run = async (spec: ShardSpec, extra: Record<string, HostTensor> = {}) =>
+    (await session(spec)).run({ ...feeds, ...extra });
 
   before(async () => {
     model = await makeTinyModel({ layers: 3, hidden: 32, heads: 4, intermediate: 64 });
@@ -36,13 +38,18 @@ describe('ONNX shards', function () {
   /** Hidden state entering layer `layer`, via the single-layer chain. */
   const hiddenBefore = async (layer: number) => {
     let hidden = (await run({ kind: 'embeddings' }))[IO.hiddenOut]!;
-    for (let l = 0; l < layer; l++) hidden = (await run({ kind: 'layers', start: l, end: l + 1 }, { [IO.hidden]: hidden }))[IO.hiddenOut]!;
+    for (let l = 0; l < layer; l++)
+      hidden = (await run({ kind: 'layers', start: l, end: l + 1 }, { [IO.hidden]: hidden }))[IO.hiddenOut]!;
     return hidden;
   };
 
   it('the monolithic graph agrees with a plain float64 forward pass within 1e-4 at every exit', async () => {
     const { config, weights } = model.checkpoint;
-    const reference = forwardFloat64(weights, config, { inputIds: batch.ids, attentionMask: batch.mask, tokenTypeIds: batch.types });
+    const reference = forwardFloat64(weights, config, {
+      inputIds: batch.ids,
+      attentionMask: batch.mask,
+      tokenTypeIds: batch.types,
+    });
     const out = await run({ kind: 'monolithic', exitLogits: true });
     for (let l = 0; l < config.numLayers; l++) {
       const expected = reference.headLogits[l]!.flat();
@@ -55,7 +62,11 @@ describe('ONNX shards', function () {
 
   it('per-layer hidden states agree with the float64 forward pass within 1e-4', async () => {
     const { config, weights } = model.checkpoint;
-    const reference = forwardFloat64(weights, config, { inputIds: batch.ids, attentionMask: batch.mask, tokenTypeIds: batch.types });
+    const reference = forwardFloat64(weights, config, {
+      inputIds: batch.ids,
+      attentionMask: batch.mask,
+      tokenTypeIds: batch.types,
+    });
     for (let l = 0; l < config.numLayers; l++) {
       const actual = (await hiddenBefore(l + 1)).data as Float32Array;
       const expected = reference.layerOutputs[l]!.flatMap((rows) => rows.flatMap((r) => Array.from(r)));
@@ -70,14 +81,19 @@ describe('ONNX shards', function () {
     assert.equal(cuts.length, 2 ** (L - 1));
     for (const ranges of cuts) {
       let hidden = (await run({ kind: 'embeddings' }))[IO.hiddenOut]!;
-      for (const [start, end] of ranges) hidden = (await run({ kind: 'layers', start, end }, { [IO.hidden]: hidden }))[IO.hiddenOut]!;
-      const logits = (await run({ kind: 'head', layer: L - 1 }, { [IO.hidden]: hidden }))[IO.logits]!.data as Float32Array;
+      for (const [start, end] of ranges)
+        hidden = (await run({ kind: 'layers', start, end }, { [IO.hidden]: hidden }))[IO.hiddenOut]!;
+      const logits = (await run({ kind: 'head', layer: L - 1 }, { [IO.hidden]: hidden }))[IO.logits]!
+        .data as Float32Array;
       assert.ok(maxAbsDiff(logits, expected) < TOLERANCE, `cut ${JSON.stringify(ranges)}`);
     }
   });
 
   it('a layer-range shard with exit outputs gives the same exit logits as the standalone head shards', async () => {
-    const out = await run({ kind: 'layers', start: 0, end: 2, exitLogits: true }, { [IO.hidden]: await hiddenBefore(0) });
+    const out = await run(
+      { kind: 'layers', start: 0, end: 2, exitLogits: true },
+      { [IO.hidden]: await hiddenBefore(0) },
+    );
     for (const l of [0, 1]) {
       const alone = (await run({ kind: 'head', layer: l }, { [IO.hidden]: await hiddenBefore(l + 1) }))[IO.logits]!;
       assert.ok(maxAbsDiff(out[IO.exitLogits(l)]!.data as Float32Array, alone.data as Float32Array) < TOLERANCE);
@@ -89,14 +105,24 @@ describe('ONNX shards', function () {
       const hidden = await hiddenBefore(layer);
       const heads = range(0, model.checkpoint.config.numHeads);
       const whole = (await run({ kind: 'attention-partial', layer, heads }, { [IO.hidden]: hidden }))[IO.partial]!;
-      const expected = (await run({ kind: 'attention-combine', layer }, { [IO.hidden]: hidden, [IO.partialSum]: whole }))[IO.hiddenOut]!;
+      const expected = (
+        await run({ kind: 'attention-combine', layer }, { [IO.hidden]: hidden, [IO.partialSum]: whole })
+      )[IO.hiddenOut]!;
       const partitions = setPartitions(heads);
       assert.equal(partitions.length, 15); // Bell(4)
       for (const groups of partitions) {
         const partials = await Promise.all(
-          groups.map(async (g) => (await run({ kind: 'attention-partial', layer, heads: g }, { [IO.hidden]: hidden }))[IO.partial]!),
+          groups.map(
+            async (g) =>
+              (await run({ kind: 'attention-partial', layer, heads: g }, { [IO.hidden]: hidden }))[IO.partial]!,
+          ),
         );
-        const combined = (await run({ kind: 'attention-combine', layer }, { [IO.hidden]: hidden, [IO.partialSum]: sumFloat32(partials) }))[IO.hiddenOut]!;
+        const combined = (
+          await run(
+            { kind: 'attention-combine', layer },
+            { [IO.hidden]: hidden, [IO.partialSum]: sumFloat32(partials) },
+          )
+        )[IO.hiddenOut]!;
         const diff = maxAbsDiff(combined.data as Float32Array, expected.data as Float32Array);
         assert.ok(diff < TOLERANCE, `heads ${JSON.stringify(groups)}: ${diff}`);
       }
@@ -106,7 +132,9 @@ describe('ONNX shards', function () {
   it('head groups plus uneven FFN column splits reproduce a whole layer', async () => {
     const layer = 1;
     const hidden = await hiddenBefore(layer);
-    const expected = (await run({ kind: 'layers', start: layer, end: layer + 1 }, { [IO.hidden]: hidden }))[IO.hiddenOut]!;
+    const expected = (await run({ kind: 'layers', start: layer, end: layer + 1 }, { [IO.hidden]: hidden }))[
+      IO.hiddenOut
+    ]!;
     const I = model.checkpoint.config.intermediateSize;
     const columnSplits: number[][][] = [
       [range(0, I)],
@@ -114,19 +142,42 @@ describe('ONNX shards', function () {
       [range(0, 30), range(30, 41), range(41, I)],
       [range(0, I).filter((c) => c % 3 === 0), range(0, I).filter((c) => c % 3 !== 0)], // interleaved
     ];
-    const headSplits = [[[0, 1, 2, 3]], [[0], [1, 2, 3]], [[3, 1], [0, 2]]];
+    const headSplits = [
+      [[0, 1, 2, 3]],
+      [[0], [1, 2, 3]],
+      [
+        [3, 1],
+        [0, 2],
+      ],
+    ];
     for (const headGroups of headSplits) {
       for (const columnGroups of columnSplits) {
         const attnPartials = await Promise.all(
-          headGroups.map(async (heads) => (await run({ kind: 'attention-partial', layer, heads }, { [IO.hidden]: hidden }))[IO.partial]!),
+          headGroups.map(
+            async (heads) =>
+              (await run({ kind: 'attention-partial', layer, heads }, { [IO.hidden]: hidden }))[IO.partial]!,
+          ),
         );
-        const attended = (await run({ kind: 'attention-combine', layer }, { [IO.hidden]: hidden, [IO.partialSum]: sumFloat32(attnPartials) }))[IO.hiddenOut]!;
+        const attended = (
+          await run(
+            { kind: 'attention-combine', layer },
+            { [IO.hidden]: hidden, [IO.partialSum]: sumFloat32(attnPartials) },
+          )
+        )[IO.hiddenOut]!;
         const ffnPartials = await Promise.all(
-          columnGroups.map(async (columns) => (await run({ kind: 'ffn-partial', layer, columns }, { [IO.hidden]: attended }))[IO.partial]!),
+          columnGroups.map(
+            async (columns) =>
+              (await run({ kind: 'ffn-partial', layer, columns }, { [IO.hidden]: attended }))[IO.partial]!,
+          ),
         );
-        const out = (await run({ kind: 'ffn-combine', layer }, { [IO.hidden]: attended, [IO.partialSum]: sumFloat32(ffnPartials) }))[IO.hiddenOut]!;
+        const out = (
+          await run({ kind: 'ffn-combine', layer }, { [IO.hidden]: attended, [IO.partialSum]: sumFloat32(ffnPartials) })
+        )[IO.hiddenOut]!;
         const diff = maxAbsDiff(out.data as Float32Array, expected.data as Float32Array);
-        assert.ok(diff < TOLERANCE, `heads ${JSON.stringify(headGroups)} columns ${columnGroups.map((c) => c.length)}: ${diff}`);
+        assert.ok(
+          diff < TOLERANCE,
+          `heads ${JSON.stringify(headGroups)} columns ${columnGroups.map((c) => c.length)}: ${diff}`,
+        );
       }
     }
   });
@@ -134,7 +185,9 @@ describe('ONNX shards', function () {
   it('outputs the attention each token receives, and head partitions sum to the whole', async () => {
     const hidden = await hiddenBefore(0);
     const heads = range(0, 4);
-    const whole = (await run({ kind: 'attention-partial', layer: 0, heads, attentionReceived: true }, { [IO.hidden]: hidden }))[IO.attentionReceived]!;
+    const whole = (
+      await run({ kind: 'attention-partial', layer: 0, heads, attentionReceived: true }, { [IO.hidden]: hidden })
+    )[IO.attentionReceived]!;
     assert.deepEqual(whole.dims, batch.dims);
     const [B, S] = batch.dims as [number, number];
     for (let b = 0; b < B; b++) {
@@ -144,17 +197,39 @@ describe('ONNX shards', function () {
       row.forEach((v, j) => (batch.mask[b]![j] ? assert.ok(v > 0) : assert.ok(v < 1e-6)));
     }
     const halves = await Promise.all(
-      [[0, 2], [1, 3]].map(async (g) => (await run({ kind: 'attention-partial', layer: 0, heads: g, attentionReceived: true }, { [IO.hidden]: hidden }))[IO.attentionReceived]!),
+      [
+        [0, 2],
+        [1, 3],
+      ].map(
+        async (g) =>
+          (
+            await run(
+              { kind: 'attention-partial', layer: 0, heads: g, attentionReceived: true },
+              { [IO.hidden]: hidden },
+            )
+          )[IO.attentionReceived]!,
+      ),
     );
     assert.ok(maxAbsDiff(sumFloat32(halves).data as Float32Array, whole.data as Float32Array) < TOLERANCE);
-    const viaLayers = (await run({ kind: 'layers', start: 0, end: 1, attentionReceived: true }, { [IO.hidden]: hidden }))[IO.attentionReceivedAt(0)]!;
+    const viaLayers = (
+      await run({ kind: 'layers', start: 0, end: 1, attentionReceived: true }, { [IO.hidden]: hidden })
+    )[IO.attentionReceivedAt(0)]!;
     assert.ok(maxAbsDiff(viaLayers.data as Float32Array, whole.data as Float32Array) < TOLERANCE);
   });
 
   it('rejects impossible shard specs with a clear error', () => {
-    assert.throws(() => compileShard(model.checkpoint, { kind: 'layers', start: 2, end: 5 }), /layer 4 is outside 0\.\.2/);
-    assert.throws(() => compileShard(model.checkpoint, { kind: 'attention-partial', layer: 0, heads: [0, 0] }), /listed twice/);
-    assert.throws(() => compileShard(model.checkpoint, { kind: 'ffn-partial', layer: 0, columns: [] }), /at least one FFN column/);
+    assert.throws(
+      () => compileShard(model.checkpoint, { kind: 'layers', start: 2, end: 5 }),
+      /layer 4 is outside 0\.\.2/,
+    );
+    assert.throws(
+      () => compileShard(model.checkpoint, { kind: 'attention-partial', layer: 0, heads: [0, 0] }),
+      /listed twice/,
+    );
+    assert.throws(
+      () => compileShard(model.checkpoint, { kind: 'ffn-partial', layer: 0, columns: [] }),
+      /at least one FFN column/,
+    );
   });
 });
 

@@ -41,19 +41,38 @@ function bertTokenizerJson(flags: NormalizerFlags = {}): Record<string, unknown>
     padding: null,
     // No added tokens: the reference should tokenize exactly via normalizer → pre-tokenizer → model.
     added_tokens: [],
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true, ...flags },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+      ...flags,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
       single: [special('[CLS]'), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]')],
-      pair: [special('[CLS]'), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]'), { Sequence: { id: 'B', type_id: 1 } }, special('[SEP]')],
+      pair: [
+        special('[CLS]'),
+        { Sequence: { id: 'A', type_id: 0 } },
+        special('[SEP]'),
+        { Sequence: { id: 'B', type_id: 1 } },
+        special('[SEP]'),
+      ],
       special_tokens: {
         '[CLS]': { id: '[CLS]', ids: [vocab['[CLS]']], tokens: ['[CLS]'] },
         '[SEP]': { id: '[SEP]', ids: [vocab['[SEP]']], tokens: ['[SEP]'] },
       },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab,
+    },
   };
 }
 
@@ -126,7 +145,11 @@ describe('BertTokenizer', () => {
 
   it('matches Hugging Face tokenizers on hard hand-made strings', () => {
     for (const text of HARD_STRINGS) {
-      assert.deepStrictEqual(tokenizer.encode(text, NO_TRUNCATION).ids, reference.encode(text).ids, JSON.stringify(text));
+      assert.deepStrictEqual(
+        tokenizer.encode(text, NO_TRUNCATION).ids,
+        reference.encode(text).ids,
+        JSON.stringify(text),
+      );
     }
   });
 
@@ -174,7 +197,11 @@ describe('BertTokenizer', () => {
     const fromJson = BertTokenizer.fromTokenizerJson(writeTokenizerJson());
     assert.equal(fromJson.vocabSize, tokenizer.vocabSize);
     for (const text of [...devSentences, ...HARD_STRINGS]) {
-      assert.deepStrictEqual(fromJson.encode(text, NO_TRUNCATION), tokenizer.encode(text, NO_TRUNCATION), JSON.stringify(text));
+      assert.deepStrictEqual(
+        fromJson.encode(text, NO_TRUNCATION),
+        tokenizer.encode(text, NO_TRUNCATION),
+        JSON.stringify(text),
+      );
     }
   });
 
@@ -208,7 +235,10 @@ describe('BertTokenizer', () => {
     assert.equal(batch.batchSize, 3);
     assert.equal(batch.seqLen, seqLen);
     assert.ok(seqLen < 64, 'padded to the longest row, not to maxLength');
-    assert.deepStrictEqual(batch.lengths, rows.map((r) => r.length));
+    assert.deepStrictEqual(
+      batch.lengths,
+      rows.map((r) => r.length),
+    );
     for (const arr of [batch.inputIds, batch.attentionMask, batch.tokenTypeIds]) {
       assert.ok(arr instanceof BigInt64Array);
       assert.equal(arr.length, 3 * seqLen);
@@ -263,7 +293,10 @@ describe('BertTokenizer', () => {
           err.message.includes('vocab.txt'),
       );
       const missing = join(dir, 'no-such-model');
-      assert.throws(() => loadTokenizer(missing), (err: unknown) => err instanceof TokenizerLoadError && err.message.includes(missing));
+      assert.throws(
+        () => loadTokenizer(missing),
+        (err: unknown) => err instanceof TokenizerLoadError && err.message.includes(missing),
+      );
     });
 
     it('rejects a vocabulary without a required special token', () => {
@@ -271,7 +304,8 @@ describe('BertTokenizer', () => {
       writeFileSync(join(dir, 'vocab.txt'), ['[PAD]', '[UNK]', '[SEP]', 'hello'].join('\n') + '\n');
       assert.throws(
         () => loadTokenizer(dir),
-        (err: unknown) => err instanceof TokenizerLoadError && err.message.includes('[CLS]') && err.message.includes(dir),
+        (err: unknown) =>
+          err instanceof TokenizerLoadError && err.message.includes('[CLS]') && err.message.includes(dir),
       );
     });
 
@@ -280,7 +314,10 @@ describe('BertTokenizer', () => {
       (json.model as Record<string, unknown>).type = 'BPE';
       const path = join(tempDir(), 'tokenizer.json');
       writeFileSync(path, JSON.stringify(json));
-      assert.throws(() => BertTokenizer.fromTokenizerJson(path), (err: unknown) => err instanceof TokenizerLoadError && /WordPiece/.test(err.message));
+      assert.throws(
+        () => BertTokenizer.fromTokenizerJson(path),
+        (err: unknown) => err instanceof TokenizerLoadError && /WordPiece/.test(err.message),
+      );
     });
   });
 });

@@ -45,7 +45,7 @@ describe('Dispatcher (unit, fake agent data plane)', function () {
       await start();
     });
 
-    it('sends the token ids to stage 0 of the active plan, with an all-ones mask and the policy\'s initial state', async function () {
+    it("sends the token ids to stage 0 of the active plan, with an all-ones mask and the policy's initial state", async function () {
       const answer = dispatcher.submit(ids(2, 40, 41, 3), 'patience=2', 10_000);
       const { frame, link } = await agent.next('stage-input');
       assert.equal(frame.stage, 0);
@@ -104,7 +104,13 @@ describe('Dispatcher (unit, fake agent data plane)', function () {
     it('fails a request with the retryable flag of the error frame the agent sends', async function () {
       const fatal = dispatcher.submit(ids(2, 3), 'none', 10_000);
       const a = await agent.next('stage-input');
-      a.link.send({ type: 'error', requestId: a.frame.requestId, planVersion: 1, message: 'shard exploded', retryable: false });
+      a.link.send({
+        type: 'error',
+        requestId: a.frame.requestId,
+        planVersion: 1,
+        message: 'shard exploded',
+        retryable: false,
+      });
       const err = await rejectionOf(fatal);
       assert.equal(err.message, 'shard exploded');
       assert.equal(err.retryable, false);
@@ -249,7 +255,11 @@ describe('Dispatcher (unit, fake agent data plane)', function () {
       await a;
       const c = dispatcher.submit(ids(2, 3), 'none', 10_000);
       const third = await agent.next('stage-input');
-      assert.equal(agent.received.filter((f) => f.type === 'stage-input').length, 3, 'the refused request was never sent');
+      assert.equal(
+        agent.received.filter((f) => f.type === 'stage-input').length,
+        3,
+        'the refused request was never sent',
+      );
       third.link.send(resultFor(third.frame, [0, 1]));
       await c;
       dispatcher.invalidate(1, 'test over');
@@ -260,7 +270,13 @@ describe('Dispatcher (unit, fake agent data plane)', function () {
       await start(1);
       const p = dispatcher.submit(ids(2, 3), 'none', 10_000);
       const { frame, link } = await agent.next('stage-input');
-      link.send({ type: 'error', requestId: frame.requestId, planVersion: frame.planVersion, message: 'nope', retryable: true } satisfies FrameOf<'error'>);
+      link.send({
+        type: 'error',
+        requestId: frame.requestId,
+        planVersion: frame.planVersion,
+        message: 'nope',
+        retryable: true,
+      } satisfies FrameOf<'error'>);
       assert.equal((await rejectionOf(p)).overloaded, false);
     });
   });

@@ -10,7 +10,10 @@ const valuesOf = (ts: HostTensor[]) => ts.map((t) => t.data[0]);
 /** Settles within `ms` or says it is still pending. */
 function settledWithin<T>(p: Promise<T>, ms = 50): Promise<{ value: T } | { error: Error } | 'pending'> {
   return Promise.race([
-    p.then((value) => ({ value }), (error: Error) => ({ error })),
+    p.then(
+      (value) => ({ value }),
+      (error: Error) => ({ error }),
+    ),
     new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms)),
   ]);
 }
@@ -119,7 +122,7 @@ describe('PartialWaiter (unit)', function () {
     assert.deepEqual(valuesOf(await first), [7]);
   });
 
-  it('fails every wait of one request with failRequest, and only that request\'s', async function () {
+  it("fails every wait of one request with failRequest, and only that request's", async function () {
     const w = new PartialWaiter();
     const attention = w.expect(PartialWaiter.key('r1', 0, 'attention'), 1, 5000);
     const ffn = w.expect(PartialWaiter.key('r1', 4, 'ffn'), 2, 5000);
@@ -148,7 +151,10 @@ describe('PartialWaiter (unit)', function () {
 
   it('fails every pending wait with failAll, after which deliveries are refused', async function () {
     const w = new PartialWaiter();
-    const waits = [w.expect(PartialWaiter.key('a', 0, 'attention'), 1, 5000), w.expect(PartialWaiter.key('b', 1, 'ffn'), 3, 30)];
+    const waits = [
+      w.expect(PartialWaiter.key('a', 0, 'attention'), 1, 5000),
+      w.expect(PartialWaiter.key('b', 1, 'ffn'), 3, 30),
+    ];
     w.failAll(new Error('plan replaced'));
     for (const p of waits) await assert.rejects(p, /plan replaced/);
     assert.equal(w.deliver(PartialWaiter.key('a', 0, 'attention'), partial(1)), false);

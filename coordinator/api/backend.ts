@@ -63,7 +63,10 @@ export interface ClassifierBackend {
 
 /** Errors a backend raises that the API maps to HTTP statuses. */
 export class BackendUnavailableError extends Error {
-  constructor(message: string, readonly retryAfterSeconds = 1) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+  ) {
     super(message);
     this.name = 'BackendUnavailableError';
   }

@@ -5,7 +5,12 @@ import { performance } from 'node:perf_hooks';
 
 import type pino from 'pino';
 
-import { BackendUnavailableError, InputTooLongError, type ClassificationOutcome, type ClassifierBackend } from './backend.js';
+import {
+  BackendUnavailableError,
+  InputTooLongError,
+  type ClassificationOutcome,
+  type ClassifierBackend,
+} from './backend.js';
 import {
   ClientGoneError,
   HttpApiError,
@@ -69,15 +74,19 @@ function bearerMatches(header: string | undefined, key: string): boolean {
 export async function startHttpApi(backend: ClassifierBackend, options: HttpApiOptions): Promise<HttpApi> {
   const limits: ApiLimits = { ...DEFAULT_API_LIMITS, ...options.limits };
   for (const [name, value] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(value) || value < 1) throw new HttpApiStartError(`limits.${name} must be a positive integer, got ${value}`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new HttpApiStartError(`limits.${name} must be a positive integer, got ${value}`);
   }
   const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
   const receiveTimeout = options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
   for (const [name, value] of Object.entries({ headersTimeoutMs: headersTimeout, receiveTimeoutMs: receiveTimeout })) {
-    if (!Number.isSafeInteger(value) || value < 1) throw new HttpApiStartError(`${name} must be a positive integer of milliseconds, got ${value}`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new HttpApiStartError(`${name} must be a positive integer of milliseconds, got ${value}`);
   }
   if (headersTimeout > receiveTimeout) {
-    throw new HttpApiStartError(`headersTimeoutMs (${headersTimeout}) must not exceed receiveTimeoutMs (${receiveTimeout}): the headers are part of the request`);
+    throw new HttpApiStartError(
+      `headersTimeoutMs (${headersTimeout}) must not exceed receiveTimeoutMs (${receiveTimeout}): the headers are part of the request`,
+    );
   }
   const host = options.host ?? '127.0.0.1';
   const log = options.logger;
@@ -94,7 +103,9 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       return;
     }
     if (options.apiKey && path === CLASSIFY_PATH && !bearerMatches(req.headers.authorization, options.apiKey)) {
-      throw new HttpApiError(401, 'missing or wrong API key: send Authorization: Bearer <key>', { 'WWW-Authenticate': 'Bearer' });
+      throw new HttpApiError(401, 'missing or wrong API key: send Authorization: Bearer <key>', {
+        'WWW-Authenticate': 'Bearer',
+      });
     }
     if (path !== CLASSIFY_PATH) {
       throw new HttpApiError(404, `no endpoint at ${path.slice(0, 200)}; POST ${CLASSIFY_PATH} to classify text`);
@@ -105,7 +116,10 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     requireJsonContentType(req.headers['content-type']);
     // Before reading the body: a client polling an undeployed cluster should not upload its texts each time.
     if (!backend.isReady()) {
-      throw new ServiceUnavailableError('the cluster has no deployed plan yet; retry once a plan is deployed', NOT_READY_RETRY_AFTER_S);
+      throw new ServiceUnavailableError(
+        'the cluster has no deployed plan yet; retry once a plan is deployed',
+        NOT_READY_RETRY_AFTER_S,
+      );
     }
     const request = parse(await readBody(req, limits.maxBodyBytes));
     let outcomes: ClassificationOutcome[];
@@ -121,7 +135,9 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       throw err;
     }
     if (!Array.isArray(outcomes) || outcomes.length !== request.texts.length) {
-      throw new Error(`backend returned ${Array.isArray(outcomes) ? outcomes.length : 'no'} outcomes for ${request.texts.length} texts`);
+      throw new Error(
+        `backend returned ${Array.isArray(outcomes) ? outcomes.length : 'no'} outcomes for ${request.texts.length} texts`,
+      );
     }
     const body = request.details ? detailedBody(outcomes, request.topK) : hfResults(outcomes, request.topK);
     send(res, 200, body, outcomeHeaders(outcomes, performance.now() - started));
@@ -152,33 +168,42 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     }
     if (err instanceof HttpApiError) {
       if (err.status >= 500) log?.warn({ status: err.status, err: err.message }, 'classify request not served');
-      send(res, err.status, { error: err.message, ...(err.code && { code: err.code }), ...(err.retryable && { retryable: true }) }, { ...err.headers });
+      send(
+        res,
+        err.status,
+        { error: err.message, ...(err.code && { code: err.code }), ...(err.retryable && { retryable: true }) },
+        { ...err.headers },
+      );
       return;
     }
     log?.error({ err }, 'classify request failed');
     send(res, 500, { error: err instanceof Error ? err.message : String(err) });
   }
 
-  const server = createServer({
-    headersTimeout: headersTimeout,
-    requestTimeout: receiveTimeout,
-    // Node checks those timeouts only this often (30 s by default), which would stretch a 15 s limit to 45 s.
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
-  }, (req, res) => {
-    const started = performance.now();
-    // Aborted clients show up as ClientGoneError in readBody or as a destroyed response; never as a crash.
-    req.on('error', () => {});
-    res.on('error', (err) => log?.debug({ err }, 'response stream error'));
-    route(req, res, started)
-      .catch((err: unknown) => sendError(res, err))
-      .catch((err: unknown) => {
-        log?.error({ err }, 'could not send an error response');
-        res.destroy();
-      });
-  });
+  const server = createServer(
+    {
+      headersTimeout: headersTimeout,
+      requestTimeout: receiveTimeout,
+      // Node checks those timeouts only this often (30 s by default), which would stretch a 15 s limit to 45 s.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const started = performance.now();
+      // Aborted clients show up as ClientGoneError in readBody or as a destroyed response; never as a crash.
+      req.on('error', () => {});
+      res.on('error', (err) => log?.debug({ err }, 'response stream error'));
+      route(req, res, started)
+        .catch((err: unknown) => sendError(res, err))
+        .catch((err: unknown) => {
+          log?.error({ err }, 'could not send an error response');
+          res.destroy();
+        });
+    },
+  );
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new HttpApiStartError(`HTTP API could not listen on ${host}:${options.port}: ${err.message}`));
+    const onError = (err: Error) =>
+      reject(new HttpApiStartError(`HTTP API could not listen on ${host}:${options.port}: ${err.message}`));
     server.once('error', onError);
     server.listen(options.port, host, () => {
       server.off('error', onError);
@@ -240,7 +265,8 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
       finish(new PayloadTooLargeError(maxBytes));
     };
     const onEnd = () => finish();
-    const onError = (err: Error) => finish(new ClientGoneError(`client connection failed while sending the body: ${err.message}`));
+    const onError = (err: Error) =>
+      finish(new ClientGoneError(`client connection failed while sending the body: ${err.message}`));
     const onClose = () => finish(new ClientGoneError('client closed the connection before sending the whole body'));
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });

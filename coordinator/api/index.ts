@@ -1,4 +1,13 @@
 export * from './backend.js';
 export * from './http-errors.js';
-export { CLASSIFY_PATH, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_RECEIVE_TIMEOUT_MS, HEALTH_PATH, startHttpApi, type ApiLimits, type HttpApi, type HttpApiOptions } from './http-server.js';
+export {
+  CLASSIFY_PATH,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_RECEIVE_TIMEOUT_MS,
+  HEALTH_PATH,
+  startHttpApi,
+  type ApiLimits,
+  type HttpApi,
+  type HttpApiOptions,
+} from './http-server.js';
 export { DEFAULT_API_LIMITS, classifyRequestParser, type ClassifyRequest } from './request-schema.js';

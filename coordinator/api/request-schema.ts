@@ -81,44 +81,65 @@ const USAGE = 'send {"inputs": "text"} or {"inputs": ["text", ...]}';
  */
 export function classifyRequestSchema(limits: ApiLimits) {
   // Counted here rather than with z.string().max(), so the limit's unit is ours to state, not the library's.
-  const text = z
-    .string({ error: 'must be a string' })
-    .superRefine((value, ctx) => {
-      const chars = codePoints(value);
-      if (chars > limits.maxTextChars) ctx.addIssue({ code: 'custom', message: `text of ${chars} characters is over the ${limits.maxTextChars}-character limit` });
-    });
+  const text = z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
+    const chars = codePoints(value);
+    if (chars > limits.maxTextChars)
+      ctx.addIssue({
+        code: 'custom',
+        message: `text of ${chars} characters is over the ${limits.maxTextChars}-character limit`,
+      });
+  });
   // A single string is a batch of one; normalising first gives one set of checks and messages.
   const inputs = z.preprocess(
     (value) => (typeof value === 'string' ? [value] : value),
     z
-      .array(text, { error: (iss) => (iss.input === undefined ? `missing; ${USAGE}` : `must be a string or a list of strings; ${USAGE}`) })
+      .array(text, {
+        error: (iss) =>
+          iss.input === undefined ? `missing; ${USAGE}` : `must be a string or a list of strings; ${USAGE}`,
+      })
       .min(1, { error: 'is an empty list; send at least one text' })
       .max(limits.maxBatchSize, {
-        error: (iss) => `has ${(iss.input as unknown[]).length} texts; at most ${limits.maxBatchSize} are allowed per request`,
+        error: (iss) =>
+          `has ${(iss.input as unknown[]).length} texts; at most ${limits.maxBatchSize} are allowed per request`,
       }),
   );
   // Strict: a misspelt exit_threshold silently ignored would be worse than a 400.
   const parameters = z.strictObject(
     {
-      top_k: z.number({ error: 'must be a positive integer' }).int({ error: 'must be a positive integer' }).min(1, { error: 'must be a positive integer' }).optional(),
+      top_k: z
+        .number({ error: 'must be a positive integer' })
+        .int({ error: 'must be a positive integer' })
+        .min(1, { error: 'must be a positive integer' })
+        .optional(),
       function_to_apply: z
         .enum(['softmax', 'none', 'sigmoid'], { error: 'must be "softmax" or "none"' })
         .refine((f) => f !== 'sigmoid', {
           error: '"sigmoid" is not supported: edgerelay always returns softmax probabilities; use "softmax" or "none"',
         })
         .optional(),
-      exit_threshold: z.number({ error: 'must be a number between 0 and 1' }).min(0, { error: 'must be between 0 and 1' }).max(1, { error: 'must be between 0 and 1' }).optional(),
+      exit_threshold: z
+        .number({ error: 'must be a number between 0 and 1' })
+        .min(0, { error: 'must be between 0 and 1' })
+        .max(1, { error: 'must be between 0 and 1' })
+        .optional(),
       exit_policy: z
         .string({ error: `must be a string: ${POLICY_FORMS}` })
         .max(64)
         .refine((s) => validPolicy(s), { error: `must be one of ${POLICY_FORMS}` })
         .optional(),
       truncation: z
-        .union([z.boolean(), z.enum(TRUNCATION_VALUES)], { error: `must be true, false or one of ${TRUNCATION_VALUES.map((v) => `"${v}"`).join(', ')}` })
+        .union([z.boolean(), z.enum(TRUNCATION_VALUES)], {
+          error: `must be true, false or one of ${TRUNCATION_VALUES.map((v) => `"${v}"`).join(', ')}`,
+        })
         .optional(),
       details: z.boolean({ error: 'must be true or false' }).optional(),
     },
-    { error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, truncation, details` : 'must be an object') },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, truncation, details`
+          : 'must be an object',
+    },
   );
   return z.object(
     {

@@ -15,18 +15,20 @@ export function hfResults(outcomes: readonly ClassificationOutcome[], topK?: num
 export function detailedBody(outcomes: readonly ClassificationOutcome[], topK?: number) {
   return {
     results: hfResults(outcomes, topK),
-    details: outcomes.map(({ exitLayer, early, agents, totalMs, hops, logits, degraded, truncatedTokens = 0, halting }) => ({
-      exitLayer,
-      early,
-      degraded: !!degraded,
-      truncated: truncatedTokens > 0,
-      tokensDropped: truncatedTokens,
-      agents,
-      totalMs,
-      hops,
-      logits,
-      ...(halting && { halting }),
-    })),
+    details: outcomes.map(
+      ({ exitLayer, early, agents, totalMs, hops, logits, degraded, truncatedTokens = 0, halting }) => ({
+        exitLayer,
+        early,
+        degraded: !!degraded,
+        truncated: truncatedTokens > 0,
+        tokensDropped: truncatedTokens,
+        agents,
+        totalMs,
+        hops,
+        logits,
+        ...(halting && { halting }),
+      }),
+    ),
   };
 }
 
@@ -37,7 +39,10 @@ function headerSafe(value: string): string {
 
 // JSON escapes for non-ASCII keep the value valid JSON and losslessly decodable.
 function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 // Server-Timing metric names are HTTP tokens.

@@ -102,12 +102,21 @@ export function calibrateRuns(runs: ExitRuns, options: CalibrateRunsOptions): Ca
   // A choice carries its figures on the tuning rows and, re-simulated, on the held-apart rows.
   const choiceOf = (kind: PolicyChoice['kind'], policy: string, met: boolean, tuning: PolicyOutcome): PolicyChoice => {
     const held = heldRuns && simulatePolicy(parseExitPolicy(policy), heldRuns);
-    return { kind, policy, met, tuning: summary(tuning, finalTuning), ...(held && { heldOut: summary(held, finalHeld) }) };
+    return {
+      kind,
+      policy,
+      met,
+      tuning: summary(tuning, finalTuning),
+      ...(held && { heldOut: summary(held, finalHeld) }),
+    };
   };
 
   const perPolicy: PolicyChoice[] = [];
   for (const kind of kinds) {
-    const pick = choose(rows.filter((r) => r.kind === kind), target);
+    const pick = choose(
+      rows.filter((r) => r.kind === kind),
+      target,
+    );
     if (pick) perPolicy.push(choiceOf(kind, pick.row.policy, pick.met, pick.row.outcome));
   }
   const best = choose(rows, target);
@@ -129,7 +138,9 @@ export function calibrateRuns(runs: ExitRuns, options: CalibrateRunsOptions): Ca
     numLayers: runs.numLayers,
     exitLayers: [...runs.exitLayers],
     split: { holdout, seed, tuningRows: split.tuning.length, heldOutRows: split.heldOut.length },
-    ...(finalTuning !== undefined && { finalAccuracy: { tuning: finalTuning, ...(finalHeld !== undefined && { heldOut: finalHeld }) } }),
+    ...(finalTuning !== undefined && {
+      finalAccuracy: { tuning: finalTuning, ...(finalHeld !== undefined && { heldOut: finalHeld }) },
+    }),
     tuning: chosen.tuning,
     ...(chosen.heldOut && { heldOut: chosen.heldOut }),
     exitRates: simulatePolicy(parseExitPolicy(chosen.policy), runs).exitRates,
@@ -152,7 +163,9 @@ export function calibrateRuns(runs: ExitRuns, options: CalibrateRunsOptions): Ca
  * setting (met: false) and an accuracy budget to nothing (the caller then keeps every layer).
  */
 function choose(candidates: SweepRow[], target: CalibrationTarget): { row: SweepRow; met: boolean } | undefined {
-  const meeting = candidates.filter((r) => meetsTarget(r.outcome, target)).sort((a, b) => compareForTarget(a.outcome, b.outcome, target));
+  const meeting = candidates
+    .filter((r) => meetsTarget(r.outcome, target))
+    .sort((a, b) => compareForTarget(a.outcome, b.outcome, target));
   if (meeting.length > 0) return { row: meeting[0]!, met: true };
   if (target.kind === 'speedup' && candidates.length > 0) {
     return { row: [...candidates].sort((a, b) => a.outcome.meanLayers - b.outcome.meanLayers)[0]!, met: false };
@@ -170,7 +183,11 @@ function summary(o: PolicyOutcome, finalAcc: number | undefined): OutcomeSummary
     examples: o.examples,
     meanLayers: o.meanLayers,
     speedup: o.speedup,
-    ...(o.accuracy !== undefined && { accuracy: o.accuracy, accuracyDrop: (finalAcc ?? o.accuracy) - o.accuracy, lost: o.lost }),
+    ...(o.accuracy !== undefined && {
+      accuracy: o.accuracy,
+      accuracyDrop: (finalAcc ?? o.accuracy) - o.accuracy,
+      lost: o.lost,
+    }),
     agreement: o.agreement,
   };
 }

@@ -56,7 +56,12 @@ export async function collectExitRuns(
     }
     options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
   }
-  return { numLayers: checkpoint.config.numLayers, exitLayers: [...checkpoint.exitLayers], numLabels: checkpoint.config.numLabels, rows };
+  return {
+    numLayers: checkpoint.config.numLayers,
+    exitLayers: [...checkpoint.exitLayers],
+    numLabels: checkpoint.config.numLabels,
+    rows,
+  };
 }
 
 /** The rows at `indices`, same model description. */

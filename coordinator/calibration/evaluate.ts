@@ -37,9 +37,16 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   const examples = readLabelledTsv(options.data);
   const policy = options.policy === undefined ? undefined : resolvePolicy(options.policy, options);
   const labels = examples.map((e) => e.label);
-  const runs = await collectWithModel(options, examples.map((e) => e.sentence), labels);
+  const runs = await collectWithModel(
+    options,
+    examples.map((e) => e.sentence),
+    labels,
+  );
   // probs[k] of a row belongs to exitLayers[k] (ascending); with no rows there is no exit to report.
-  const predictions = (runs.rows.length ? runs.exitLayers : []).map((layer, k) => ({ layer, preds: runs.rows.map((r) => argmax(r.probs[k]!)) }));
+  const predictions = (runs.rows.length ? runs.exitLayers : []).map((layer, k) => ({
+    layer,
+    preds: runs.rows.map((r) => argmax(r.probs[k]!)),
+  }));
   const final = predictions[predictions.length - 1]?.preds;
   const share = (hits: number) => hits / examples.length;
   return {

@@ -1,8 +1,31 @@
-export { collectExitRuns, exitRunOf, hasTrainedHalting, selectRows, type ExitRun, type ExitRuns, type CollectOptions } from './collect.js';
+export {
+  collectExitRuns,
+  exitRunOf,
+  hasTrainedHalting,
+  selectRows,
+  type ExitRun,
+  type ExitRuns,
+  type CollectOptions,
+} from './collect.js';
 export { simulatePolicy, type PolicyOutcome } from './simulate.js';
 export { splitRows, type RowSplit } from './split.js';
-export { parseTarget, formatTarget, meetsTarget, accuracyCost, CalibrationTargetError, type CalibrationTarget } from './target.js';
-export { SWEPT_POLICIES, parsePolicyList, parameterGrid, sweep, UnknownPolicyError, type SweptPolicy, type SweepRow } from './sweep.js';
+export {
+  parseTarget,
+  formatTarget,
+  meetsTarget,
+  accuracyCost,
+  CalibrationTargetError,
+  type CalibrationTarget,
+} from './target.js';
+export {
+  SWEPT_POLICIES,
+  parsePolicyList,
+  parameterGrid,
+  sweep,
+  UnknownPolicyError,
+  type SweptPolicy,
+  type SweepRow,
+} from './sweep.js';
 export {
   CALIBRATION_VERSION,
   calibrateRuns,
@@ -13,9 +36,22 @@ export {
   type PolicyChoice,
   type TableRow,
 } from './calibrate.js';
-export { CALIBRATION_FILE, CalibrationFileError, defaultCalibrationPath, readCalibration, writeCalibration } from './store.js';
+export {
+  CALIBRATION_FILE,
+  CalibrationFileError,
+  defaultCalibrationPath,
+  readCalibration,
+  writeCalibration,
+} from './store.js';
 export { plotCalibration } from './plot.js';
 export { formatTable, formatChoice, formatSummary } from './report.js';
-export { calibrate, collectFromFile, collectWithModel, type CalibrateOptions, type CalibrateResult, type CollectFileOptions } from './run.js';
+export {
+  calibrate,
+  collectFromFile,
+  collectWithModel,
+  type CalibrateOptions,
+  type CalibrateResult,
+  type CollectFileOptions,
+} from './run.js';
 export { evaluate, type EvaluateOptions, type Evaluation, type ExitEvaluation } from './evaluate.js';
 export { haltingSignalOf, policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';

@@ -62,13 +62,23 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
 
   // With trained units, dact and its entropy stand-in are drawn side by side and named apart.
   const legendName = (kind: string) =>
-    kind === 'dact' ? (record.halting === 'trained' ? 'dact trained' : 'dact entropy') : kind === 'dact-entropy' ? 'dact entropy' : kind;
+    kind === 'dact'
+      ? record.halting === 'trained'
+        ? 'dact trained'
+        : 'dact entropy'
+      : kind === 'dact-entropy'
+        ? 'dact entropy'
+        : kind;
   // One polyline per policy, settings ordered by layers run.
   const kinds = [...new Set(record.table.map((r) => r.kind))];
   for (const kind of kinds) {
     const color = COLORS[kind] ?? INK;
-    const points = record.table.filter((r) => r.kind === kind).map((r) => [px(r.meanLayers), py(yOf(r))] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    for (let i = 1; i < points.length; i++) img.line(points[i - 1]![0], points[i - 1]![1], points[i]![0], points[i]![1], color, 2);
+    const points = record.table
+      .filter((r) => r.kind === kind)
+      .map((r) => [px(r.meanLayers), py(yOf(r))] as const)
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (let i = 1; i < points.length; i++)
+      img.line(points[i - 1]![0], points[i - 1]![1], points[i]![0], points[i]![1], color, 2);
     for (const [x, y] of points) img.circle(x, y, 3, color);
   }
   const chosen = record.tuning;

@@ -37,7 +37,8 @@ export class Raster {
       if (dash > 0 && Math.floor(s / dash) % 2 === 1) continue;
       const x = x0 + ((x1 - x0) * s) / steps;
       const y = y0 + ((y1 - y0) * s) / steps;
-      for (let dy = -Math.floor(r); dy <= Math.ceil(r); dy++) for (let dx = -Math.floor(r); dx <= Math.ceil(r); dx++) this.set(x + dx, y + dy, color);
+      for (let dy = -Math.floor(r); dy <= Math.ceil(r); dy++)
+        for (let dx = -Math.floor(r); dx <= Math.ceil(r); dx++) this.set(x + dx, y + dy, color);
     }
   }
 
@@ -56,7 +57,9 @@ export class Raster {
     for (const ch of s) {
       const rows = glyph(ch);
       for (let j = 0; j < GLYPH_HEIGHT; j++) {
-        for (let i = 0; i < GLYPH_WIDTH; i++) if (rows[j]! & (1 << (GLYPH_WIDTH - 1 - i))) this.fillRect(cx + i * scale, y + j * scale, scale, scale, color);
+        for (let i = 0; i < GLYPH_WIDTH; i++)
+          if (rows[j]! & (1 << (GLYPH_WIDTH - 1 - i)))
+            this.fillRect(cx + i * scale, y + j * scale, scale, scale, color);
       }
       cx += (GLYPH_WIDTH + 1) * scale;
     }
@@ -69,7 +72,9 @@ export class Raster {
     for (const ch of s) {
       const rows = glyph(ch);
       for (let j = 0; j < GLYPH_HEIGHT; j++) {
-        for (let i = 0; i < GLYPH_WIDTH; i++) if (rows[j]! & (1 << (GLYPH_WIDTH - 1 - i))) this.fillRect(x + j * scale, cy - i * scale, scale, scale, color);
+        for (let i = 0; i < GLYPH_WIDTH; i++)
+          if (rows[j]! & (1 << (GLYPH_WIDTH - 1 - i)))
+            this.fillRect(x + j * scale, cy - i * scale, scale, scale, color);
       }
       cy -= (GLYPH_WIDTH + 1) * scale;
     }
@@ -88,7 +93,12 @@ export class Raster {
     ihdr.writeUInt32BE(this.height, 4);
     ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, no filter method, no interlace
     const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+    return Buffer.concat([
+      signature,
+      chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(raw)),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
   }
 }
 

@@ -26,7 +26,8 @@ export function haltingSignalOf(policy: ExitPolicy, runs: ExitRuns): HaltingSign
 
 /** 'calibrated' reads the calibration file (default <model>/edgerelay-calibration.json); anything else is a policy spec. */
 export function resolvePolicy(spec: string, where: { model: string; calibration?: string }): ExitPolicy {
-  if (spec.trim() === 'calibrated') return readCalibration(where.calibration ?? defaultCalibrationPath(where.model)).exitPolicy;
+  if (spec.trim() === 'calibrated')
+    return readCalibration(where.calibration ?? defaultCalibrationPath(where.model)).exitPolicy;
   return parseExitPolicy(spec);
 }
 

@@ -10,19 +10,32 @@ const pct = (x: number | undefined) => (x === undefined ? '-' : `${(100 * x).toF
  */
 export function formatTable(record: CalibrationRecord, all = false): string {
   const picks = new Set(record.perPolicy.map((c) => c.policy));
-  const shown = all ? record.table : record.table.filter((r, i, rows) => {
-    const prev = rows[i - 1];
-    const next = rows[i + 1];
-    const edge = (o: TableRow | undefined) => o !== undefined && o.kind === r.kind && o.meetsTarget !== r.meetsTarget;
-    return r.kind === 'patience' || isRound(r.parameter) || edge(prev) || edge(next) || picks.has(r.policy) || i === rows.length - 1 || next?.kind !== r.kind;
-  });
+  const shown = all
+    ? record.table
+    : record.table.filter((r, i, rows) => {
+        const prev = rows[i - 1];
+        const next = rows[i + 1];
+        const edge = (o: TableRow | undefined) =>
+          o !== undefined && o.kind === r.kind && o.meetsTarget !== r.meetsTarget;
+        return (
+          r.kind === 'patience' ||
+          isRound(r.parameter) ||
+          edge(prev) ||
+          edge(next) ||
+          picks.has(r.policy) ||
+          i === rows.length - 1 ||
+          next?.kind !== r.kind
+        );
+      });
   const lines = [
     `${'setting'.padEnd(24)}${'mean layers'.padStart(12)}${'speedup'.padStart(9)}${'accuracy'.padStart(10)}${'agreement'.padStart(11)}  target`,
   ];
   for (const group of foldRows(shown)) {
     const first = group[0]!;
     const last = group[group.length - 1]!;
-    const name = (group.length === 1 ? first.policy : `${first.policy}..${last.parameter}`) + (group.some((r) => picks.has(r.policy)) ? ' *' : '');
+    const name =
+      (group.length === 1 ? first.policy : `${first.policy}..${last.parameter}`) +
+      (group.some((r) => picks.has(r.policy)) ? ' *' : '');
     lines.push(
       `${name.padEnd(24)}${first.meanLayers.toFixed(3).padStart(12)}${`${first.speedup.toFixed(2)}×`.padStart(9)}` +
         `${pct(first.accuracy).padStart(10)}${pct(first.agreement).padStart(11)}  ${first.meetsTarget ? 'met' : ''}`,
@@ -40,7 +53,12 @@ function foldRows(rows: TableRow[]): TableRow[][] {
   for (const r of rows) {
     const g = groups[groups.length - 1];
     const prev = g?.[g.length - 1];
-    const same = prev && prev.kind === r.kind && prev.meanLayers === r.meanLayers && prev.accuracy === r.accuracy && prev.agreement === r.agreement;
+    const same =
+      prev &&
+      prev.kind === r.kind &&
+      prev.meanLayers === r.meanLayers &&
+      prev.accuracy === r.accuracy &&
+      prev.agreement === r.agreement;
     if (same) g!.push(r);
     else groups.push([r]);
   }
@@ -48,7 +66,10 @@ function foldRows(rows: TableRow[]): TableRow[][] {
 }
 
 export function formatSummary(s: OutcomeSummary): string {
-  const acc = s.accuracy === undefined ? '' : `accuracy ${pct(s.accuracy)} (drop ${(100 * (s.accuracyDrop ?? 0)).toFixed(2)} points), `;
+  const acc =
+    s.accuracy === undefined
+      ? ''
+      : `accuracy ${pct(s.accuracy)} (drop ${(100 * (s.accuracyDrop ?? 0)).toFixed(2)} points), `;
   return `${s.meanLayers.toFixed(3)} layers (${s.speedup.toFixed(2)}× less encoder compute), ${acc}agreement ${pct(s.agreement)} on ${s.examples} rows`;
 }
 
@@ -64,7 +85,9 @@ export function formatChoice(record: CalibrationRecord): string {
   lines.push(`chosen: ${record.policy}${record.met ? '' : `  (no setting meets ${record.target} on the tuning rows)`}`);
   lines.push(`  tuning:   ${formatSummary(record.tuning)}`);
   if (record.heldOut) lines.push(`  held-out: ${formatSummary(record.heldOut)}`);
-  lines.push(`dact halting signal: ${record.halting === 'trained' ? 'trained halting units (dact-entropy: the entropy stand-in, for comparison)' : 'entropy stand-in (the checkpoint has no trained halting units)'}`);
+  lines.push(
+    `dact halting signal: ${record.halting === 'trained' ? 'trained halting units (dact-entropy: the entropy stand-in, for comparison)' : 'entropy stand-in (the checkpoint has no trained halting units)'}`,
+  );
   lines.push(`exit rate per layer: ${record.exitRates.map((r, l) => `${l + 1}: ${pct(r)}`).join(', ')}`);
   return lines.join('\n');
 }

@@ -26,7 +26,11 @@ export async function collectFromFile(options: CollectFileOptions): Promise<Exit
 }
 
 /** Opens the model, runs `texts` once through every exit, and releases the model again. */
-export async function collectWithModel(options: ModelOptions & CollectOptions, texts: string[], labels?: number[]): Promise<ExitRuns> {
+export async function collectWithModel(
+  options: ModelOptions & CollectOptions,
+  texts: string[],
+  labels?: number[],
+): Promise<ExitRuns> {
   const { checkpoint, runner } = await openReferenceModel(options);
   try {
     return await collectExitRuns(runner, checkpoint, texts, labels, options);

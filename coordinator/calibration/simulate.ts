@@ -41,7 +41,11 @@ export function simulatePolicy(policy: ExitPolicy, runs: ExitRuns): PolicyOutcom
     let state = initialExitState(policy);
     for (let k = 0; k < exitLayers.length; k++) {
       const layer = exitLayers[k]!;
-      const d = decideExit(policy, state, row.probs[k]!, { layer, exitLayers, ...(row.halting && k < row.halting.length && { halting: row.halting[k]! }) });
+      const d = decideExit(policy, state, row.probs[k]!, {
+        layer,
+        exitLayers,
+        ...(row.halting && k < row.halting.length && { halting: row.halting[k]! }),
+      });
       state = d.state;
       if (!d.exit) continue;
       const pred = argmaxOf(d.probs);

@@ -21,4 +21,3 @@ export function splitRows(count: number, holdout: number, seed: number): RowSpli
   const byIndex = (a: number, b: number) => a - b;
   return { heldOut: order.slice(0, held).sort(byIndex), tuning: order.slice(held).sort(byIndex) };
 }
-

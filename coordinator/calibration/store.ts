@@ -31,20 +31,28 @@ const recordSchema = z.looseObject({
 
 export function readCalibration(path: string): CalibrationRecord & { exitPolicy: ExitPolicy } {
   if (!existsSync(path)) {
-    throw new CalibrationFileError(`No calibration at ${path}. Run \`edgerelay calibrate --model DIR --data FILE\` first, or pass --calibration FILE.`);
+    throw new CalibrationFileError(
+      `No calibration at ${path}. Run \`edgerelay calibrate --model DIR --data FILE\` first, or pass --calibration FILE.`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new CalibrationFileError(`${path} is not valid JSON (${(e as Error).message}); re-run \`edgerelay calibrate\` to rewrite it.`);
+    throw new CalibrationFileError(
+      `${path} is not valid JSON (${(e as Error).message}); re-run \`edgerelay calibrate\` to rewrite it.`,
+    );
   }
   const parsed = recordSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CalibrationFileError(`${path} is not an edgerelay calibration file (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); re-run \`edgerelay calibrate\`.`);
+    throw new CalibrationFileError(
+      `${path} is not an edgerelay calibration file (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); re-run \`edgerelay calibrate\`.`,
+    );
   }
   if (parsed.data.version !== CALIBRATION_VERSION) {
-    throw new CalibrationFileError(`${path} has calibration format version ${parsed.data.version}; this edgerelay reads version ${CALIBRATION_VERSION}. Re-run \`edgerelay calibrate\`.`);
+    throw new CalibrationFileError(
+      `${path} has calibration format version ${parsed.data.version}; this edgerelay reads version ${CALIBRATION_VERSION}. Re-run \`edgerelay calibrate\`.`,
+    );
   }
   const record = parsed.data as unknown as CalibrationRecord;
   return { ...record, exitPolicy: parseExitPolicy(record.policy) };

@@ -22,13 +22,19 @@ export interface SweepRow {
 }
 
 export function parsePolicyList(list: string): SweptPolicy[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) {
     if (!(SWEPT_POLICIES as readonly string[]).includes(n)) {
-      throw new UnknownPolicyError(`Unknown policy "${n}" in --policy; choose from ${SWEPT_POLICIES.join(', ')} (comma-separated).`);
+      throw new UnknownPolicyError(
+        `Unknown policy "${n}" in --policy; choose from ${SWEPT_POLICIES.join(', ')} (comma-separated).`,
+      );
     }
   }
-  if (names.length === 0) throw new UnknownPolicyError(`--policy names no policy; choose from ${SWEPT_POLICIES.join(', ')}.`);
+  if (names.length === 0)
+    throw new UnknownPolicyError(`--policy names no policy; choose from ${SWEPT_POLICIES.join(', ')}.`);
   return [...new Set(names)] as SweptPolicy[];
 }
 
@@ -56,7 +62,12 @@ export function parameterGrid(kind: SweptPolicy, runs: ExitRuns): ExitPolicy[] {
 
 export function sweep(kinds: readonly SweptPolicy[], runs: ExitRuns): SweepRow[] {
   return kinds.flatMap((kind) =>
-    parameterGrid(kind, runs).map((policy) => ({ policy: formatExitPolicy(policy), kind, parameter: parameterOf(policy), outcome: simulatePolicy(policy, runs) })),
+    parameterGrid(kind, runs).map((policy) => ({
+      policy: formatExitPolicy(policy),
+      kind,
+      parameter: parameterOf(policy),
+      outcome: simulatePolicy(policy, runs),
+    })),
   );
 }
 

@@ -13,10 +13,12 @@ export function parseTarget(spec: string): CalibrationTarget {
   const value = m ? Number(m[2]) : NaN;
   if (!m || !Number.isFinite(value)) throw new CalibrationTargetError(`Invalid target "${spec}". Use ${FORMS}.`);
   if (m[1] === 'accuracy-drop') {
-    if (value < 0 || value >= 1) throw new CalibrationTargetError(`accuracy-drop must be in [0, 1) (0.01 = one point), got ${value}.`);
+    if (value < 0 || value >= 1)
+      throw new CalibrationTargetError(`accuracy-drop must be in [0, 1) (0.01 = one point), got ${value}.`);
     return { kind: 'accuracy-drop', maxDrop: value };
   }
-  if (value < 1) throw new CalibrationTargetError(`speedup must be at least 1 (2.5 = run 40% of the layers), got ${value}.`);
+  if (value < 1)
+    throw new CalibrationTargetError(`speedup must be at least 1 (2.5 = run 40% of the layers), got ${value}.`);
   return { kind: 'speedup', minSpeedup: value };
 }
 
@@ -41,7 +43,9 @@ export function accuracyCost(outcome: PolicyOutcome): number {
 export function meetsTarget(outcome: PolicyOutcome, target: CalibrationTarget): boolean {
   // A hair of tolerance so a target like 0.01 on exactly 1 of 100 rows is not lost to rounding.
   const eps = 1e-12;
-  return target.kind === 'accuracy-drop' ? accuracyCost(outcome) <= target.maxDrop + eps : outcome.speedup >= target.minSpeedup - eps;
+  return target.kind === 'accuracy-drop'
+    ? accuracyCost(outcome) <= target.maxDrop + eps
+    : outcome.speedup >= target.minSpeedup - eps;
 }
 
 /**

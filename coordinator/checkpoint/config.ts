@@ -48,9 +48,12 @@ export function readBertConfig(path: string): ParsedBertConfig {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new InvalidConfigError(`${path} is not valid JSON (${(e as Error).message}). Restore the model's config.json.`, {
-      file: path,
-    });
+    throw new InvalidConfigError(
+      `${path} is not valid JSON (${(e as Error).message}). Restore the model's config.json.`,
+      {
+        file: path,
+      },
+    );
   }
   return parseBertConfig(raw, path);
 }
@@ -90,7 +93,9 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
   if (padTokenId >= c.vocab_size) throw invalid(`pad_token_id ${padTokenId} is not below vocab_size ${c.vocab_size}.`);
   for (const layer of c.early_exit_layers ?? []) {
     if (layer >= c.num_hidden_layers) {
-      throw invalid(`early_exit_layers lists layer ${layer}, but there are only ${c.num_hidden_layers} layers (0-based).`);
+      throw invalid(
+        `early_exit_layers lists layer ${layer}, but there are only ${c.num_hidden_layers} layers (0-based).`,
+      );
     }
   }
 
@@ -126,7 +131,10 @@ function checkArchitecture(raw: Record<string, unknown>, file: string) {
     `${SUPPORTED_ARCHITECTURES.join(', ')} (or no "architectures" field).`;
   const modelType = raw.model_type;
   if (typeof modelType !== 'string' || !SUPPORTED_MODEL_TYPES.includes(modelType)) {
-    const what = modelType === undefined ? 'has no "model_type"' : `has model_type ${JSON.stringify(modelType)}, which is not supported`;
+    const what =
+      modelType === undefined
+        ? 'has no "model_type"'
+        : `has model_type ${JSON.stringify(modelType)}, which is not supported`;
     throw new UnsupportedArchitectureError(`${file} ${what}; ${supported}`, { file });
   }
   const archs = raw.architectures;
@@ -138,9 +146,12 @@ function checkArchitecture(raw: Record<string, unknown>, file: string) {
   }
   const bad = archs.filter((a) => !SUPPORTED_ARCHITECTURES.includes(a));
   if (bad.length > 0) {
-    throw new UnsupportedArchitectureError(`${file} declares architecture ${bad.join(', ')}, which is not supported; ${supported}`, {
-      file,
-    });
+    throw new UnsupportedArchitectureError(
+      `${file} declares architecture ${bad.join(', ')}, which is not supported; ${supported}`,
+      {
+        file,
+      },
+    );
   }
   return { modelType, architecture: archs[0] as string, architectureDeclared: true };
 }

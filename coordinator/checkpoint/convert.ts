@@ -52,9 +52,14 @@ export interface ConvertResult {
 }
 
 /** Write `out` as a copy of the model directory `src` with model.safetensors stored as `dtype`. */
-export async function convertCheckpoint(src: string, out: string, dtype: ConvertDtype | WritableDtype): Promise<ConvertResult> {
+export async function convertCheckpoint(
+  src: string,
+  out: string,
+  dtype: ConvertDtype | WritableDtype,
+): Promise<ConvertResult> {
   const target = dtype.toUpperCase() as WritableDtype;
-  if (!(target in TORCH_DTYPES)) throw new RangeError(`convertCheckpoint: unsupported dtype "${dtype}" (f16, bf16 or f32)`);
+  if (!(target in TORCH_DTYPES))
+    throw new RangeError(`convertCheckpoint: unsupported dtype "${dtype}" (f16, bf16 or f32)`);
   const srcDir = resolve(src);
   const outDir = resolve(out);
   checkDirectories(srcDir, outDir);
@@ -71,7 +76,10 @@ export async function convertCheckpoint(src: string, out: string, dtype: Convert
       continue;
     }
     sourceDtypes.add(info.dtype);
-    tensors[info.name] = { shape: [...info.shape], data: () => checkedValues(file.float32(info.name), info.name, file.path, target) };
+    tensors[info.name] = {
+      shape: [...info.shape],
+      data: () => checkedValues(file.float32(info.name), info.name, file.path, target),
+    };
   }
   const sourceDtype = sourceDtypes.size === 1 ? [...sourceDtypes][0]! : sourceDtypes.size === 0 ? 'none' : 'mixed';
 
@@ -81,7 +89,10 @@ export async function convertCheckpoint(src: string, out: string, dtype: Convert
     dtype: target,
     metadata: { ...file.metadata, converted_by: 'edgerelay', source_dtype: sourceDtype },
   });
-  writeFileSync(join(outDir, CONFIG_FILE), `${JSON.stringify(convertedConfig(join(srcDir, CONFIG_FILE), target), null, 2)}\n`);
+  writeFileSync(
+    join(outDir, CONFIG_FILE),
+    `${JSON.stringify(convertedConfig(join(srcDir, CONFIG_FILE), target), null, 2)}\n`,
+  );
 
   const copied: string[] = [CONFIG_FILE];
   // Copied verbatim when the source has them; the weights do not change the tokenizer.
@@ -102,11 +113,15 @@ export async function convertCheckpoint(src: string, out: string, dtype: Convert
 
 function checkDirectories(srcDir: string, outDir: string): void {
   if (!existsSync(srcDir) || !statSync(srcDir).isDirectory()) {
-    throw new CheckpointNotFoundError(`${srcDir} is not a model directory (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in it).`, { file: srcDir });
+    throw new CheckpointNotFoundError(
+      `${srcDir} is not a model directory (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in it).`,
+      { file: srcDir },
+    );
   }
   for (const name of [CONFIG_FILE, WEIGHTS_FILE]) {
     const path = join(srcDir, name);
-    if (!existsSync(path)) throw new CheckpointNotFoundError(`${srcDir} has no ${name}; nothing to convert.`, { file: path });
+    if (!existsSync(path))
+      throw new CheckpointNotFoundError(`${srcDir} has no ${name}; nothing to convert.`, { file: path });
   }
   if (!existsSync(outDir)) return;
   const s = statSync(srcDir);

@@ -36,23 +36,41 @@ export interface HaltingUnit {
  * The units in `dir`, indexed by layer (length numLayers, undefined where there is none), or undefined
  * when the directory has no halting file. Every exit layer but the last must have a unit.
  */
-export function readHaltingUnits(dir: string, config: BertConfig, exitLayers: number[]): (LinearWeights | undefined)[] | undefined {
+export function readHaltingUnits(
+  dir: string,
+  config: BertConfig,
+  exitLayers: number[],
+): (LinearWeights | undefined)[] | undefined {
   const path = join(dir, HALTING_FILE);
   if (!existsSync(path)) return undefined;
   const file = parseSafetensors(readFileSync(path), path);
   const fail = (why: string, tensor?: string): never => {
-    throw new HaltingUnitsError(`${path} ${why}. Re-run \`edgerelay fit-halting --model ${dir} --data FILE\`, or delete the file to use the entropy stand-in.`, { file: path, ...(tensor && { tensor }) });
+    throw new HaltingUnitsError(
+      `${path} ${why}. Re-run \`edgerelay fit-halting --model ${dir} --data FILE\`, or delete the file to use the entropy stand-in.`,
+      { file: path, ...(tensor && { tensor }) },
+    );
   };
-  if (file.metadata.format !== HALTING_FORMAT) fail(`is not an edgerelay halting file (metadata format "${file.metadata.format ?? ''}", expected "${HALTING_FORMAT}")`);
+  if (file.metadata.format !== HALTING_FORMAT)
+    fail(
+      `is not an edgerelay halting file (metadata format "${file.metadata.format ?? ''}", expected "${HALTING_FORMAT}")`,
+    );
   const units = new Array<LinearWeights | undefined>(config.numLayers).fill(undefined);
   const H = config.hiddenSize;
   for (const layer of exitLayers.slice(0, -1)) {
     const w = haltingTensor(layer, 'weight');
     const b = haltingTensor(layer, 'bias');
-    for (const [name, shape] of [[w, [1, H]], [b, [1]]] as const) {
-      if (!file.has(name)) fail(`has no unit for the exit after layer ${layer} (tensor "${name}"); every exit but the last needs one`, name);
+    for (const [name, shape] of [
+      [w, [1, H]],
+      [b, [1]],
+    ] as const) {
+      if (!file.has(name))
+        fail(
+          `has no unit for the exit after layer ${layer} (tensor "${name}"); every exit but the last needs one`,
+          name,
+        );
       const actual = file.info(name).shape;
-      if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i])) fail(`holds "${name}" of shape [${actual.join(', ')}], expected [${shape.join(', ')}]`, name);
+      if (actual.length !== shape.length || actual.some((d, i) => d !== shape[i]))
+        fail(`holds "${name}" of shape [${actual.join(', ')}], expected [${shape.join(', ')}]`, name);
     }
     const weight = file.tensor(w);
     if (weight.data.some((v) => !Number.isFinite(v))) fail(`has a non-finite weight in "${w}"`, w);
@@ -64,12 +82,21 @@ export function readHaltingUnits(dir: string, config: BertConfig, exitLayers: nu
 }
 
 /** Writes the units (F32, with metadata) to `path`. */
-export function writeHaltingUnits(path: string, units: HaltingUnit[], hidden: number, metadata: Record<string, string> = {}): void {
+export function writeHaltingUnits(
+  path: string,
+  units: HaltingUnit[],
+  hidden: number,
+  metadata: Record<string, string> = {},
+): void {
   const tensors: Record<string, SafetensorsWriteTensor> = {};
   for (const u of [...units].sort((a, b) => a.layer - b.layer)) {
-    if (u.weight.length !== hidden) throw new Error(`halting unit for layer ${u.layer} has ${u.weight.length} weights, expected ${hidden}`);
+    if (u.weight.length !== hidden)
+      throw new Error(`halting unit for layer ${u.layer} has ${u.weight.length} weights, expected ${hidden}`);
     tensors[haltingTensor(u.layer, 'weight')] = { shape: [1, hidden], data: u.weight };
     tensors[haltingTensor(u.layer, 'bias')] = { shape: [1], data: Float32Array.of(u.bias) };
   }
-  writeSafetensors(path, tensors, { dtype: 'F32', metadata: { ...metadata, format: HALTING_FORMAT, version: '1', input: 'exit-pooler' } });
+  writeSafetensors(path, tensors, {
+    dtype: 'F32',
+    metadata: { ...metadata, format: HALTING_FORMAT, version: '1', input: 'exit-pooler' },
+  });
 }

@@ -21,5 +21,20 @@ export {
 export { mapBertWeights, type MappedWeights, type MapWeightsOptions } from './weights.js';
 export { CONFIG_FILE, WEIGHTS_FILE, loadCheckpoint, type LoadedCheckpoint } from './load.js';
 export { buildSyntheticVocab, writeRandomCheckpoint, type RandomCheckpointOptions } from './random.js';
-export { HALTING_FILE, HALTING_FORMAT, HaltingUnitsError, haltingTensor, readHaltingUnits, writeHaltingUnits, type HaltingUnit } from './halting.js';
-export { ConvertOverwriteError, DtypeRangeError, TORCH_DTYPES, convertCheckpoint, type ConvertDtype, type ConvertResult } from './convert.js';
+export {
+  HALTING_FILE,
+  HALTING_FORMAT,
+  HaltingUnitsError,
+  haltingTensor,
+  readHaltingUnits,
+  writeHaltingUnits,
+  type HaltingUnit,
+} from './halting.js';
+export {
+  ConvertOverwriteError,
+  DtypeRangeError,
+  TORCH_DTYPES,
+  convertCheckpoint,
+  type ConvertDtype,
+  type ConvertResult,
+} from './convert.js';

@@ -26,12 +26,17 @@ const LAYOUT_HINT =
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const absDir = resolve(dir);
   if (!existsSync(absDir)) {
-    throw new CheckpointNotFoundError(`Checkpoint directory ${absDir} does not exist. ${LAYOUT_HINT}`, { file: absDir });
-  }
-  if (!statSync(absDir).isDirectory()) {
-    throw new CheckpointNotFoundError(`${absDir} is not a directory; pass the model directory, not a file. ${LAYOUT_HINT}`, {
+    throw new CheckpointNotFoundError(`Checkpoint directory ${absDir} does not exist. ${LAYOUT_HINT}`, {
       file: absDir,
     });
+  }
+  if (!statSync(absDir).isDirectory()) {
+    throw new CheckpointNotFoundError(
+      `${absDir} is not a directory; pass the model directory, not a file. ${LAYOUT_HINT}`,
+      {
+        file: absDir,
+      },
+    );
   }
   const configPath = join(absDir, CONFIG_FILE);
   const weightsPath = join(absDir, WEIGHTS_FILE);
@@ -51,7 +56,11 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   if (!parsed.architectureDeclared && !hasClassifierTensors(file)) {
     config = { ...config, architecture: 'BertModel', numLabels: 0, labels: [] };
   }
-  const mapped = mapBertWeights(file, config, parsed.earlyExitLayers ? { expectedExitLayers: parsed.earlyExitLayers } : {});
+  const mapped = mapBertWeights(
+    file,
+    config,
+    parsed.earlyExitLayers ? { expectedExitLayers: parsed.earlyExitLayers } : {},
+  );
   // Trained DACT halting units live in their own file beside the weights, so fitting them never rewrites the model.
   const halting = mapped.exitLayers.length > 1 ? readHaltingUnits(absDir, config, mapped.exitLayers) : undefined;
   return {

@@ -34,7 +34,6 @@ export interface RandomCheckpointOptions {
 const INIT_STD = 0.02; // HF initializer_range
 const NOISE_STD = 0.02; // biases and LayerNorm params get noise (HF would use 0/1) so code paths using them are tested
 
-
 /** Standard normals by Box-Muller, using both outputs of each pair. */
 function normalSource(seed: number): () => number {
   const uniform = mulberry32(seed);
@@ -75,7 +74,9 @@ export function buildSyntheticVocab(size: number): string[] {
       : [...SPECIALS];
   const chars = [
     ...'abcdefghijklmnopqrstuvwxyz0123456789',
-    ...Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => !/[a-z0-9A-Z]/.test(c)),
+    ...Array.from({ length: 0x7f - 0x21 }, (_, i) => String.fromCharCode(0x21 + i)).filter(
+      (c) => !/[a-z0-9A-Z]/.test(c),
+    ),
   ];
   const seen = new Set(vocab);
   for (const tok of [...chars, ...chars.map((c) => `##${c}`), ...COMMON_WORDS]) {
@@ -97,8 +98,17 @@ export async function writeRandomCheckpoint(outDir: string, options: RandomCheck
   const P = options.maxPositions ?? 512;
   const C = options.numLabels ?? 2;
   const dtype = options.dtype ?? 'F32';
-  for (const [name, v] of Object.entries({ layers: L, hidden: H, heads, intermediate: I, vocabSize: V, maxPositions: P, numLabels: C })) {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`writeRandomCheckpoint: ${name} must be a positive integer, got ${v}`);
+  for (const [name, v] of Object.entries({
+    layers: L,
+    hidden: H,
+    heads,
+    intermediate: I,
+    vocabSize: V,
+    maxPositions: P,
+    numLabels: C,
+  })) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new RangeError(`writeRandomCheckpoint: ${name} must be a positive integer, got ${v}`);
   }
   if (H % heads !== 0) throw new RangeError(`writeRandomCheckpoint: hidden ${H} is not divisible by heads ${heads}`);
   const vocab = buildSyntheticVocab(V);
@@ -113,7 +123,15 @@ export async function writeRandomCheckpoint(outDir: string, options: RandomCheck
   };
   const tensors: Record<string, SafetensorsWriteTensor> = {};
   const weight = (name: string, shape: number[]) => {
-    tensors[name] = { shape, data: () => fill(shape.reduce((a, b) => a * b, 1), 0, INIT_STD) };
+    tensors[name] = {
+      shape,
+      data: () =>
+        fill(
+          shape.reduce((a, b) => a * b, 1),
+          0,
+          INIT_STD,
+        ),
+    };
   };
   const linear = (base: string, out: number, inp: number) => {
     weight(`${base}.weight`, [out, inp]);

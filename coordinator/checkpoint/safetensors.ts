@@ -88,7 +88,10 @@ export function readSafetensors(path: string): SafetensorsFile {
 /** Validate and index safetensors bytes; `path` is only used in error messages. */
 export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFile {
   const fail = (why: string, tensor?: string): SafetensorsFormatError =>
-    new SafetensorsFormatError(`${path} is not a valid safetensors file: ${why}`, tensor === undefined ? { file: path } : { file: path, tensor });
+    new SafetensorsFormatError(
+      `${path} is not a valid safetensors file: ${why}`,
+      tensor === undefined ? { file: path } : { file: path, tensor },
+    );
 
   if (bytes.length < 8) {
     throw fail(`it is ${bytes.length} bytes long, shorter than the 8-byte header length prefix (truncated download?).`);
@@ -100,7 +103,8 @@ export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFi
         `(file truncated, or not a safetensors file).`,
     );
   }
-  if (headerLength > MAX_HEADER_BYTES) throw fail(`the header is ${headerLength} bytes, more than the ${MAX_HEADER_BYTES}-byte limit.`);
+  if (headerLength > MAX_HEADER_BYTES)
+    throw fail(`the header is ${headerLength} bytes, more than the ${MAX_HEADER_BYTES}-byte limit.`);
 
   let text: string;
   let header: unknown;
@@ -114,7 +118,8 @@ export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFi
   } catch (e) {
     throw fail(`the header is not valid JSON (${(e as Error).message}).`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('the header is not a JSON object.');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw fail('the header is not a JSON object.');
 
   // JSON.parse keeps only the last of duplicate keys, which would silently hide a tensor.
   const dup = findDuplicateKey(text);
@@ -149,7 +154,8 @@ export function parseSafetensors(bytes: Uint8Array, path: string): SafetensorsFi
 type Fail = (why: string, tensor?: string) => SafetensorsFormatError;
 
 function parseMetadata(value: unknown, fail: Fail): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(`"${METADATA_KEY}" is not an object.`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw fail(`"${METADATA_KEY}" is not an object.`);
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw fail(`"${METADATA_KEY}" value for "${k}" is not a string.`);
   }
@@ -168,7 +174,10 @@ function parseEntry(name: string, value: unknown, fail: Fail, path: string): Saf
     throw fail(`tensor "${name}" has no valid "shape" (an array of non-negative integers).`, name);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-    throw fail(`tensor "${name}" has no valid "data_offsets" (two non-negative integers [begin, end], begin <= end).`, name);
+    throw fail(
+      `tensor "${name}" has no valid "data_offsets" (two non-negative integers [begin, end], begin <= end).`,
+      name,
+    );
   }
   const size = DTYPE_SIZES[dtype];
   if (size === undefined) {
@@ -208,7 +217,10 @@ function checkContiguous(infos: SafetensorsTensorInfo[], dataLength: number, fai
   }
   if (pos !== dataLength) {
     const last = prev ? `the last tensor "${prev.name}" ends at byte ${pos}` : 'there are no tensors';
-    throw fail(`the data section is ${dataLength} bytes but ${last}; ${dataLength - pos} unexplained bytes follow.`, prev?.name);
+    throw fail(
+      `the data section is ${dataLength} bytes but ${last}; ${dataLength - pos} unexplained bytes follow.`,
+      prev?.name,
+    );
   }
 }
 
@@ -265,13 +277,16 @@ export function writeSafetensors(
 ): void {
   const { dtype } = options;
   const size = DTYPE_SIZES[dtype];
-  if (size === undefined || !['F32', 'F16', 'BF16'].includes(dtype)) throw new Error(`writeSafetensors: unsupported dtype ${dtype}`);
+  if (size === undefined || !['F32', 'F16', 'BF16'].includes(dtype))
+    throw new Error(`writeSafetensors: unsupported dtype ${dtype}`);
   const header: Record<string, unknown> = {};
   if (options.metadata) header[METADATA_KEY] = { ...options.metadata };
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    if (name === METADATA_KEY) throw new Error(`writeSafetensors: "${METADATA_KEY}" is reserved and cannot be a tensor name`);
-    if (!t.shape.every((d) => isCount(d))) throw new Error(`writeSafetensors: tensor "${name}" has an invalid shape [${t.shape.join(', ')}]`);
+    if (name === METADATA_KEY)
+      throw new Error(`writeSafetensors: "${METADATA_KEY}" is reserved and cannot be a tensor name`);
+    if (!t.shape.every((d) => isCount(d)))
+      throw new Error(`writeSafetensors: tensor "${name}" has an invalid shape [${t.shape.join(', ')}]`);
     const bytes = t.shape.reduce((a, b) => a * b, 1) * size;
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -292,7 +307,9 @@ export function writeSafetensors(
       const data = typeof t.data === 'function' ? t.data() : t.data;
       const numel = t.shape.reduce((a, b) => a * b, 1);
       if (data.length !== numel) {
-        throw new Error(`writeSafetensors: tensor "${name}" has ${data.length} values but shape [${t.shape.join(', ')}] needs ${numel}`);
+        throw new Error(
+          `writeSafetensors: tensor "${name}" has ${data.length} values but shape [${t.shape.join(', ')}] needs ${numel}`,
+        );
       }
       writeAll(fd, encodeFloat32(data, dtype));
     }

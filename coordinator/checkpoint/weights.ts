@@ -37,10 +37,16 @@ export function bertPrefix(file: SafetensorsFile): string {
 /** Whether the file holds any classifier (final, DeeBERT highway or PABEE) tensors. */
 export function hasClassifierTensors(file: SafetensorsFile): boolean {
   const prefix = bertPrefix(file);
-  return file.names().some((n) => n.startsWith('classifier.') || PABEE_CLASSIFIER.test(n) || n.startsWith(`${prefix}encoder.highway.`));
+  return file
+    .names()
+    .some((n) => n.startsWith('classifier.') || PABEE_CLASSIFIER.test(n) || n.startsWith(`${prefix}encoder.highway.`));
 }
 
-export function mapBertWeights(file: SafetensorsFile, config: BertConfig, options: MapWeightsOptions = {}): MappedWeights {
+export function mapBertWeights(
+  file: SafetensorsFile,
+  config: BertConfig,
+  options: MapWeightsOptions = {},
+): MappedWeights {
   const H = config.hiddenSize;
   const L = config.numLayers;
   const prefix = bertPrefix(file);
@@ -79,7 +85,10 @@ export function mapBertWeights(file: SafetensorsFile, config: BertConfig, option
     weight: get(`${base}.weight`, [out, inp]),
     bias: get(`${base}.bias`, [out]),
   });
-  const layerNorm = (base: string): LayerNormWeights => ({ weight: get(`${base}.weight`, [H]), bias: get(`${base}.bias`, [H]) });
+  const layerNorm = (base: string): LayerNormWeights => ({
+    weight: get(`${base}.weight`, [H]),
+    bias: get(`${base}.bias`, [H]),
+  });
 
   const e = `${prefix}embeddings`;
   const embeddings = {
@@ -130,7 +139,8 @@ export function mapBertWeights(file: SafetensorsFile, config: BertConfig, option
 
   for (const layer of options.expectedExitLayers ?? []) {
     if (heads[layer] === undefined) {
-      const tensor = exitLayout === 'pabee' ? `classifiers.${layer}.weight` : `${prefix}encoder.highway.${layer}.classifier.weight`;
+      const tensor =
+        exitLayout === 'pabee' ? `classifiers.${layer}.weight` : `${prefix}encoder.highway.${layer}.classifier.weight`;
       throw new MissingTensorError(
         `config.json lists layer ${layer} in early_exit_layers, but ${file.path} has no exit head for it ` +
           `(expected tensor "${tensor}"). Fix early_exit_layers or use the matching weights.`,

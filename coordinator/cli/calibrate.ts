@@ -1,6 +1,13 @@
 /** `edgerelay calibrate`: tune the early-exit policy of a model to a target, store it beside the model. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { calibrate, formatChoice, formatTable, parsePolicyList, parseTarget, SWEPT_POLICIES } from '../calibration/index.js';
+import {
+  calibrate,
+  formatChoice,
+  formatTable,
+  parsePolicyList,
+  parseTarget,
+  SWEPT_POLICIES,
+} from '../calibration/index.js';
 import { parsePositiveInt, parseSeed } from './number-options.js';
 import { examplesProgressBar } from './progress.js';
 
@@ -23,12 +30,27 @@ interface CalibrateCliOptions {
 export function registerCalibrate(program: Command): void {
   program
     .command('calibrate')
-    .description('sweep the early-exit policies on a data set, pick the setting that meets a target, and store it with the model')
+    .description(
+      'sweep the early-exit policies on a data set, pick the setting that meets a target, and store it with the model',
+    )
     .requiredOption('--model <dir>', 'Hugging Face model directory with exit heads')
     .requiredOption('--data <file>', 'labelled TSV (sentence, label) or unlabelled text, one example per line')
-    .option('--target <spec>', 'accuracy-drop=D (fastest setting losing at most D) or speedup=S (most accurate at S× less compute)', 'accuracy-drop=0.01')
-    .option('--policy <list>', `policies to consider, comma-separated (${SWEPT_POLICIES.join(',')})`, SWEPT_POLICIES.join(','))
-    .option('--holdout <fraction>', 'share of rows held apart from tuning to report unbiased figures (0 = none)', parseFraction, 0.5)
+    .option(
+      '--target <spec>',
+      'accuracy-drop=D (fastest setting losing at most D) or speedup=S (most accurate at S× less compute)',
+      'accuracy-drop=0.01',
+    )
+    .option(
+      '--policy <list>',
+      `policies to consider, comma-separated (${SWEPT_POLICIES.join(',')})`,
+      SWEPT_POLICIES.join(','),
+    )
+    .option(
+      '--holdout <fraction>',
+      'share of rows held apart from tuning to report unbiased figures (0 = none)',
+      parseFraction,
+      0.5,
+    )
     .option('--seed <n>', 'seed of the tuning / held-apart split', parseSeed, 0)
     .option('--out <file>', 'calibration JSON to write (default <model>/edgerelay-calibration.json)')
     .option('--plot <file.png>', 'PNG of the speed-accuracy curves (default: the JSON path with .png)')
@@ -48,8 +70,12 @@ export function registerCalibrate(program: Command): void {
         return;
       }
       const what = record.labelled ? 'labelled' : 'unlabelled (agreement with the final exit stands in for accuracy)';
-      process.stdout.write(`${record.split.tuningRows + record.split.heldOutRows} ${what} rows; speed-accuracy on the ${record.split.tuningRows} tuning rows:\n\n`);
-      process.stdout.write(`${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n\nwrote ${out}\nplot  ${plot}\n`);
+      process.stdout.write(
+        `${record.split.tuningRows + record.split.heldOutRows} ${what} rows; speed-accuracy on the ${record.split.tuningRows} tuning rows:\n\n`,
+      );
+      process.stdout.write(
+        `${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n\nwrote ${out}\nplot  ${plot}\n`,
+      );
     });
 }
 

@@ -7,14 +7,22 @@ import { TORCH_DTYPES, WEIGHTS_FILE, convertCheckpoint, type ConvertDtype } from
 export function registerConvert(program: Command): void {
   program
     .command('convert')
-    .description('copy a Hugging Face model directory with model.safetensors re-encoded as float16, bfloat16 or float32')
+    .description(
+      'copy a Hugging Face model directory with model.safetensors re-encoded as float16, bfloat16 or float32',
+    )
     .requiredOption('--model <dir>', 'source model directory (config.json, model.safetensors, tokenizer files)')
     .requiredOption('--out <dir>', 'directory to write the converted copy into (not the source directory)')
-    .addOption(new Option('--dtype <dtype>', 'dtype to store the weights in').choices(['f16', 'bf16', 'f32']).makeOptionMandatory())
+    .addOption(
+      new Option('--dtype <dtype>', 'dtype to store the weights in')
+        .choices(['f16', 'bf16', 'f32'])
+        .makeOptionMandatory(),
+    )
     .action(async (opts: { model: string; out: string; dtype: ConvertDtype }) => {
       const result = await convertCheckpoint(opts.model, opts.out, opts.dtype);
       for (const d of result.dropped) {
-        process.stderr.write(`edgerelay: note: left out ${d.dtype} tensor "${d.name}" (only float tensors are converted; the loader does not need it)\n`);
+        process.stderr.write(
+          `edgerelay: note: left out ${d.dtype} tensor "${d.name}" (only float tensors are converted; the loader does not need it)\n`,
+        );
       }
       const mb = (p: string) => (statSync(p).size / 1e6).toFixed(1);
       process.stdout.write(

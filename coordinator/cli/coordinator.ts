@@ -27,54 +27,97 @@ export function registerCoordinator(program: Command): void {
     .option('--host <host>', 'interface to listen on', '0.0.0.0')
     .option('--plan <file>', 'use this plan (JSON) instead of planning by measured speed')
     .option('--min-agents <n>', 'plan once this many agents are connected', parsePositiveInt, 1)
-    .option('--exit-threshold <p>', 'answer at an exit whose top probability reaches p (0: never exit early)', parseProbability, 0)
-    .option('--exit-policy <spec>', 'exit policy: max-prob=P, entropy=T, patience=N, dact[=S], none, or calibrated (overrides --exit-threshold)')
-    .option('--calibration <file>', 'calibration file for --exit-policy calibrated (default: <model>/edgerelay-calibration.json)')
+    .option(
+      '--exit-threshold <p>',
+      'answer at an exit whose top probability reaches p (0: never exit early)',
+      parseProbability,
+      0,
+    )
+    .option(
+      '--exit-policy <spec>',
+      'exit policy: max-prob=P, entropy=T, patience=N, dact[=S], none, or calibrated (overrides --exit-threshold)',
+    )
+    .option(
+      '--calibration <file>',
+      'calibration file for --exit-policy calibrated (default: <model>/edgerelay-calibration.json)',
+    )
     .option('--wire-dtype <dtype>', 'hidden states between agents as float32 or float16', parseWireDtype, 'float32')
     .option('--request-timeout <ms>', 'per-request deadline', parsePositiveInt, 30_000)
-    .option('--cluster-token <token>', 'shared secret agents must prove to join (visible in ps: prefer --cluster-token-file or EDGERELAY_CLUSTER_TOKEN)')
+    .option(
+      '--cluster-token <token>',
+      'shared secret agents must prove to join (visible in ps: prefer --cluster-token-file or EDGERELAY_CLUSTER_TOKEN)',
+    )
     .option('--cluster-token-file <file>', 'read the cluster token from this file (one trailing newline is ignored)')
-    .option('--api-key <key>', 'require Authorization: Bearer <key> on the client API (visible in ps: prefer --api-key-file or EDGERELAY_API_KEY)')
+    .option(
+      '--api-key <key>',
+      'require Authorization: Bearer <key> on the client API (visible in ps: prefer --api-key-file or EDGERELAY_API_KEY)',
+    )
     .option('--api-key-file <file>', 'read the API key from this file (one trailing newline is ignored)')
-    .option('--tls-dir <dir>', 'mutual TLS on the control plane with ca.pem, coordinator.pem, coordinator-key.pem from `edgerelay certs`')
+    .option(
+      '--tls-dir <dir>',
+      'mutual TLS on the control plane with ca.pem, coordinator.pem, coordinator-key.pem from `edgerelay certs`',
+    )
     .option('--max-in-flight <n>', 'requests in flight before the API answers 503', parsePositiveInt, 512)
     .option('--log-level <level>', 'pino log level', 'info')
-    .action(async (opts: {
-      model: string; port: number; httpPort: number; host: string; plan?: string; minAgents: number;
-      exitThreshold: number; wireDtype: 'float32' | 'float16'; requestTimeout: number; logLevel: string;
-      clusterToken?: string; clusterTokenFile?: string; apiKey?: string; apiKeyFile?: string; maxInFlight: number; exitPolicy?: string; calibration?: string; tlsDir?: string;
-    }) => {
-      const logger = pino({ name: 'coordinator', level: opts.logLevel }, pino.destination(2));
-      const clusterToken = resolveSecret(CLUSTER_TOKEN, { flagValue: opts.clusterToken, file: opts.clusterTokenFile });
-      const apiKey = resolveSecret(API_KEY, { flagValue: opts.apiKey, file: opts.apiKeyFile });
-      for (const [secret, spec] of [[clusterToken, CLUSTER_TOKEN], [apiKey, API_KEY]] as const) {
-        if (secret?.source === 'flag') logger.warn(flagExposureWarning(spec));
-      }
-      const coordinator = new Coordinator({
-        modelDir: opts.model,
-        host: opts.host,
-        grpcPort: opts.port,
-        httpPort: opts.httpPort,
-        planFile: opts.plan,
-        minAgents: opts.minAgents,
-        settings: { exitThreshold: opts.exitThreshold, exitPolicy: opts.exitPolicy, wireDtype: opts.wireDtype },
-        calibrationFile: opts.calibration,
-        requestTimeoutMs: opts.requestTimeout,
-        deployTimeoutMs: 300_000,
-        logger,
-        progress: process.stderr.isTTY ? deployProgressBar() : undefined,
-        clusterToken: clusterToken?.value,
-        apiKey: apiKey?.value,
-        maxInFlight: opts.maxInFlight,
-        grpcCredentials: opts.tlsDir ? loadServerCredentials(opts.tlsDir) : undefined,
-      });
-      await coordinator.start();
-      // Graceful drain: the HTTP server stops accepting, in-flight requests finish, then agents are released.
-      const stop = (signal: string) => {
-        logger.info({ signal }, 'draining, then stopping');
-        coordinator.stop().finally(() => process.exit(0));
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    .action(
+      async (opts: {
+        model: string;
+        port: number;
+        httpPort: number;
+        host: string;
+        plan?: string;
+        minAgents: number;
+        exitThreshold: number;
+        wireDtype: 'float32' | 'float16';
+        requestTimeout: number;
+        logLevel: string;
+        clusterToken?: string;
+        clusterTokenFile?: string;
+        apiKey?: string;
+        apiKeyFile?: string;
+        maxInFlight: number;
+        exitPolicy?: string;
+        calibration?: string;
+        tlsDir?: string;
+      }) => {
+        const logger = pino({ name: 'coordinator', level: opts.logLevel }, pino.destination(2));
+        const clusterToken = resolveSecret(CLUSTER_TOKEN, {
+          flagValue: opts.clusterToken,
+          file: opts.clusterTokenFile,
+        });
+        const apiKey = resolveSecret(API_KEY, { flagValue: opts.apiKey, file: opts.apiKeyFile });
+        for (const [secret, spec] of [
+          [clusterToken, CLUSTER_TOKEN],
+          [apiKey, API_KEY],
+        ] as const) {
+          if (secret?.source === 'flag') logger.warn(flagExposureWarning(spec));
+        }
+        const coordinator = new Coordinator({
+          modelDir: opts.model,
+          host: opts.host,
+          grpcPort: opts.port,
+          httpPort: opts.httpPort,
+          planFile: opts.plan,
+          minAgents: opts.minAgents,
+          settings: { exitThreshold: opts.exitThreshold, exitPolicy: opts.exitPolicy, wireDtype: opts.wireDtype },
+          calibrationFile: opts.calibration,
+          requestTimeoutMs: opts.requestTimeout,
+          deployTimeoutMs: 300_000,
+          logger,
+          progress: process.stderr.isTTY ? deployProgressBar() : undefined,
+          clusterToken: clusterToken?.value,
+          apiKey: apiKey?.value,
+          maxInFlight: opts.maxInFlight,
+          grpcCredentials: opts.tlsDir ? loadServerCredentials(opts.tlsDir) : undefined,
+        });
+        await coordinator.start();
+        // Graceful drain: the HTTP server stops accepting, in-flight requests finish, then agents are released.
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'draining, then stopping');
+          coordinator.stop().finally(() => process.exit(0));
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      },
+    );
 }

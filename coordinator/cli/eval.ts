@@ -15,26 +15,43 @@ export function registerEval(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--batch-size <n>', 'texts per batch', parsePositiveInt, 32)
-    .option('--policy <spec>', 'also run under an exit policy: calibrated, max-prob=P, entropy=T, patience=N, dact[=S], none')
-    .option('--calibration <file>', "calibration for --policy calibrated (default <model>/edgerelay-calibration.json)")
-    .action(async (opts: { model: string; data: string; json?: boolean; threads?: number; maxLength?: number; batchSize: number; policy?: string; calibration?: string }) => {
-      const bar = examplesProgressBar('eval');
-      const result = await evaluate({ ...opts, onProgress: bar.onProgress });
-      bar.stop();
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(result) + '\n');
-        return;
-      }
-      const rows = [['exit layer', 'accuracy', 'agreement with final'], ...result.exits.map((e) => [String(e.layer), pct(e.accuracy), pct(e.agreement)])];
-      process.stdout.write(`${result.examples} examples\n\n${textTable(rows, ['right', 'right', 'right'])}\n`);
-      const p = result.policy;
-      if (p) {
-        process.stdout.write(
-          `\npolicy ${p.name}${p.halting ? ` (halting: ${p.halting})` : ''}: accuracy ${pct(p.accuracy ?? 0)}, agreement with final ${pct(p.agreement)}, ` +
-            `${p.meanLayers.toFixed(2)} layers run on average (${p.speedup.toFixed(2)}× less encoder compute)\n`,
-        );
-      }
-    });
+    .option(
+      '--policy <spec>',
+      'also run under an exit policy: calibrated, max-prob=P, entropy=T, patience=N, dact[=S], none',
+    )
+    .option('--calibration <file>', 'calibration for --policy calibrated (default <model>/edgerelay-calibration.json)')
+    .action(
+      async (opts: {
+        model: string;
+        data: string;
+        json?: boolean;
+        threads?: number;
+        maxLength?: number;
+        batchSize: number;
+        policy?: string;
+        calibration?: string;
+      }) => {
+        const bar = examplesProgressBar('eval');
+        const result = await evaluate({ ...opts, onProgress: bar.onProgress });
+        bar.stop();
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(result) + '\n');
+          return;
+        }
+        const rows = [
+          ['exit layer', 'accuracy', 'agreement with final'],
+          ...result.exits.map((e) => [String(e.layer), pct(e.accuracy), pct(e.agreement)]),
+        ];
+        process.stdout.write(`${result.examples} examples\n\n${textTable(rows, ['right', 'right', 'right'])}\n`);
+        const p = result.policy;
+        if (p) {
+          process.stdout.write(
+            `\npolicy ${p.name}${p.halting ? ` (halting: ${p.halting})` : ''}: accuracy ${pct(p.accuracy ?? 0)}, agreement with final ${pct(p.agreement)}, ` +
+              `${p.meanLayers.toFixed(2)} layers run on average (${p.speedup.toFixed(2)}× less encoder compute)\n`,
+          );
+        }
+      },
+    );
 }
 
 function pct(x: number): string {

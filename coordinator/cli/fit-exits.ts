@@ -23,21 +23,35 @@ interface FitExitsCliOptions {
 export function registerFitExits(program: Command): void {
   program
     .command('fit-exits')
-    .description('fit an exit head after every layer by distilling the final classifier on unlabelled text (backbone frozen); writes a model directory in DeeBERT layout')
+    .description(
+      'fit an exit head after every layer by distilling the final classifier on unlabelled text (backbone frozen); writes a model directory in DeeBERT layout',
+    )
     .requiredOption('--model <dir>', 'Hugging Face model directory with a classifier')
     .requiredOption('--data <file>', 'unlabelled text, one example per line (a TSV with a sentence column also works)')
     .option('--out <dir>', 'model directory to write (default: <model>-exits beside the model)')
-    .option('--layers <list>', '0-based layers to put exits after, comma-separated (default: all but the last)', parseLayerList)
+    .option(
+      '--layers <list>',
+      '0-based layers to put exits after, comma-separated (default: all but the last)',
+      parseLayerList,
+    )
     .option('--epochs <n>', 'passes over the text per head', parsePositiveInt, 4)
     .option('--lr <rate>', 'Adam learning rate', parsePositiveNumber, 1e-3)
     .option('--batch-size <n>', 'examples per Adam step (also texts per encoder batch)', parsePositiveInt, 32)
-    .option('--validation <fraction>', 'share of the text (its last lines) kept apart to report the loss on', parseFraction, 0.1)
+    .option(
+      '--validation <fraction>',
+      'share of the text (its last lines) kept apart to report the loss on',
+      parseFraction,
+      0.1,
+    )
     .option('--seed <n>', 'shuffling seed', parseSeed, 0)
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (opts: FitExitsCliOptions) => {
-      const bar = new SingleBar({ stream: process.stderr, format: 'features [{bar}] {value}/{total} texts' }, Presets.shades_classic);
+      const bar = new SingleBar(
+        { stream: process.stderr, format: 'features [{bar}] {value}/{total} texts' },
+        Presets.shades_classic,
+      );
       let started = false;
       const fits: LayerFit[] = [];
       const result = await fitExits({
@@ -59,10 +73,18 @@ export function registerFitExits(program: Command): void {
         return;
       }
       const f = (x?: number) => (x === undefined ? '-' : x.toFixed(5));
-      process.stdout.write(`KL(final ‖ exit), ${result.trainRows} training and ${result.validationRows} validation texts:\n\n`);
+      process.stdout.write(
+        `KL(final ‖ exit), ${result.trainRows} training and ${result.validationRows} validation texts:\n\n`,
+      );
       const rows = [
         ['exit layer', 'train before', 'train after', 'val before', 'val after'],
-        ...result.layers.map((r) => [String(r.layer + 1), f(r.trainBefore), f(r.trainAfter), f(r.validationBefore), f(r.validationAfter)]),
+        ...result.layers.map((r) => [
+          String(r.layer + 1),
+          f(r.trainBefore),
+          f(r.trainAfter),
+          f(r.validationBefore),
+          f(r.validationAfter),
+        ]),
       ];
       process.stdout.write(`${textTable(rows, ['right', 'right', 'right', 'right', 'right'])}\n`);
       process.stdout.write(
@@ -74,6 +96,7 @@ export function registerFitExits(program: Command): void {
 
 function parseLayerList(value: string): number[] {
   const layers = value.split(',').map((s) => Number(s.trim()));
-  if (layers.some((l) => !Number.isInteger(l) || l < 0)) throw new InvalidArgumentError('expected 0-based layer numbers, e.g. 0,1,2');
+  if (layers.some((l) => !Number.isInteger(l) || l < 0))
+    throw new InvalidArgumentError('expected 0-based layer numbers, e.g. 0,1,2');
   return layers;
 }

@@ -22,22 +22,43 @@ interface FitHaltingCliOptions {
 export function registerFitHalting(program: Command): void {
   program
     .command('fit-halting')
-    .description("train a DACT halting unit for every exit but the last (backbone and exit heads frozen); writes halting.safetensors beside the model, which the dact policy then uses")
+    .description(
+      'train a DACT halting unit for every exit but the last (backbone and exit heads frozen); writes halting.safetensors beside the model, which the dact policy then uses',
+    )
     .requiredOption('--model <dir>', 'Hugging Face model directory with exit heads')
-    .requiredOption('--data <file>', 'labelled TSV (sentence, label: loss against the label) or text, one example per line (loss against the final exit)')
-    .option('--ponder <tau>', 'τ, the weight of the ponder cost (DACT used 0.001 to 0.05)', parseNonNegative, DEFAULT_PONDER)
+    .requiredOption(
+      '--data <file>',
+      'labelled TSV (sentence, label: loss against the label) or text, one example per line (loss against the final exit)',
+    )
+    .option(
+      '--ponder <tau>',
+      'τ, the weight of the ponder cost (DACT used 0.001 to 0.05)',
+      parseNonNegative,
+      DEFAULT_PONDER,
+    )
     .option('--out <dir>', 'write a copy of the model with the units here (default: the units go into --model)')
     .option('--epochs <n>', 'passes over the data', parsePositiveInt, 40)
     .option('--lr <rate>', 'Adam learning rate', parsePositiveNumber, 0.01)
     .option('--batch-size <n>', 'examples per Adam step (also texts per encoder batch)', parsePositiveInt, 32)
-    .option('--validation <fraction>', 'share of the rows (the last lines) kept apart to report the objective on', parseFraction, 0.1)
+    .option(
+      '--validation <fraction>',
+      'share of the rows (the last lines) kept apart to report the objective on',
+      parseFraction,
+      0.1,
+    )
     .option('--seed <n>', 'shuffling seed', parseSeed, 0)
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (opts: FitHaltingCliOptions) => {
-      const features = new SingleBar({ stream: process.stderr, format: 'features [{bar}] {value}/{total} texts' }, Presets.shades_classic);
-      const training = new SingleBar({ stream: process.stderr, format: 'training [{bar}] {value}/{total} epochs' }, Presets.shades_classic);
+      const features = new SingleBar(
+        { stream: process.stderr, format: 'features [{bar}] {value}/{total} texts' },
+        Presets.shades_classic,
+      );
+      const training = new SingleBar(
+        { stream: process.stderr, format: 'training [{bar}] {value}/{total} epochs' },
+        Presets.shades_classic,
+      );
       let featuresStarted = false;
       let trainingStarted = false;
       const result = await fitHalting({
@@ -65,7 +86,9 @@ export function registerFitHalting(program: Command): void {
         `DACT objective = CE(accumulated answer, ${against}) + τ·(1 + Σ p), τ = ${result.ponder}; ` +
           `${result.trainRows} training and ${result.validationRows} validation rows:\n\n`,
       );
-      process.stdout.write(`${'rows'.padEnd(12)}${'task before'.padStart(12)}${'task after'.padStart(12)}${'ρ before'.padStart(10)}${'ρ after'.padStart(10)}${'total before'.padStart(14)}${'total after'.padStart(13)}\n`);
+      process.stdout.write(
+        `${'rows'.padEnd(12)}${'task before'.padStart(12)}${'task after'.padStart(12)}${'ρ before'.padStart(10)}${'ρ after'.padStart(10)}${'total before'.padStart(14)}${'total after'.padStart(13)}\n`,
+      );
       const line = (name: string, b?: HaltingObjective, a?: HaltingObjective) => {
         if (!b || !a) return;
         process.stdout.write(

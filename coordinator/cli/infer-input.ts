@@ -49,7 +49,9 @@ export async function readInputTexts(source: string, stdin: NodeJS.ReadableStrea
   try {
     content = source === '-' ? await readStream(stdin) : await readFile(source, 'utf8');
   } catch (err) {
-    throw new InferInputError(`cannot read --input ${source === '-' ? 'from standard input' : source}: ${(err as Error).message}`);
+    throw new InferInputError(
+      `cannot read --input ${source === '-' ? 'from standard input' : source}: ${(err as Error).message}`,
+    );
   }
   return splitTexts(content);
 }

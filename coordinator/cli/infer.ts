@@ -10,7 +10,9 @@ export function inferJson(results: ClassifyResult[], allExits: boolean) {
       text: r.text,
       label: r.label,
       score: r.score,
-      ...(allExits ? { exits: r.exits.map((e) => ({ layer: e.layer + 1, logits: e.logits, probs: e.probs, label: e.label })) } : {}),
+      ...(allExits
+        ? { exits: r.exits.map((e) => ({ layer: e.layer + 1, logits: e.logits, probs: e.probs, label: e.label })) }
+        : {}),
     })),
   };
 }
@@ -19,37 +21,52 @@ export function registerInfer(program: Command): void {
   program
     .command('infer')
     .description('classify texts on this machine with the single-node reference runner')
-    .requiredOption('--model <dir>', 'Hugging Face model directory (config.json, model.safetensors, vocab.txt or tokenizer.json)')
+    .requiredOption(
+      '--model <dir>',
+      'Hugging Face model directory (config.json, model.safetensors, vocab.txt or tokenizer.json)',
+    )
     .option('--all-exits', 'show every exit head, not only the final classifier')
     .option('--json', 'print one JSON document')
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--input <file>', 'read texts from FILE, one per line (blank lines skipped); "-" reads standard input')
     .argument('[text...]', 'texts to classify (more than a few: use --input)')
-    .action(async (args: string[], opts: { model: string; allExits?: boolean; json?: boolean; threads?: number; maxLength?: number; input?: string }) => {
-      const texts = [...args, ...(opts.input !== undefined ? await readInputTexts(opts.input) : [])];
-      if (texts.length === 0) {
-        throw new InferInputError(
-          opts.input !== undefined
-            ? `no text in --input ${opts.input === '-' ? '(standard input)' : opts.input}: give one text per line`
-            : 'no text to classify: give texts as arguments, or in a file with --input FILE (one per line; "-" for standard input)',
-        );
-      }
-      const { runner } = await openReferenceModel(opts);
-      const results = await runner.classify(texts);
-      await runner.release();
-      if (opts.json) {
-        process.stdout.write(JSON.stringify(inferJson(results, !!opts.allExits)) + '\n');
-        return;
-      }
-      for (const r of results) {
-        process.stdout.write(`${r.label}\t${r.score.toFixed(4)}\t${r.text}\n`);
-        if (!opts.allExits) continue;
-        for (const e of r.exits) {
-          const probs = e.probs.map((p) => p.toFixed(4)).join(' ');
-          const logits = e.logits.map((v) => v.toFixed(4)).join(' ');
-          process.stdout.write(`  exit at layer ${e.layer + 1}: ${e.label}  probs [${probs}]  logits [${logits}]\n`);
+    .action(
+      async (
+        args: string[],
+        opts: {
+          model: string;
+          allExits?: boolean;
+          json?: boolean;
+          threads?: number;
+          maxLength?: number;
+          input?: string;
+        },
+      ) => {
+        const texts = [...args, ...(opts.input !== undefined ? await readInputTexts(opts.input) : [])];
+        if (texts.length === 0) {
+          throw new InferInputError(
+            opts.input !== undefined
+              ? `no text in --input ${opts.input === '-' ? '(standard input)' : opts.input}: give one text per line`
+              : 'no text to classify: give texts as arguments, or in a file with --input FILE (one per line; "-" for standard input)',
+          );
         }
-      }
-    });
+        const { runner } = await openReferenceModel(opts);
+        const results = await runner.classify(texts);
+        await runner.release();
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(inferJson(results, !!opts.allExits)) + '\n');
+          return;
+        }
+        for (const r of results) {
+          process.stdout.write(`${r.label}\t${r.score.toFixed(4)}\t${r.text}\n`);
+          if (!opts.allExits) continue;
+          for (const e of r.exits) {
+            const probs = e.probs.map((p) => p.toFixed(4)).join(' ');
+            const logits = e.logits.map((v) => v.toFixed(4)).join(' ');
+            process.stdout.write(`  exit at layer ${e.layer + 1}: ${e.label}  probs [${probs}]  logits [${logits}]\n`);
+          }
+        }
+      },
+    );
 }

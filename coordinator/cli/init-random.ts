@@ -16,21 +16,31 @@ export function registerInitRandom(program: Command): void {
     .option('--exits', 'add DeeBERT-style exit heads after every layer')
     .option('--seed <n>', 'random seed', parsePositiveInt)
     .option('--f16', 'store weights as float16')
-    .action(async (opts: {
-      out: string; layers: number; hidden: number; heads: number; intermediate?: number; vocabSize?: number;
-      labels?: number; exits?: boolean; seed?: number; f16?: boolean;
-    }) => {
-      await writeRandomCheckpoint(opts.out, {
-        layers: opts.layers,
-        hidden: opts.hidden,
-        heads: opts.heads,
-        intermediate: opts.intermediate,
-        vocabSize: opts.vocabSize,
-        numLabels: opts.labels,
-        exits: !!opts.exits,
-        seed: opts.seed,
-        dtype: opts.f16 ? 'F16' : 'F32',
-      });
-      process.stdout.write(`wrote a random ${opts.layers}-layer, ${opts.hidden}-hidden checkpoint to ${opts.out}\n`);
-    });
+    .action(
+      async (opts: {
+        out: string;
+        layers: number;
+        hidden: number;
+        heads: number;
+        intermediate?: number;
+        vocabSize?: number;
+        labels?: number;
+        exits?: boolean;
+        seed?: number;
+        f16?: boolean;
+      }) => {
+        await writeRandomCheckpoint(opts.out, {
+          layers: opts.layers,
+          hidden: opts.hidden,
+          heads: opts.heads,
+          intermediate: opts.intermediate,
+          vocabSize: opts.vocabSize,
+          numLabels: opts.labels,
+          exits: !!opts.exits,
+          seed: opts.seed,
+          dtype: opts.f16 ? 'F16' : 'F32',
+        });
+        process.stdout.write(`wrote a random ${opts.layers}-layer, ${opts.hidden}-hidden checkpoint to ${opts.out}\n`);
+      },
+    );
 }

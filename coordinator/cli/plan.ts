@@ -27,7 +27,8 @@ function parseDtype(value: string): 'float32' | 'float16' {
 
 function parseFraction(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new Error(`expected a fraction between 0 and 1, got "${value}"`);
+  if (value.trim() === '' || !(n >= 0 && n <= 1))
+    throw new Error(`expected a fraction between 0 and 1, got "${value}"`);
   return n;
 }
 
@@ -40,13 +41,31 @@ const f1 = (x: number) => x.toFixed(1);
 /** Text columns left, figures (compute, transfer, reach) right. */
 const STAGE_COLUMNS = ['left', 'left', 'left', 'left', 'right', 'right', 'right'] as const;
 
-export function formatPlanReport(report: PlanReport, options: PlannerOptions, modelDir: string, clusterFile: string, exitRatesSource: string): string {
+export function formatPlanReport(
+  report: PlanReport,
+  options: PlannerOptions,
+  modelDir: string,
+  clusterFile: string,
+  exitRatesSource: string,
+): string {
   const { predicted } = report;
   const rows = [['stage', 'layers', 'devices', 'heads/FFN shares', 'compute ms', 'transfer ms', 'reach']];
   predicted.stages.forEach((s, i) => {
-    const devices = s.members.length ? s.members.map((m) => (m.agent === s.host ? `${m.agent}*` : m.agent)).join(', ') : s.host;
-    const shares = s.members.length ? s.members.map((m) => `${m.agent} ${m.heads}h/${m.columns}c`).join(', ') : 'whole layers';
-    rows.push([String(i + 1), `${s.layers[0] + 1}–${s.layers[1]}`, devices, shares, f1(s.computeMs), f1(s.transferMs), `${(s.reachProbability * 100).toFixed(0)}%`]);
+    const devices = s.members.length
+      ? s.members.map((m) => (m.agent === s.host ? `${m.agent}*` : m.agent)).join(', ')
+      : s.host;
+    const shares = s.members.length
+      ? s.members.map((m) => `${m.agent} ${m.heads}h/${m.columns}c`).join(', ')
+      : 'whole layers';
+    rows.push([
+      String(i + 1),
+      `${s.layers[0] + 1}–${s.layers[1]}`,
+      devices,
+      shares,
+      f1(s.computeMs),
+      f1(s.transferMs),
+      `${(s.reachProbability * 100).toFixed(0)}%`,
+    ]);
   });
   const lines = [
     `plan for ${modelDir} on ${clusterFile}: objective ${options.objective}, ${options.seqLen} tokens, ${options.wireDtype} on the wire, ` +
@@ -63,7 +82,13 @@ export function formatPlanReport(report: PlanReport, options: PlannerOptions, mo
       'error' in r
         ? `  ${name}: ${r.error}`
         : `  ${name}: ${f1(r.predicted.latencyMs)} ms, ${r.predicted.throughputRps.toFixed(2)} requests/s${r.predicted.fits ? '' : ' (cannot run: out of memory)'}`;
-    lines.push('', 'baselines (same cost model):', line('even pipeline', b.evenPipeline), line('even tensor-parallel', b.evenTensorParallel), line('best single device', b.bestSingle));
+    lines.push(
+      '',
+      'baselines (same cost model):',
+      line('even pipeline', b.evenPipeline),
+      line('even tensor-parallel', b.evenTensorParallel),
+      line('best single device', b.bestSingle),
+    );
   }
   lines.push('', 'why:', ...report.explanation.map((e) => `  - ${e}`));
   return lines.filter((l, i, all) => !(l === '' && all[i - 1] === '')).join('\n') + '\n';
@@ -72,14 +97,23 @@ export function formatPlanReport(report: PlanReport, options: PlannerOptions, mo
 export function registerPlan(program: Command): void {
   program
     .command('plan')
-    .description('plan a model over a described cluster (HALP-style stages and head groups) and print the predicted latency')
+    .description(
+      'plan a model over a described cluster (HALP-style stages and head groups) and print the predicted latency',
+    )
     .requiredOption('--model <dir>', 'model directory; config.json alone is enough')
     .requiredOption('--cluster <file>', 'cluster description (JSON), e.g. sim/clusters/pi4-pi5-orin-gigabit.json')
     .option('--objective <objective>', 'latency (expected, exit-aware) or throughput', parseObjective, 'latency')
-    .option('--seq-len <n>', 'tokens per request (default: the cluster file\'s, else 128)', parsePositiveInt)
-    .option('--wire-dtype <dtype>', 'hidden states between devices as float32 or float16 (default: the cluster file\'s)', parseDtype)
+    .option('--seq-len <n>', "tokens per request (default: the cluster file's, else 128)", parsePositiveInt)
+    .option(
+      '--wire-dtype <dtype>',
+      "hidden states between devices as float32 or float16 (default: the cluster file's)",
+      parseDtype,
+    )
     .option('--exit-threshold <p>', 'early-exit threshold written into the plan', parseFraction, 0.9)
-    .option('--calibration <file>', 'JSON with "exitRates" (fraction answered at each exit layer), from edgerelay calibrate')
+    .option(
+      '--calibration <file>',
+      'JSON with "exitRates" (fraction answered at each exit layer), from edgerelay calibrate',
+    )
     .option('--exit-rates <list>', 'exit rates inline, e.g. 0.6,0.2,0.1 (overrides --calibration)', parseRates)
     .option('--baselines', 'also cost the even splits and the best single device')
     .option('--json', 'print { plan, predicted, explanation } as JSON')

@@ -4,7 +4,11 @@ import type { DeployProgress } from '../deploy/deployer.js';
 /** The deploy progress bar on stderr: agents that have loaded their shards, and the bytes to send. */
 export function deployProgressBar(): DeployProgress {
   const bar = new SingleBar(
-    { stream: process.stderr, format: 'deploy [{bar}] {value}/{total} agents ready | {mb} MB of shards to send', hideCursor: true },
+    {
+      stream: process.stderr,
+      format: 'deploy [{bar}] {value}/{total} agents ready | {mb} MB of shards to send',
+      hideCursor: true,
+    },
     Presets.shades_classic,
   );
   return {
@@ -15,8 +19,14 @@ export function deployProgressBar(): DeployProgress {
 }
 
 /** A progress bar on stderr that appears with the first report: `onProgress(done, total)`, then `stop()`. */
-export function examplesProgressBar(label: string): { onProgress: (done: number, total: number) => void; stop: () => void } {
-  const bar = new SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total} examples` }, Presets.shades_classic);
+export function examplesProgressBar(label: string): {
+  onProgress: (done: number, total: number) => void;
+  stop: () => void;
+} {
+  const bar = new SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {value}/{total} examples` },
+    Presets.shades_classic,
+  );
   let started = false;
   return {
     onProgress: (done, total) => {

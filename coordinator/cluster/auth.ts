@@ -31,7 +31,10 @@ export class ClusterAuth {
   }
 
   /** Why a registration is refused, or undefined when it is accepted. Each nonce works once. */
-  refuseRegistration(req: { name: string; dataAddress: string; nonce: string; proof: string }, now = Date.now()): string | undefined {
+  refuseRegistration(
+    req: { name: string; dataAddress: string; nonce: string; proof: string },
+    now = Date.now(),
+  ): string | undefined {
     const expiry = this.nonces.get(req.nonce);
     this.nonces.delete(req.nonce);
     if (!this.token) return undefined;

@@ -16,7 +16,8 @@ export interface ShardSource {
 
 const CHUNK_BYTES = 1 << 20;
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-const ADDRESS_PATTERN = /^[A-Za-z0-9.\-[\]:]{1,200}:(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})$/;
+const ADDRESS_PATTERN =
+  /^[A-Za-z0-9.\-[\]:]{1,200}:(6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3})$/;
 
 export interface ControlServiceOptions {
   heartbeatIntervalMs: number;
@@ -29,15 +30,28 @@ export interface ControlServiceOptions {
 type Call = { request: { agentId: string }; metadata: grpc.Metadata };
 
 /** The gRPC Coordinator service (proto/control.proto) over the agent registry and the shard store. */
-export function controlHandlers(registry: AgentRegistry, shards: ShardSource, options: ControlServiceOptions): CoordinatorHandlers {
+export function controlHandlers(
+  registry: AgentRegistry,
+  shards: ShardSource,
+  options: ControlServiceOptions,
+): CoordinatorHandlers {
   const { auth, logger } = options;
   /** Every call after Register must come from a registered agent with its session secret. */
   const refuse = (call: Call): grpc.StatusObject | undefined => {
     const id = call.request.agentId;
-    if (!registry.get(id)) return { code: grpc.status.NOT_FOUND, details: `unknown agent "${id.slice(0, 64)}": register first`, metadata: new grpc.Metadata() };
+    if (!registry.get(id))
+      return {
+        code: grpc.status.NOT_FOUND,
+        details: `unknown agent "${id.slice(0, 64)}": register first`,
+        metadata: new grpc.Metadata(),
+      };
     const session = call.metadata.get(SESSION_METADATA)[0];
     if (!auth.validSession(id, typeof session === 'string' ? session : undefined)) {
-      return { code: grpc.status.UNAUTHENTICATED, details: `no valid session for agent "${id.slice(0, 64)}": register again`, metadata: new grpc.Metadata() };
+      return {
+        code: grpc.status.UNAUTHENTICATED,
+        details: `no valid session for agent "${id.slice(0, 64)}": register again`,
+        metadata: new grpc.Metadata(),
+      };
     }
     return undefined;
   };
@@ -48,10 +62,16 @@ export function controlHandlers(registry: AgentRegistry, shards: ShardSource, op
     Register(call, callback) {
       const req = call.request;
       if (!NAME_PATTERN.test(req.name)) {
-        return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'agent name must be 1-64 characters of A-Z a-z 0-9 . _ -' });
+        return callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: 'agent name must be 1-64 characters of A-Z a-z 0-9 . _ -',
+        });
       }
       if (!ADDRESS_PATTERN.test(req.dataAddress) || !req.capabilities) {
-        return callback({ code: grpc.status.INVALID_ARGUMENT, details: 'register needs a data_address (host:port) and capabilities' });
+        return callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: 'register needs a data_address (host:port) and capabilities',
+        });
       }
       // Checked before the token so a nonce is not spent on a registration refused anyway.
       const why = certificateNameMismatch(call, req.name) ?? auth.refuseRegistration(req);
@@ -62,12 +82,22 @@ export function controlHandlers(registry: AgentRegistry, shards: ShardSource, op
       const live = registry.conflictingInstance(req, options.heartbeatTimeoutMs);
       if (live) {
         const details = `an agent named "${req.name}" is already connected from ${live.dataAddress}: give this agent another --name, or stop the other one first`;
-        logger.warn({ agent: req.name, peer: call.getPeer(), live: live.dataAddress, refused: req.dataAddress }, 'refused a second agent under a live name');
+        logger.warn(
+          { agent: req.name, peer: call.getPeer(), live: live.dataAddress, refused: req.dataAddress },
+          'refused a second agent under a live name',
+        );
         return callback({ code: grpc.status.ALREADY_EXISTS, details });
       }
       const record = registry.register(req);
-      logger.info({ agent: record.id, address: record.dataAddress, gflops: record.capabilities.gflops }, 'agent registered');
-      callback(null, { agentId: record.id, heartbeatIntervalMs: options.heartbeatIntervalMs, session: auth.newSession(record.id) });
+      logger.info(
+        { agent: record.id, address: record.dataAddress, gflops: record.capabilities.gflops },
+        'agent registered',
+      );
+      callback(null, {
+        agentId: record.id,
+        heartbeatIntervalMs: options.heartbeatIntervalMs,
+        session: auth.newSession(record.id),
+      });
     },
     Heartbeat(call, callback) {
       if (refuse(call)) return callback(null, { known: false, planVersion: 0 });
@@ -89,9 +119,18 @@ export function controlHandlers(registry: AgentRegistry, shards: ShardSource, op
       if (denied) return call.emit('error', Object.assign(new Error(denied.details), denied));
       const { sha256 } = call.request;
       const bytes = shards.shardBytes(sha256);
-      if (!bytes) return call.emit('error', Object.assign(new Error(`no shard with sha256 ${sha256.slice(0, 64)}`), { code: grpc.status.NOT_FOUND }));
+      if (!bytes)
+        return call.emit(
+          'error',
+          Object.assign(new Error(`no shard with sha256 ${sha256.slice(0, 64)}`), { code: grpc.status.NOT_FOUND }),
+        );
       for (let offset = 0; offset < bytes.byteLength; offset += CHUNK_BYTES) {
-        call.write({ data: bytes.subarray(offset, offset + CHUNK_BYTES), offset, totalBytes: bytes.byteLength, sha256 });
+        call.write({
+          data: bytes.subarray(offset, offset + CHUNK_BYTES),
+          offset,
+          totalBytes: bytes.byteLength,
+          sha256,
+        });
       }
       call.end();
       shards.onShardSent?.(call.request.agentId, bytes.byteLength);
@@ -119,7 +158,10 @@ export async function startControlServer(
   handlers: CoordinatorHandlers,
   credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
 ): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+  });
   server.addService(controlPlane().Coordinator.service, handlers);
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),

@@ -1,6 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
-import type { Assignment, Capabilities__Output as Capabilities, RegisterRequest__Output as RegisterRequest, WatchRequest__Output } from '@edgerelay/proto';
+import type {
+  Assignment,
+  Capabilities__Output as Capabilities,
+  RegisterRequest__Output as RegisterRequest,
+  WatchRequest__Output,
+} from '@edgerelay/proto';
 
 export interface AgentRecord {
   id: string;
@@ -84,7 +89,8 @@ export class AgentRegistry extends EventEmitter {
       for (const a of this.agents.values()) a.lastSeenMs = now;
       return [];
     }
-    const allowance = (a: AgentRecord) => (a.loadingUntilMs && a.loadingUntilMs > now ? Math.max(timeoutMs, a.loadingUntilMs - a.lastSeenMs) : timeoutMs);
+    const allowance = (a: AgentRecord) =>
+      a.loadingUntilMs && a.loadingUntilMs > now ? Math.max(timeoutMs, a.loadingUntilMs - a.lastSeenMs) : timeoutMs;
     const stale = [...this.agents.values()].filter((a) => a.stream && now - a.lastSeenMs > allowance(a));
     for (const a of stale) {
       this.agents.delete(a.id);

@@ -129,7 +129,10 @@ export function emitFfnPartial(
   const w1 = g.weight('ffn_in_w', transposeSelect(w.intermediate.weight, columns), [config.hiddenSize, columns.length]);
   const b1 = g.weight('ffn_in_b', selectEntries(w.intermediate.bias, columns), [columns.length]);
   const h = emitActivation(g, g.op('Add', [g.op('MatMul', [x, w1]), b1]), config.hiddenAct);
-  const w2 = g.weight('ffn_out_w', transposeSelect(w.output.weight, undefined, columns), [columns.length, config.hiddenSize]);
+  const w2 = g.weight('ffn_out_w', transposeSelect(w.output.weight, undefined, columns), [
+    columns.length,
+    config.hiddenSize,
+  ]);
   return g.op('MatMul', [h, w2]);
 }
 
@@ -157,12 +160,22 @@ export function emitEncoderLayer(
 }
 
 /** pooler = tanh(dense(hidden[:, 0])), then the classifier: [batch, numLabels] logits. */
-export function emitClassifierHead(g: GraphBuilder, head: ClassifierHeadWeights, config: BertConfig, hidden: string): string {
+export function emitClassifierHead(
+  g: GraphBuilder,
+  head: ClassifierHeadWeights,
+  config: BertConfig,
+  hidden: string,
+): string {
   return emitClassifierHeadParts(g, head, config, hidden).logits;
 }
 
 /** The head's pooled vector [batch, hidden] (what a DACT halting unit reads) and its logits. */
-export function emitClassifierHeadParts(g: GraphBuilder, head: ClassifierHeadWeights, config: BertConfig, hidden: string): { pooled: string; logits: string } {
+export function emitClassifierHeadParts(
+  g: GraphBuilder,
+  head: ClassifierHeadWeights,
+  config: BertConfig,
+  hidden: string,
+): { pooled: string; logits: string } {
   const first = g.op('Gather', [hidden, g.int64s('cls_index', [0], [])], { axis: { int: 1 } });
   const pw = g.weight('pool_w', transposeSelect(head.pooler.weight), [config.hiddenSize, config.hiddenSize]);
   const pb = g.weight('pool_b', head.pooler.bias.data, head.pooler.bias.shape);

@@ -67,7 +67,12 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
     }
     case 'ffn-partial': {
       const x = hiddenInput(IO.hidden);
-      g.expose(emitFfnPartial(g, weights.layers[spec.layer]!, config, x, spec.columns), IO.partial, 'float32', hiddenDims);
+      g.expose(
+        emitFfnPartial(g, weights.layers[spec.layer]!, config, x, spec.columns),
+        IO.partial,
+        'float32',
+        hiddenDims,
+      );
       break;
     }
     case 'attention-combine':
@@ -102,7 +107,10 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
       for (let layer = 0; layer <= last; layer++) {
         hidden = emitEncoderLayer(g, weights.layers[layer]!, config, hidden, mask, false).hidden;
         if (spec.exitLogits && layer < last && weights.heads[layer]) {
-          g.expose(emitClassifierHead(g, head(layer), config, hidden), IO.exitLogits(layer), 'float32', ['batch', config.numLabels]);
+          g.expose(emitClassifierHead(g, head(layer), config, hidden), IO.exitLogits(layer), 'float32', [
+            'batch',
+            config.numLabels,
+          ]);
         }
       }
       if (weights.heads[last]) {
@@ -122,12 +130,14 @@ function validateSpec(model: CompilableModel, spec: ShardSpec): void {
     throw new ShardSpecError(`Cannot compile shard "${describeShard(spec)}": ${why}.`);
   };
   const checkLayer = (layer: number) => {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= numLayers) fail(`layer ${layer} is outside 0..${numLayers - 1}`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= numLayers)
+      fail(`layer ${layer} is outside 0..${numLayers - 1}`);
   };
   const checkIndices = (indices: number[], limit: number, what: string) => {
     if (indices.length === 0) fail(`it needs at least one ${what}`);
     if (new Set(indices).size !== indices.length) fail(`a ${what} is listed twice`);
-    for (const i of indices) if (!Number.isInteger(i) || i < 0 || i >= limit) fail(`${what} ${i} is outside 0..${limit - 1}`);
+    for (const i of indices)
+      if (!Number.isInteger(i) || i < 0 || i >= limit) fail(`${what} ${i} is outside 0..${limit - 1}`);
   };
   switch (spec.kind) {
     case 'layers':

@@ -23,6 +23,8 @@ export function buildMatmulModel(): Uint8Array {
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain) {
-  const out = process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'device-agent', 'assets', 'matmul.onnx');
+  const out =
+    process.argv[2] ??
+    path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'device-agent', 'assets', 'matmul.onnx');
   writeFileSync(out, buildMatmulModel());
 }

@@ -17,10 +17,7 @@ const ELEM: Record<ElemType, number> = {
 };
 
 /** An attribute value with its ONNX type spelled out, since JS numbers cannot tell int from float. */
-export type Attr =
-  | { int: number }
-  | { float: number }
-  | { ints: number[] };
+export type Attr = { int: number } | { float: number } | { ints: number[] };
 
 /** A dimension: a fixed size or a symbolic name ("batch", "seq"). */
 export type Dim = number | string;

@@ -10,7 +10,15 @@ import { controlHandlers, startControlServer } from '../cluster/control-service.
 import { AgentRegistry } from '../cluster/registry.js';
 import { deployPlan, type DeployProgress } from '../deploy/deployer.js';
 import { ShardStore } from '../deploy/shard-store.js';
-import { linkProfile, completePlan, readPlanFile, validatePlan, type PlanFile, type PlanModelInfo, type PlanSettings } from '../planning/index.js';
+import {
+  linkProfile,
+  completePlan,
+  readPlanFile,
+  validatePlan,
+  type PlanFile,
+  type PlanModelInfo,
+  type PlanSettings,
+} from '../planning/index.js';
 import { ClusterBackend } from '../serving/cluster-backend.js';
 import { surveyLinks } from './link-survey.js';
 import { choosePlan } from './plan-choice.js';
@@ -110,15 +118,27 @@ export class Coordinator {
     this.store = new ShardStore(this.checkpoint);
     this.dispatcher = new Dispatcher('coordinator', logger, { maxInFlight: this.options.maxInFlight ?? 512 });
     const heartbeatIntervalMs = this.options.heartbeatIntervalMs ?? 1000;
-    if (!this.options.clusterToken) logger.warn('no cluster token: any agent that can reach the control port may join (set --cluster-token)');
+    if (!this.options.clusterToken)
+      logger.warn('no cluster token: any agent that can reach the control port may join (set --cluster-token)');
     const auth = new ClusterAuth(this.options.clusterToken);
     const shardSource = {
       shardBytes: (sha: string) => this.store.bytes(sha),
-      onShardSent: (agent: string, bytes: number) => this.shardBytesSent.set(agent, (this.shardBytesSent.get(agent) ?? 0) + bytes),
+      onShardSent: (agent: string, bytes: number) =>
+        this.shardBytesSent.set(agent, (this.shardBytesSent.get(agent) ?? 0) + bytes),
     };
     const heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? 3 * heartbeatIntervalMs;
-    const handlers = controlHandlers(this.registry, shardSource, { heartbeatIntervalMs, heartbeatTimeoutMs, logger, auth });
-    const control = await startControlServer(this.options.host, this.options.grpcPort, handlers, this.options.grpcCredentials);
+    const handlers = controlHandlers(this.registry, shardSource, {
+      heartbeatIntervalMs,
+      heartbeatTimeoutMs,
+      logger,
+      auth,
+    });
+    const control = await startControlServer(
+      this.options.host,
+      this.options.grpcPort,
+      handlers,
+      this.options.grpcCredentials,
+    );
     this.grpcServer = control.server;
     this.grpcPort = control.port;
     const backend = new ClusterBackend(tokenizer, this.dispatcher, {
@@ -127,11 +147,24 @@ export class Coordinator {
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
     });
-    this.api = await startHttpApi(backend, { port: this.options.httpPort, host: this.options.host, logger, apiKey: this.options.apiKey });
-    this.registry.on('changed', (e: { joined?: string; left?: string; reason?: string; graceful?: boolean }) => this.onMembershipChange(e));
-    this.evictTimer = setInterval(() => this.registry.evictStale(heartbeatTimeoutMs), Math.max(50, heartbeatIntervalMs / 4));
+    this.api = await startHttpApi(backend, {
+      port: this.options.httpPort,
+      host: this.options.host,
+      logger,
+      apiKey: this.options.apiKey,
+    });
+    this.registry.on('changed', (e: { joined?: string; left?: string; reason?: string; graceful?: boolean }) =>
+      this.onMembershipChange(e),
+    );
+    this.evictTimer = setInterval(
+      () => this.registry.evictStale(heartbeatTimeoutMs),
+      Math.max(50, heartbeatIntervalMs / 4),
+    );
     this.evictTimer.unref();
-    logger.info({ grpcPort: this.grpcPort, httpUrl: this.api.url, model: this.options.modelDir }, 'coordinator listening');
+    logger.info(
+      { grpcPort: this.grpcPort, httpUrl: this.api.url, model: this.options.modelDir },
+      'coordinator listening',
+    );
   }
 
   get httpUrl(): string {
@@ -199,7 +232,7 @@ export class Coordinator {
     const plan = this.dispatcher.activePlan;
     if (e.left) {
       this.options.logger.warn({ agent: e.left, reason: e.reason }, 'agent left');
-      const inPlan = plan && (plan.stages.some((s) => s.host === e.left || s.members.some((m) => m.agentId === e.left)));
+      const inPlan = plan && plan.stages.some((s) => s.host === e.left || s.members.some((m) => m.agentId === e.left));
       // A graceful leaver keeps serving the old plan until the new one is active.
       if (inPlan && !e.graceful) this.dispatcher.invalidate(plan.version, `agent ${e.left} left (${e.reason})`);
     }
@@ -210,7 +243,9 @@ export class Coordinator {
     clearTimeout(this.replanTimer);
     // Agents of a sim cluster join within milliseconds of each other: plan once for all of them.
     this.replanTimer = setTimeout(() => {
-      this.replanning = this.replanning.then(() => this.replan()).catch((err: Error) => this.options.logger.error({ err: err.message }, 'replanning failed'));
+      this.replanning = this.replanning
+        .then(() => this.replan())
+        .catch((err: Error) => this.options.logger.error({ err: err.message }, 'replanning failed'));
     }, 100);
   }
 
@@ -225,9 +260,18 @@ export class Coordinator {
       minAgents: this.options.minAgents,
       nextVersion: this.version + 1,
       settings: this.options.settings,
-      model: { ...this.modelInfo, hiddenSize: config.hiddenSize, vocabSize: config.vocabSize, maxPositions: config.maxPositions },
+      model: {
+        ...this.modelInfo,
+        hiddenSize: config.hiddenSize,
+        vocabSize: config.vocabSize,
+        maxPositions: config.maxPositions,
+      },
       exitRates: this.exitRates,
-      link: (a, b) => this.measuredLinks.get(`${a}|${b}`) ?? this.measuredLinks.get(`${b}|${a}`) ?? this.options.links?.(a, b) ?? linkProfile('gigabit'),
+      link: (a, b) =>
+        this.measuredLinks.get(`${a}|${b}`) ??
+        this.measuredLinks.get(`${b}|${a}`) ??
+        this.options.links?.(a, b) ??
+        linkProfile('gigabit'),
       objective: this.options.objective ?? 'latency',
       seqLen: this.options.planSeqLen ?? Math.min(128, config.maxPositions),
       logger: this.options.logger,
@@ -245,13 +289,19 @@ export class Coordinator {
         ...plan,
         version: this.version + 1,
         endpoints: [...addresses].map(([agentId, dataAddress]) => ({ agentId, dataAddress })),
-        exit: plan.exit ?? { maxProbThreshold: this.options.settings.exitThreshold, policy: this.options.settings.exitPolicy ?? '' },
+        exit: plan.exit ?? {
+          maxProbThreshold: this.options.settings.exitThreshold,
+          policy: this.options.settings.exitPolicy ?? '',
+        },
       });
       await this.deployAndActivate(next);
       this.pinned = true;
       return next;
     });
-    this.replanning = run.then(() => undefined, () => undefined);
+    this.replanning = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
@@ -262,7 +312,10 @@ export class Coordinator {
    */
   private async measureLinksOnce(): Promise<void> {
     const agents = this.registry.connected();
-    const key = agents.map((a) => a.id).sort().join(',');
+    const key = agents
+      .map((a) => a.id)
+      .sort()
+      .join(',');
     if (agents.length < 2 || key === this.measuredFor || this.quiet) return;
     this.measuredFor = key;
     const slower = await surveyLinks(agents, this.dispatcher, this.measuredLinks, this.options.logger);
@@ -289,14 +342,29 @@ export class Coordinator {
     });
     validatePlan(plan, this.modelInfo, new Set(this.registry.connected().map((a) => a.id)));
     this.version = plan.version;
-    this.options.logger.info({ plan: plan.version, stages: plan.stages.map((s) => `${s.host}[${s.layerStart},${s.layerEnd})${s.members.length ? ` group of ${s.members.length}` : ''}`) }, 'deploying plan');
+    this.options.logger.info(
+      {
+        plan: plan.version,
+        stages: plan.stages.map(
+          (s) => `${s.host}[${s.layerStart},${s.layerEnd})${s.members.length ? ` group of ${s.members.length}` : ''}`,
+        ),
+      },
+      'deploying plan',
+    );
     // A fresh data-plane key per plan: links of an old plan cannot be reused to talk about a new one.
     const dataPlaneKey = randomBytes(32);
-    await deployPlan(plan, this.registry, this.store, { timeoutMs: this.options.deployTimeoutMs, logger: this.options.logger, progress: this.options.progress, dataPlaneKey });
+    await deployPlan(plan, this.registry, this.store, {
+      timeoutMs: this.options.deployTimeoutMs,
+      logger: this.options.logger,
+      progress: this.options.progress,
+      dataPlaneKey,
+    });
     await this.dispatcher.activate(plan, dataPlaneKey);
     this.departed.clear();
     this.joinedSincePlan = false;
-    this.linkMeasurement = this.measureLinksOnce().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'link measurement failed'));
+    this.linkMeasurement = this.measureLinksOnce().catch((err: Error) =>
+      this.options.logger.warn({ err: err.message }, 'link measurement failed'),
+    );
     this.options.logger.info({ plan: plan.version }, 'plan active');
     for (const w of this.readyWaiters.splice(0)) w(plan);
   }

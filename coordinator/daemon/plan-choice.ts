@@ -79,7 +79,12 @@ export function choosePlan(x: PlanChoiceInputs): Plan | undefined {
  * the speed-proportional pipeline if the planner cannot place the model.
  */
 function plannerPlan(x: PlanChoiceInputs): Plan {
-  const figures = x.agents.map((a) => ({ id: a.id, dataAddress: a.dataAddress, gflops: Number(a.capabilities.gflops), memoryBytes: Number(a.capabilities.memoryTotalBytes) }));
+  const figures = x.agents.map((a) => ({
+    id: a.id,
+    dataAddress: a.dataAddress,
+    gflops: Number(a.capabilities.gflops),
+    memoryBytes: Number(a.capabilities.memoryTotalBytes),
+  }));
   const exit = { maxProbThreshold: x.settings.exitThreshold, policy: x.settings.exitPolicy ?? '' };
   try {
     const result = planCluster(x.model, clusterFromAgents(figures, x.link), {
@@ -93,7 +98,10 @@ function plannerPlan(x: PlanChoiceInputs): Plan {
     x.logger.info({ explanation: result.explanation, predictedMs: Math.round(result.predicted.latencyMs) }, 'planned');
     return completePlan({ ...result.plan, exit });
   } catch (err) {
-    x.logger.warn({ err: (err as Error).message }, 'the planner could not place the model; using a speed-proportional pipeline');
+    x.logger.warn(
+      { err: (err as Error).message },
+      'the planner could not place the model; using a speed-proportional pipeline',
+    );
     return speedProportionalPlan(figures, x.model, x.settings, x.nextVersion);
   }
 }

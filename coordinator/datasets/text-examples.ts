@@ -16,7 +16,9 @@ export function readTextExamples(file: string): TextExamples {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new DatasetError(`Cannot read ${file}: ${(err as Error).message}. Pass a labelled TSV or a text file (one example per line) to --data.`);
+    throw new DatasetError(
+      `Cannot read ${file}: ${(err as Error).message}. Pass a labelled TSV or a text file (one example per line) to --data.`,
+    );
   }
   const firstLine = text.slice(0, text.search(/\r?\n|$/));
   const header = firstLine.split('\t').map((h) => h.trim().toLowerCase());
@@ -24,7 +26,13 @@ export function readTextExamples(file: string): TextExamples {
     const rows = readLabelledTsv(file);
     return { texts: rows.map((r) => r.sentence), labels: rows.map((r) => r.label) };
   }
-  const texts = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
-  if (texts.length === 0) throw new DatasetError(`${file} holds no examples; put one text per line, or a TSV with "sentence" and "label" columns.`);
+  const texts = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+  if (texts.length === 0)
+    throw new DatasetError(
+      `${file} holds no examples; put one text per line, or a TSV with "sentence" and "label" columns.`,
+    );
   return { texts };
 }

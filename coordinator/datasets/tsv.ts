@@ -24,13 +24,17 @@ export function readLabelledTsv(file: string): LabelledExample[] {
   const sentenceCol = header.indexOf('sentence');
   const labelCol = header.indexOf('label');
   if (sentenceCol < 0 || labelCol < 0) {
-    throw new DatasetError(`${file}: the header must name a "sentence" and a "label" column (found: ${header.join(', ') || 'nothing'}).`);
+    throw new DatasetError(
+      `${file}: the header must name a "sentence" and a "label" column (found: ${header.join(', ') || 'nothing'}).`,
+    );
   }
   return lines.map((line, i) => {
     const cells = line.split('\t');
     const label = Number(cells[labelCol]);
     if (cells[sentenceCol] === undefined || !Number.isInteger(label)) {
-      throw new DatasetError(`${file}:${i + 2}: expected a sentence and an integer label, got ${JSON.stringify(line.slice(0, 80))}.`);
+      throw new DatasetError(
+        `${file}:${i + 2}: expected a sentence and an integer label, got ${JSON.stringify(line.slice(0, 80))}.`,
+      );
     }
     return { sentence: cells[sentenceCol]!, label };
   });

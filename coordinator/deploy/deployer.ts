@@ -62,7 +62,13 @@ export async function deployPlan(
   options.logger.info({ plan: plan.version, agents: agents.length, bytes: missingBytes }, 'plan deployed');
 }
 
-function waitForAgents(version: number, agents: string[], registry: AgentRegistry, timeoutMs: number, progress?: DeployProgress): Promise<void> {
+function waitForAgents(
+  version: number,
+  agents: string[],
+  registry: AgentRegistry,
+  timeoutMs: number,
+  progress?: DeployProgress,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const pending = new Set(agents.filter((id) => (registry.get(id)?.readyVersion ?? 0) < version));
     const cleanup = () => {
@@ -74,7 +80,11 @@ function waitForAgents(version: number, agents: string[], registry: AgentRegistr
       if (e.version !== version || !pending.has(e.id)) return;
       if (!e.ok) {
         cleanup();
-        return reject(new DeployError(`Agent "${e.id}" could not load plan ${version}: ${registry.get(e.id)?.loadError?.message ?? 'unknown error'}`));
+        return reject(
+          new DeployError(
+            `Agent "${e.id}" could not load plan ${version}: ${registry.get(e.id)?.loadError?.message ?? 'unknown error'}`,
+          ),
+        );
       }
       pending.delete(e.id);
       progress?.agentReady(e.id);
@@ -91,7 +101,11 @@ function waitForAgents(version: number, agents: string[], registry: AgentRegistr
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new DeployError(`Plan ${version}: agents ${[...pending].join(', ')} did not load their shards within ${timeoutMs} ms.`));
+      reject(
+        new DeployError(
+          `Plan ${version}: agents ${[...pending].join(', ')} did not load their shards within ${timeoutMs} ms.`,
+        ),
+      );
     }, timeoutMs);
     registry.on('ready', onReady);
     registry.on('changed', onChanged);

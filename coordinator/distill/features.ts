@@ -21,7 +21,12 @@ export interface FeatureOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function collectClsFeatures(checkpoint: Checkpoint, tokenizer: BertTokenizer, texts: string[], options: FeatureOptions = {}): Promise<ClsFeatures> {
+export async function collectClsFeatures(
+  checkpoint: Checkpoint,
+  tokenizer: BertTokenizer,
+  texts: string[],
+  options: FeatureOptions = {},
+): Promise<ClsFeatures> {
   const { numLayers, hiddenSize: H } = checkpoint.config;
   const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
   const batchSize = options.batchSize ?? 32;
@@ -44,7 +49,8 @@ export async function collectClsFeatures(checkpoint: Checkpoint, tokenizer: Bert
         hidden = (await layers[l]!.run({ ...feeds, [IO.hidden]: hidden }))[IO.hiddenOut]!;
         const data = hidden.data as Float32Array;
         // hidden is [batch, seq, H]; the pooler reads token 0 ([CLS]) of each row.
-        for (let b = 0; b < batch.batchSize; b++) byLayer[l]!.set(data.subarray(b * batch.seqLen * H, b * batch.seqLen * H + H), (start + b) * H);
+        for (let b = 0; b < batch.batchSize; b++)
+          byLayer[l]!.set(data.subarray(b * batch.seqLen * H, b * batch.seqLen * H + H), (start + b) * H);
       }
       options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
     }

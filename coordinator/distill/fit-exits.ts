@@ -57,16 +57,23 @@ export async function fitExits(options: FitExitsOptions): Promise<FitExitsResult
   const { numLayers, numLabels } = checkpoint.config;
   const final = checkpoint.weights.heads[numLayers - 1];
   if (!final || numLabels === 0) {
-    throw new FitExitsError(`${checkpoint.dir} has no final classifier to distil from; fit-exits needs a BertForSequenceClassification checkpoint.`);
+    throw new FitExitsError(
+      `${checkpoint.dir} has no final classifier to distil from; fit-exits needs a BertForSequenceClassification checkpoint.`,
+    );
   }
   const layers = options.layers ?? Array.from({ length: numLayers - 1 }, (_, i) => i);
   for (const l of layers) {
     if (!Number.isInteger(l) || l < 0 || l >= numLayers - 1) {
-      throw new FitExitsError(`Cannot fit an exit after layer ${l}: exits go after layers 0..${numLayers - 2} (the last layer has the final classifier).`);
+      throw new FitExitsError(
+        `Cannot fit an exit after layer ${l}: exits go after layers 0..${numLayers - 2} (the last layer has the final classifier).`,
+      );
     }
   }
   const out = resolve(options.out ?? `${checkpoint.dir.replace(/\/+$/, '')}-exits`);
-  if (out === checkpoint.dir) throw new FitExitsError(`--out ${out} is the model directory itself; choose another directory so the original stays intact.`);
+  if (out === checkpoint.dir)
+    throw new FitExitsError(
+      `--out ${out} is the model directory itself; choose another directory so the original stays intact.`,
+    );
 
   const { texts } = readTextExamples(options.data);
   const features = await collectClsFeatures(checkpoint, loadTokenizer(options.model), texts, options);
@@ -95,7 +102,14 @@ export async function fitExits(options: FitExitsOptions): Promise<FitExitsResult
     options.onLayer?.(fit);
   }
   writeModelWithHeads(checkpoint, out, heads);
-  return { out, exitLayers: [...heads.keys(), numLayers - 1], layers: fits, trainRows: trainCount, validationRows: valCount, seconds: (performance.now() - started) / 1000 };
+  return {
+    out,
+    exitLayers: [...heads.keys(), numLayers - 1],
+    layers: fits,
+    trainRows: trainCount,
+    validationRows: valCount,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 function headParams(head: ClassifierHeadWeights, checkpoint: Checkpoint): HeadParams {

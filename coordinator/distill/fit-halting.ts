@@ -15,7 +15,14 @@ import { EdgeRelayError } from '@edgerelay/proto';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { collectClsFeatures } from './features.js';
 import { forwardHead, softmaxRows, type HeadParams } from './head.js';
-import { haltingGradient, haltingObjective, zeroHalting, type HaltingData, type HaltingObjective, type HaltingParams } from './halting.js';
+import {
+  haltingGradient,
+  haltingObjective,
+  zeroHalting,
+  type HaltingData,
+  type HaltingObjective,
+  type HaltingParams,
+} from './halting.js';
 import { adamTrain, type TrainOptions } from './train.js';
 
 export class FitHaltingError extends EdgeRelayError {
@@ -62,14 +69,18 @@ export async function fitHalting(options: FitHaltingOptions): Promise<FitHalting
   const { numLabels, hiddenSize: H } = checkpoint.config;
   const exits = checkpoint.exitLayers;
   if (numLabels === 0 || exits.length < 2) {
-    throw new FitHaltingError(`${checkpoint.dir} has ${exits.length} classifier head(s); halting units need exit heads before the final classifier. Give it heads first: edgerelay fit-exits --model ${options.model} --data FILE.`);
+    throw new FitHaltingError(
+      `${checkpoint.dir} has ${exits.length} classifier head(s); halting units need exit heads before the final classifier. Give it heads first: edgerelay fit-exits --model ${options.model} --data FILE.`,
+    );
   }
   const tau = options.ponder ?? DEFAULT_PONDER;
-  if (!(tau >= 0) || !Number.isFinite(tau)) throw new FitHaltingError(`--ponder ${tau} is not a non-negative number; DACT used values from 0.001 to 0.05.`);
+  if (!(tau >= 0) || !Number.isFinite(tau))
+    throw new FitHaltingError(`--ponder ${tau} is not a non-negative number; DACT used values from 0.001 to 0.05.`);
   const out = resolve(options.out ?? checkpoint.dir);
 
   const { texts, labels } = readTextExamples(options.data);
-  if (texts.length < 2) throw new FitHaltingError(`${options.data} holds ${texts.length} example; fit-halting needs at least 2.`);
+  if (texts.length < 2)
+    throw new FitHaltingError(`${options.data} holds ${texts.length} example; fit-halting needs at least 2.`);
   const features = await collectClsFeatures(checkpoint, loadTokenizer(options.model), texts, options);
   const n = texts.length;
   // The frozen heads, run once: each exit's pooled vector (the unit's input) and its distribution.
@@ -90,13 +101,18 @@ export async function fitHalting(options: FitHaltingOptions): Promise<FitHalting
   const trainBefore = haltingObjective(params, data, tau, 0, trainCount);
   const validationBefore = valCount > 0 ? haltingObjective(params, data, tau, trainCount, valCount) : undefined;
   // The validation rows are the last ones; the trainer only ever sees rows 0..trainCount−1.
-  adamTrain({ weight: params.weight, bias: params.bias }, trainCount, (rows) => ({ ...haltingGradient(params, data, tau, rows) }), {
-    epochs: options.epochs ?? 40,
-    batchSize: options.batchSize ?? 32,
-    learningRate: options.learningRate ?? 0.01,
-    seed: options.seed ?? 0,
-    ...(options.onEpoch && { onEpoch: options.onEpoch }),
-  });
+  adamTrain(
+    { weight: params.weight, bias: params.bias },
+    trainCount,
+    (rows) => ({ ...haltingGradient(params, data, tau, rows) }),
+    {
+      epochs: options.epochs ?? 40,
+      batchSize: options.batchSize ?? 32,
+      learningRate: options.learningRate ?? 0.01,
+      seed: options.seed ?? 0,
+      ...(options.onEpoch && { onEpoch: options.onEpoch }),
+    },
+  );
   const trainAfter = haltingObjective(params, data, tau, 0, trainCount);
   const validationAfter = valCount > 0 ? haltingObjective(params, data, tau, trainCount, valCount) : undefined;
 
@@ -106,7 +122,12 @@ export async function fitHalting(options: FitHaltingOptions): Promise<FitHalting
     join(out, HALTING_FILE),
     unitLayers.map((layer, k) => ({ layer, weight: params.weight.slice(k * H, (k + 1) * H), bias: params.bias[k]! })),
     H,
-    { ponder: String(tau), target: labels ? 'label' : 'final-exit', data: resolve(options.data), rows: String(trainCount) },
+    {
+      ponder: String(tau),
+      target: labels ? 'label' : 'final-exit',
+      data: resolve(options.data),
+      rows: String(trainCount),
+    },
   );
   return {
     out,
@@ -137,7 +158,10 @@ function headParams(head: ClassifierHeadWeights, hidden: number, classes: number
 function oneHot(labels: number[], classes: number, file: string): Float64Array {
   const t = new Float64Array(labels.length * classes);
   labels.forEach((label, r) => {
-    if (!Number.isInteger(label) || label < 0 || label >= classes) throw new FitHaltingError(`${file} row ${r + 1} has label ${label}; the model has ${classes} classes (0..${classes - 1}).`);
+    if (!Number.isInteger(label) || label < 0 || label >= classes)
+      throw new FitHaltingError(
+        `${file} row ${r + 1} has label ${label}; the model has ${classes} classes (0..${classes - 1}).`,
+      );
     t[r * classes + label] = 1;
   });
   return t;
@@ -149,7 +173,8 @@ function oneHot(labels: number[], classes: number, file: string): Float64Array {
  * other units.
  */
 function copyModelDirectory(from: string, out: string): void {
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new FitHaltingError(`--out ${out} exists and is not a directory; pass a directory.`);
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new FitHaltingError(`--out ${out} exists and is not a directory; pass a directory.`);
   mkdirSync(out, { recursive: true });
   for (const name of readdirSync(from)) {
     if (name === HALTING_FILE || name === CALIBRATION_FILE) continue;

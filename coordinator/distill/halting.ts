@@ -47,7 +47,11 @@ export function zeroHalting(hidden: number, units: number): HaltingParams {
 }
 
 /** h_k, p_k and every a_k for one row (a has K + 1 entries). */
-export function dactForwardRow(params: HaltingParams, data: HaltingData, row: number): { h: number[]; p: number[]; acc: Float64Array[] } {
+export function dactForwardRow(
+  params: HaltingParams,
+  data: HaltingData,
+  row: number,
+): { h: number[]; p: number[]; acc: Float64Array[] } {
   const { hidden: H, classes: C } = data;
   const K = params.units;
   const h: number[] = [];
@@ -73,7 +77,13 @@ export function dactForwardRow(params: HaltingParams, data: HaltingData, row: nu
 }
 
 /** The objective over rows [from, from + count). */
-export function haltingObjective(params: HaltingParams, data: HaltingData, tau: number, from = 0, count = data.rows): HaltingObjective {
+export function haltingObjective(
+  params: HaltingParams,
+  data: HaltingData,
+  tau: number,
+  from = 0,
+  count = data.rows,
+): HaltingObjective {
   const C = data.classes;
   let task = 0;
   let ponder = 0;
@@ -92,7 +102,12 @@ export function haltingObjective(params: HaltingParams, data: HaltingData, tau: 
 }
 
 /** Gradient of the mean objective over `rows` with respect to the units' weights and biases. */
-export function haltingGradient(params: HaltingParams, data: HaltingData, tau: number, rows: number[]): { weight: Float64Array; bias: Float64Array } {
+export function haltingGradient(
+  params: HaltingParams,
+  data: HaltingData,
+  tau: number,
+  rows: number[],
+): { weight: Float64Array; bias: Float64Array } {
   const { hidden: H, classes: C } = data;
   const K = params.units;
   const gw = new Float64Array(K * H);

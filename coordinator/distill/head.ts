@@ -25,7 +25,12 @@ export function cloneHead(p: HeadParams): HeadParams {
 }
 
 /** Pooled activations [n × H] and logits [n × C] for rows [from, from + n) of x ([N × H]). */
-export function forwardHead(p: HeadParams, x: Float32Array, from: number, n: number): { pooled: Float64Array; logits: Float64Array } {
+export function forwardHead(
+  p: HeadParams,
+  x: Float32Array,
+  from: number,
+  n: number,
+): { pooled: Float64Array; logits: Float64Array } {
   const H = p.hidden;
   const C = p.classes;
   const pooled = new Float64Array(n * H);

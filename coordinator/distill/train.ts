@@ -24,7 +24,12 @@ export function trainHead(init: HeadParams, x: Float32Array, q: Float64Array, op
   const params = cloneHead(init);
   const trainBefore = klLoss(params, x, q);
   const { poolerWeight, poolerBias, classifierWeight, classifierBias } = params;
-  adamTrain({ poolerWeight, poolerBias, classifierWeight, classifierBias }, q.length / init.classes, (rows) => ({ ...klGradient(params, x, q, rows) }), { epochs: 6, ...options });
+  adamTrain(
+    { poolerWeight, poolerBias, classifierWeight, classifierBias },
+    q.length / init.classes,
+    (rows) => ({ ...klGradient(params, x, q, rows) }),
+    { epochs: 6, ...options },
+  );
   return { params, trainBefore, trainAfter: klLoss(params, x, q) };
 }
 
@@ -38,7 +43,12 @@ export interface AdamOptions extends TrainOptions {
  * returns the mean gradient of the objective over the given rows, one array per parameter. Shared by
  * fit-exits (heads) and fit-halting (DACT halting units).
  */
-export function adamTrain(params: Record<string, Float32Array>, n: number, gradient: (rows: number[]) => Record<string, Float64Array>, options: AdamOptions = {}): void {
+export function adamTrain(
+  params: Record<string, Float32Array>,
+  n: number,
+  gradient: (rows: number[]) => Record<string, Float64Array>,
+  options: AdamOptions = {},
+): void {
   const epochs = options.epochs ?? 6;
   const batchSize = options.batchSize ?? 32;
   const lr = options.learningRate ?? 1e-3;
@@ -77,7 +87,7 @@ export function adamTrain(params: Record<string, Float32Array>, n: number, gradi
 
 /** Deterministic shuffling: a seed gives the same heads on every machine. */
 function lcg(seed: number): () => number {
-  let s = (seed >>> 0) || 0x9e3779b9;
+  let s = seed >>> 0 || 0x9e3779b9;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 4294967296;

@@ -1,7 +1,15 @@
 /** A copy of a model directory whose exit heads are replaced by freshly fitted ones (DeeBERT layout). */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE, FLOAT_DTYPES, WEIGHTS_FILE, readSafetensors, writeSafetensors, type SafetensorsWriteTensor, type WritableDtype } from '../checkpoint/index.js';
+import {
+  CONFIG_FILE,
+  FLOAT_DTYPES,
+  WEIGHTS_FILE,
+  readSafetensors,
+  writeSafetensors,
+  type SafetensorsWriteTensor,
+  type WritableDtype,
+} from '../checkpoint/index.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { TOKENIZER_FILES } from '../tokenizer/index.js';
@@ -15,7 +23,8 @@ export class ModelWriteError extends EdgeRelayError {}
  * Exit heads the source had (DeeBERT or PABEE) are left out, so the new ones are the only exits.
  */
 export function writeModelWithHeads(checkpoint: Checkpoint, out: string, heads: Map<number, HeadParams>): void {
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new ModelWriteError(`--out ${out} exists and is not a directory; pass a directory.`);
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new ModelWriteError(`--out ${out} exists and is not a directory; pass a directory.`);
   mkdirSync(out, { recursive: true });
   const file = readSafetensors(join(checkpoint.dir, WEIGHTS_FILE));
   const names = file.names();
@@ -41,7 +50,10 @@ export function writeModelWithHeads(checkpoint: Checkpoint, out: string, heads: 
   // Keep the source's storage dtype when it has one (a float16 model stays float16).
   const only = dtypes.size === 1 ? ([...dtypes][0] as WritableDtype) : 'F32';
   const dtype: WritableDtype = only === 'F16' || only === 'BF16' ? only : 'F32';
-  writeSafetensors(join(out, WEIGHTS_FILE), tensors, { dtype, metadata: { ...file.metadata, ...(heads.size > 0 && { exit_heads: 'edgerelay fit-exits' }) } });
+  writeSafetensors(join(out, WEIGHTS_FILE), tensors, {
+    dtype,
+    metadata: { ...file.metadata, ...(heads.size > 0 && { exit_heads: 'edgerelay fit-exits' }) },
+  });
 
   const config = JSON.parse(readFileSync(join(checkpoint.dir, CONFIG_FILE), 'utf8')) as Record<string, unknown>;
   config.early_exit_layers = [...heads.keys()].sort((a, b) => a - b);

@@ -32,9 +32,19 @@ export function evenSplitPlan(
   if (options.style === 'tensor-parallel') {
     const k = 2 ** Math.floor(Math.log2(n));
     const devices = Array.from({ length: k }, (_, i) => i);
-    drafts = [{ start: 0, end: model.numLayers, host: 0, shares: k > 1 ? evenShares(devices, model.numHeads, model.intermediateSize) : [] }];
-    explanation.push(`even tensor-parallel split: ${k} of ${n} device(s) (a power of two), equal heads and FFN columns on every layer.`);
-    if (model.numHeads % k !== 0) explanation.push(`${model.numHeads} heads do not divide by ${k}; distributed-llama would refuse this model.`);
+    drafts = [
+      {
+        start: 0,
+        end: model.numLayers,
+        host: 0,
+        shares: k > 1 ? evenShares(devices, model.numHeads, model.intermediateSize) : [],
+      },
+    ];
+    explanation.push(
+      `even tensor-parallel split: ${k} of ${n} device(s) (a power of two), equal heads and FFN columns on every layer.`,
+    );
+    if (model.numHeads % k !== 0)
+      explanation.push(`${model.numHeads} heads do not divide by ${k}; distributed-llama would refuse this model.`);
   } else {
     const k = Math.min(n, model.numLayers);
     const counts = apportionEvenly(model.numLayers, k);
@@ -44,13 +54,19 @@ export function evenSplitPlan(
       start += c;
       return d;
     });
-    explanation.push(`even pipeline split: ${counts.join('/')} layers on ${k} device(s) in cluster order, whatever their speed.`);
+    explanation.push(
+      `even pipeline split: ${counts.join('/')} layers on ${k} device(s) in cluster order, whatever their speed.`,
+    );
   }
   return finish(model, cluster, drafts, options, explanation);
 }
 
 /** The whole model on the one device that serves it fastest, among those that can hold it. */
-export function bestSingleDevicePlan(model: PlannerModel, cluster: ClusterModel, options: BaselineOptions): PlannerResult {
+export function bestSingleDevicePlan(
+  model: PlannerModel,
+  cluster: ClusterModel,
+  options: BaselineOptions,
+): PlannerResult {
   const ctx = costContext(model, cluster, costParams(options));
   const usable = cluster.devices.map((d) => usableMemoryBytes(d, ctx.params));
   const fitting = cluster.devices
@@ -70,12 +86,23 @@ export function bestSingleDevicePlan(model: PlannerModel, cluster: ClusterModel,
   return results.reduce((a, b) => (b.predicted.latencyMs < a.predicted.latencyMs ? b : a));
 }
 
-function finish(model: PlannerModel, cluster: ClusterModel, drafts: StageDraft[], options: BaselineOptions, explanation: string[]): PlannerResult {
+function finish(
+  model: PlannerModel,
+  cluster: ClusterModel,
+  drafts: StageDraft[],
+  options: BaselineOptions,
+  explanation: string[],
+): PlannerResult {
   const plan = buildPlan(model, cluster, drafts, options);
   validatePlan(plan, model, new Set(cluster.devices.map((d) => d.id)));
   const predicted = predictPlan(plan, cluster, model, options);
   if (!predicted.fits) {
-    explanation.push(`it cannot run: ${predicted.devices.filter((d) => !d.fits).map((d) => d.agent).join(', ')} cannot hold their share.`);
+    explanation.push(
+      `it cannot run: ${predicted.devices
+        .filter((d) => !d.fits)
+        .map((d) => d.agent)
+        .join(', ')} cannot hold their share.`,
+    );
   }
   return { plan, predicted, explanation };
 }

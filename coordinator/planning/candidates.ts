@@ -1,5 +1,12 @@
 import { apportion, contiguousRanges, type MemberShare } from './shares.js';
-import { attentionPartialFlops, ffnPartialFlops, partialBytes, scatterBytes, transferMs, wireMs } from './cost-model.js';
+import {
+  attentionPartialFlops,
+  ffnPartialFlops,
+  partialBytes,
+  scatterBytes,
+  transferMs,
+  wireMs,
+} from './cost-model.js';
 import {
   addUsage,
   groupLayerTiming,
@@ -27,10 +34,18 @@ export interface Candidate {
 }
 
 export function singleCandidate(ctx: CostContext, device: number, mask: number): Candidate {
-  return { mask, host: device, devices: [device], shares: [], timing: wholeLayerTiming(ctx, device), perLayer: layerUsage(ctx, device, []) };
+  return {
+    mask,
+    host: device,
+    devices: [device],
+    shares: [],
+    timing: wholeLayerTiming(ctx, device),
+    perLayer: layerUsage(ctx, device, []),
+  };
 }
 
-const bySpeed = (ctx: CostContext) => (a: number, b: number) => ctx.cluster.devices[b]!.gflops - ctx.cluster.devices[a]!.gflops || a - b;
+const bySpeed = (ctx: CostContext) => (a: number, b: number) =>
+  ctx.cluster.devices[b]!.gflops - ctx.cluster.devices[a]!.gflops || a - b;
 
 /**
  * A head group over `devices` with speed-proportional shares, hosted by the member that makes a
@@ -49,7 +64,14 @@ export function groupCandidate(ctx: CostContext, devices: number[], mask: number
   }
   if (!best) return undefined;
   const counts = best.shares.map((s) => ({ device: s.device, heads: s.heads.length, columns: s.columns.length }));
-  return { mask, host: best.host, devices: ordered, shares: best.shares, timing: best.timing, perLayer: layerUsage(ctx, best.host, counts) };
+  return {
+    mask,
+    host: best.host,
+    devices: ordered,
+    shares: best.shares,
+    timing: best.timing,
+    perLayer: layerUsage(ctx, best.host, counts),
+  };
 }
 
 /**
@@ -94,7 +116,14 @@ export function buildCandidates(ctx: CostContext, pool: number[], maxGroupSize: 
 }
 
 /** Whether every member of `c` can hold layers [start, end) (and the host its embeddings and exit heads). */
-export function fitsRange(ctx: CostContext, c: Candidate, start: number, end: number, exitsInRange: number, usable: number[]): boolean {
+export function fitsRange(
+  ctx: CostContext,
+  c: Candidate,
+  start: number,
+  end: number,
+  exitsInRange: number,
+  usable: number[],
+): boolean {
   for (const [device, perLayer] of c.perLayer) {
     let u = addUsage(NO_USAGE, perLayer, end - start);
     if (device === c.host) u = addUsage(u, hostExtrasUsage(ctx, start === 0, exitsInRange));

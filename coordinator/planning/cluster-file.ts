@@ -57,7 +57,9 @@ export function parseClusterFile(raw: unknown, file = 'cluster file'): ClusterFi
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.') || '(root)';
-    throw new ClusterFileError(`${file} is malformed at ${where}: ${issue.message}. See docs/planner.md for the format.`);
+    throw new ClusterFileError(
+      `${file} is malformed at ${where}: ${issue.message}. See docs/planner.md for the format.`,
+    );
   }
   return parsed.data;
 }
@@ -68,7 +70,10 @@ function toLink(spec: LinkSpec): Link {
 
 /** The slower of two attachments: a Pi on Wi-Fi talks Wi-Fi to everyone. */
 function slower(a: Link, b: Link): Link {
-  return { bandwidthBytesPerSec: Math.min(a.bandwidthBytesPerSec, b.bandwidthBytesPerSec), latencyMs: Math.max(a.latencyMs, b.latencyMs) };
+  return {
+    bandwidthBytesPerSec: Math.min(a.bandwidthBytesPerSec, b.bandwidthBytesPerSec),
+    latencyMs: Math.max(a.latencyMs, b.latencyMs),
+  };
 }
 
 export function clusterFromFile(file: ClusterFile, where = 'cluster file'): ClusterModel {
@@ -90,7 +95,11 @@ export function clusterFromFile(file: ClusterFile, where = 'cluster file'): Clus
       gflops,
       memoryBytes: memoryMB * 1024 * 1024,
       ...(threads !== undefined ? { threads } : {}),
-      profile: !d.profile ? 'explicit' : [d.gflops, d.memoryMB, d.threads].some((v) => v !== undefined) ? `${d.profile} (figures overridden)` : d.profile,
+      profile: !d.profile
+        ? 'explicit'
+        : [d.gflops, d.memoryMB, d.threads].some((v) => v !== undefined)
+          ? `${d.profile} (figures overridden)`
+          : d.profile,
     };
   });
   const fallback = toLink(file.links.default);
@@ -107,10 +116,17 @@ export function clusterFromFile(file: ClusterFile, where = 'cluster file'): Clus
   for (const p of file.links.pairs ?? []) {
     const i = names.indexOf(p.a);
     const j = names.indexOf(p.b);
-    for (const [name, k] of [[p.a, i], [p.b, j]] as const) {
-      if (k < 0) throw new ClusterFileError(`${where}: links.pairs names "${name}", which is not one of the devices (${names.join(', ')}).`);
+    for (const [name, k] of [
+      [p.a, i],
+      [p.b, j],
+    ] as const) {
+      if (k < 0)
+        throw new ClusterFileError(
+          `${where}: links.pairs names "${name}", which is not one of the devices (${names.join(', ')}).`,
+        );
     }
-    if (i === j) throw new ClusterFileError(`${where}: links.pairs links "${p.a}" to itself; a pair needs two different devices.`);
+    if (i === j)
+      throw new ClusterFileError(`${where}: links.pairs links "${p.a}" to itself; a pair needs two different devices.`);
     links[i]![j] = links[j]![i] = toLink(p.link);
   }
   return checkCluster({ devices, links });

@@ -56,20 +56,25 @@ export const LOCAL: Link = { bandwidthBytesPerSec: Infinity, latencyMs: 0 };
 /** Rejects figures the cost model cannot work with, naming the device. */
 export function checkCluster(cluster: ClusterModel): ClusterModel {
   const { devices, links } = cluster;
-  if (devices.length === 0) throw new ClusterError('The cluster has no devices: connect at least one agent or list one in the cluster file.');
+  if (devices.length === 0)
+    throw new ClusterError('The cluster has no devices: connect at least one agent or list one in the cluster file.');
   const seen = new Set<string>();
   for (const d of devices) {
     if (seen.has(d.id)) throw new ClusterError(`Device "${d.id}" appears twice; give every device a unique name.`);
     seen.add(d.id);
     if (!(d.gflops > 0) || !Number.isFinite(d.gflops)) {
-      throw new ClusterError(`Device "${d.id}" has speed ${d.gflops} GFLOP/s; it must be a positive number (re-run the agent's benchmark or set "gflops").`);
+      throw new ClusterError(
+        `Device "${d.id}" has speed ${d.gflops} GFLOP/s; it must be a positive number (re-run the agent's benchmark or set "gflops").`,
+      );
     }
     if (!(d.memoryBytes >= 0) || !Number.isFinite(d.memoryBytes)) {
       throw new ClusterError(`Device "${d.id}" has memory ${d.memoryBytes} bytes; it must be a non-negative number.`);
     }
   }
   if (links.length !== devices.length || links.some((row) => row.length !== devices.length)) {
-    throw new ClusterError(`The link matrix must be ${devices.length}×${devices.length}, one entry per pair of devices.`);
+    throw new ClusterError(
+      `The link matrix must be ${devices.length}×${devices.length}, one entry per pair of devices.`,
+    );
   }
   links.forEach((row, i) =>
     row.forEach((l, j) => {

@@ -70,7 +70,13 @@ export interface Dims {
 }
 
 export function dims(model: PlannerModel, seqLen: number): Dims {
-  return { S: seqLen, H: model.hiddenSize, A: model.numHeads, d: model.hiddenSize / model.numHeads, F: model.intermediateSize };
+  return {
+    S: seqLen,
+    H: model.hiddenSize,
+    A: model.numHeads,
+    d: model.hiddenSize / model.numHeads,
+    F: model.intermediateSize,
+  };
 }
 
 /** FLOPs of one layer's parts for a device holding `heads` heads and `columns` FFN columns. */

@@ -50,7 +50,8 @@ export const DEVICE_PROFILES = {
     gflops: 28.3,
     memoryMB: 8192,
     threads: 6,
-    source: 'Pi 5 HPL scaled by cores × clock; cross-checked with whisper.cpp ggml_mul_mat F32 (ggml-org/whisper.cpp#89)',
+    source:
+      'Pi 5 HPL scaled by cores × clock; cross-checked with whisper.cpp ggml_mul_mat F32 (ggml-org/whisper.cpp#89)',
   },
 } as const satisfies Record<string, DeviceProfile>;
 
@@ -67,10 +68,18 @@ export interface LinkProfile {
 
 export const LINK_PROFILES = {
   // iperf3 between a Pi 4 and a gigabit host: 938–941 Mbit/s (yrzr/opnsense-tools#9; "up to 943 Mbps", geerlingguy/internet-pi#134).
-  gigabit: { bandwidthMbps: 940, latencyMs: 0.2, source: 'iperf3 938-943 Mbit/s on a Pi 4 (yrzr/opnsense-tools#9, geerlingguy/internet-pi#134)' },
+  gigabit: {
+    bandwidthMbps: 940,
+    latencyMs: 0.2,
+    source: 'iperf3 938-943 Mbit/s on a Pi 4 (yrzr/opnsense-tools#9, geerlingguy/internet-pi#134)',
+  },
   // The Pi 4's own Wi-Fi tops out near 100 Mbit/s (geerlingguy/internet-pi#134); with contention ~80 is typical,
   // and a Wi-Fi hop adds milliseconds of airtime contention where a switched LAN adds a fraction of one.
-  wifi: { bandwidthMbps: 80, latencyMs: 3, source: 'Pi 4 Wi-Fi ~100 Mbit/s peak (geerlingguy/internet-pi#134), 2-5 ms per hop' },
+  wifi: {
+    bandwidthMbps: 80,
+    latencyMs: 3,
+    source: 'Pi 4 Wi-Fi ~100 Mbit/s peak (geerlingguy/internet-pi#134), 2-5 ms per hop',
+  },
 } as const satisfies Record<string, LinkProfile>;
 
 export type LinkProfileName = keyof typeof LINK_PROFILES;

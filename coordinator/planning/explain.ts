@@ -44,7 +44,9 @@ export function explainPlan(input: ExplainInput): string[] {
   lines.push(...explainExits(input, name));
   for (const d of ctx.cluster.devices.keys()) if (!used.has(d)) lines.push(explainUnused(input, d, name));
   const kb = stageInputBytes(ctx.dm, ctx.params) / 1024;
-  lines.push(`each hop carries a ${ctx.dm.S}×${ctx.dm.H} ${options.wireDtype} hidden state (${kb.toFixed(0)} KiB with the mask).`);
+  lines.push(
+    `each hop carries a ${ctx.dm.S}×${ctx.dm.H} ${options.wireDtype} hidden state (${kb.toFixed(0)} KiB with the mask).`,
+  );
   lines.push(...input.notes);
   return lines;
 }
@@ -75,7 +77,10 @@ function explainStage(input: ExplainInput, s: ChosenStage, i: number, name: (d: 
     return `${head}: pure pipeline, since over the ${describeLink(link)} link the best split (with ${partner}) would take ${ms(best.timing.totalMs)} per layer.`;
   }
   const busyElsewhere = others.find((d) => stages.some((o) => o !== s && o.candidate.devices.includes(d)));
-  const why = busyElsewhere !== undefined ? `${name(busyElsewhere)} serves another stage` : `it does not lower the ${input.options.objective} objective overall`;
+  const why =
+    busyElsewhere !== undefined
+      ? `${name(busyElsewhere)} serves another stage`
+      : `it does not lower the ${input.options.objective} objective overall`;
   return `${head}: a split with ${partner} would be faster per layer (${ms(best.timing.totalMs)}) but ${why}.`;
 }
 

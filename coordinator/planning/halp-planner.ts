@@ -38,16 +38,23 @@ export function planCluster(model: PlannerModel, cluster: ClusterModel, options:
   const maxExact = Math.max(1, Math.min(options.maxExactDevices ?? DEFAULT_MAX_EXACT, 16));
   const maxGroup = Math.max(1, options.maxGroupSize ?? DEFAULT_MAX_GROUP);
   const notes: string[] = [];
-  const bySpeed = cluster.devices.map((_, i) => i).sort((a, b) => cluster.devices[b]!.gflops - cluster.devices[a]!.gflops || a - b);
+  const bySpeed = cluster.devices
+    .map((_, i) => i)
+    .sort((a, b) => cluster.devices[b]!.gflops - cluster.devices[a]!.gflops || a - b);
   const pool = cluster.devices.length > maxExact ? bySpeed.slice(0, maxExact) : cluster.devices.map((_, i) => i);
   if (pool.length < cluster.devices.length) {
-    notes.push(`${cluster.devices.length} devices: the exact search covers at most ${maxExact}, so it planned over the ${maxExact} fastest.`);
+    notes.push(
+      `${cluster.devices.length} devices: the exact search covers at most ${maxExact}, so it planned over the ${maxExact} fastest.`,
+    );
   }
   const candidates = buildCandidates(ctx, pool, maxGroup);
   let stages = searchPlan({ ctx, pool, candidates, reach, objective: options.objective, usable });
   if (!stages && pool.length < cluster.devices.length) {
     stages = greedyStages(ctx, bySpeed, usable, options.objective);
-    if (stages) notes.push(`The ${maxExact} fastest devices cannot hold the model, so every device was used in a greedy pipeline (no head groups).`);
+    if (stages)
+      notes.push(
+        `The ${maxExact} fastest devices cannot hold the model, so every device was used in a greedy pipeline (no head groups).`,
+      );
   }
   if (!stages) throw new ModelDoesNotFitError(doesNotFitMessage(ctx, usable));
 
@@ -61,7 +68,9 @@ export function planCluster(model: PlannerModel, cluster: ClusterModel, options:
   const predicted = predictPlan(plan, cluster, model, options);
   if (!predicted.fits) {
     const over = predicted.devices.filter((d) => !d.fits).map((d) => d.agent);
-    throw new PlannerError(`Internal planner error: the plan overfills ${over.join(', ')}; please report this with the cluster file.`);
+    throw new PlannerError(
+      `Internal planner error: the plan overfills ${over.join(', ')}; please report this with the cluster file.`,
+    );
   }
   const explanation = explainPlan({ ctx, options, stages, predicted, candidates, pool, usable, reach, notes });
   return { plan, predicted, explanation };
@@ -71,7 +80,12 @@ export function planCluster(model: PlannerModel, cluster: ClusterModel, options:
  * For clusters too large to search: a pipeline over devices fastest first; for latency each device
  * takes all the layers it can hold, for throughput a share in proportion to its speed.
  */
-function greedyStages(ctx: CostContext, bySpeed: number[], usable: number[], objective: Objective): ChosenStage[] | undefined {
+function greedyStages(
+  ctx: CostContext,
+  bySpeed: number[],
+  usable: number[],
+  objective: Objective,
+): ChosenStage[] | undefined {
   const L = ctx.model.numLayers;
   const exitsIn = (a: number, b: number) => ctx.model.exitLayers.filter((l) => l >= a && l < b).length;
   let remainingSpeed = bySpeed.reduce((s, d) => s + ctx.cluster.devices[d]!.gflops, 0);
@@ -97,7 +111,9 @@ function doesNotFitMessage(ctx: CostContext, usable: number[]): string {
   const { model, dm } = ctx;
   const mb = (b: number) => `${Math.round(b / 2 ** 20)} MB`;
   const weights =
-    embeddingsWeightBytes(model) + model.numLayers * wholeLayerWeightBytes(dm) + model.exitLayers.length * exitHeadWeightBytes(dm, model.numLabels);
+    embeddingsWeightBytes(model) +
+    model.numLayers * wholeLayerWeightBytes(dm) +
+    model.exitLayers.length * exitHeadWeightBytes(dm, model.numLabels);
   const total = usable.reduce((s, u) => s + u, 0);
   const devices = ctx.cluster.devices.map((d, i) => `${d.id} ${mb(usable[i]!)} of ${mb(d.memoryBytes)}`).join(', ');
   return (

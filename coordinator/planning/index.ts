@@ -1,10 +1,41 @@
 export { completePlan, type PlanModelInfo, type PlanSettings } from './plan-model.js';
 export { validatePlan, InvalidPlanError } from './validate.js';
 export { speedProportionalPlan, type PlannableAgent } from './speed-proportional.js';
-export { readPlanFile, planFromFile, planFileAgents, planFileSchema, PlanFileError, type PlanFile } from './plan-file.js';
-export { DEVICE_PROFILES, DEVICE_PROFILE_NAMES, LINK_PROFILES, linkFromMbps, linkProfile, type DeviceProfile, type DeviceProfileName, type Link, type LinkProfile } from './devices.js';
-export { clusterFromAgents, checkCluster, ClusterError, type AgentFigures, type ClusterDevice, type ClusterModel } from './cluster-model.js';
-export { clusterFileSchema, clusterFromFile, parseClusterFile, readClusterFile, ClusterFileError, type ClusterFile } from './cluster-file.js';
+export {
+  readPlanFile,
+  planFromFile,
+  planFileAgents,
+  planFileSchema,
+  PlanFileError,
+  type PlanFile,
+} from './plan-file.js';
+export {
+  DEVICE_PROFILES,
+  DEVICE_PROFILE_NAMES,
+  LINK_PROFILES,
+  linkFromMbps,
+  linkProfile,
+  type DeviceProfile,
+  type DeviceProfileName,
+  type Link,
+  type LinkProfile,
+} from './devices.js';
+export {
+  clusterFromAgents,
+  checkCluster,
+  ClusterError,
+  type AgentFigures,
+  type ClusterDevice,
+  type ClusterModel,
+} from './cluster-model.js';
+export {
+  clusterFileSchema,
+  clusterFromFile,
+  parseClusterFile,
+  readClusterFile,
+  ClusterFileError,
+  type ClusterFile,
+} from './cluster-file.js';
 export * as costModel from './cost-model.js';
 export { DEFAULT_COST_PARAMS, type CostParams, type PlannerModel } from './cost-model.js';
 export { planCluster } from './halp-planner.js';

@@ -12,9 +12,12 @@ export function readPlannerModel(dir: string): PlannerModel {
   const abs = resolve(dir);
   const configPath = join(abs, CONFIG_FILE);
   if (!existsSync(configPath)) {
-    throw new CheckpointNotFoundError(`${abs} has no ${CONFIG_FILE}; the planner needs the model's config.json (the weights are optional).`, {
-      file: configPath,
-    });
+    throw new CheckpointNotFoundError(
+      `${abs} has no ${CONFIG_FILE}; the planner needs the model's config.json (the weights are optional).`,
+      {
+        file: configPath,
+      },
+    );
   }
   const { config, earlyExitLayers } = readBertConfig(configPath);
   const final = config.numLayers - 1;

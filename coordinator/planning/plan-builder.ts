@@ -19,7 +19,12 @@ export interface PlanIdentity {
   wireDtype: 'float32' | 'float16';
 }
 
-export function buildPlan(model: PlannerModel, cluster: ClusterModel, drafts: StageDraft[], identity: PlanIdentity): Plan {
+export function buildPlan(
+  model: PlannerModel,
+  cluster: ClusterModel,
+  drafts: StageDraft[],
+  identity: PlanIdentity,
+): Plan {
   const id = (d: number) => cluster.devices[d]!.id;
   const used = [...new Set(drafts.flatMap((s) => [s.host, ...s.shares.map((m) => m.device)]))];
   return completePlan({

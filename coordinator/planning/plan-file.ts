@@ -51,7 +51,13 @@ export function planFileAgents(file: PlanFile): string[] {
 }
 
 /** Turns a plan file into a plan for the agents now connected (their addresses from the registry). */
-export function planFromFile(file: PlanFile, model: PlanModelInfo, settings: PlanSettings, version: number, addresses: Map<string, string>): Plan {
+export function planFromFile(
+  file: PlanFile,
+  model: PlanModelInfo,
+  settings: PlanSettings,
+  version: number,
+  addresses: Map<string, string>,
+): Plan {
   const agents = planFileAgents(file);
   return completePlan({
     version,
@@ -67,7 +73,10 @@ export function planFromFile(file: PlanFile, model: PlanModelInfo, settings: Pla
       })),
     })),
     endpoints: agents.filter((a) => addresses.has(a)).map((a) => ({ agentId: a, dataAddress: addresses.get(a)! })),
-    exit: { maxProbThreshold: file.exitThreshold ?? settings.exitThreshold, policy: file.exitPolicy ?? settings.exitPolicy ?? '' },
+    exit: {
+      maxProbThreshold: file.exitThreshold ?? settings.exitThreshold,
+      policy: file.exitPolicy ?? settings.exitPolicy ?? '',
+    },
     numLabels: model.numLabels,
     exitLayers: model.exitLayers,
     wireDtype: file.wireDtype ?? settings.wireDtype,

@@ -40,16 +40,24 @@ function readExitRatesFile(file: string, numLayers: number): number[] {
   const record = (doc ?? {}) as { exitRates?: unknown; numLayers?: unknown };
   const rates = record.exitRates;
   if (!Array.isArray(rates) || !rates.every((r) => typeof r === 'number' && r >= 0 && r <= 1)) {
-    throw new PlanCommandError(`${file} has no "exitRates" list of fractions; write it with \`edgerelay calibrate\` or pass --exit-rates.`);
+    throw new PlanCommandError(
+      `${file} has no "exitRates" list of fractions; write it with \`edgerelay calibrate\` or pass --exit-rates.`,
+    );
   }
   if (typeof record.numLayers === 'number' && record.numLayers !== numLayers) {
-    throw new PlanCommandError(`${file} calibrates a ${record.numLayers}-layer model, but this model has ${numLayers} layers; calibrate this model.`);
+    throw new PlanCommandError(
+      `${file} calibrates a ${record.numLayers}-layer model, but this model has ${numLayers} layers; calibrate this model.`,
+    );
   }
   return rates as number[];
 }
 
 /** Exit rates and where they came from: the command line, a calibration file, the cluster file, or the model's own calibration. */
-function exitRatesFor(opts: PlanFromFilesOptions, clusterRates: number[] | undefined, numLayers: number): { rates?: number[]; source: string } {
+function exitRatesFor(
+  opts: PlanFromFilesOptions,
+  clusterRates: number[] | undefined,
+  numLayers: number,
+): { rates?: number[]; source: string } {
   if (opts.exitRates) return { rates: opts.exitRates, source: '--exit-rates' };
   if (opts.calibration) return { rates: readExitRatesFile(opts.calibration, numLayers), source: opts.calibration };
   if (clusterRates) return { rates: clusterRates, source: opts.cluster };
@@ -59,17 +67,27 @@ function exitRatesFor(opts: PlanFromFilesOptions, clusterRates: number[] | undef
 }
 
 export interface PlanReport extends PlannerResult {
-  baselines?: { evenPipeline: PlannerResult; evenTensorParallel: PlannerResult; bestSingle: PlannerResult | { error: string } };
+  baselines?: {
+    evenPipeline: PlannerResult;
+    evenTensorParallel: PlannerResult;
+    bestSingle: PlannerResult | { error: string };
+  };
 }
 
 /** What `edgerelay plan` computes, without printing. */
-export function planFromFiles(opts: PlanFromFilesOptions): { report: PlanReport; options: PlannerOptions; exitRatesSource: string } {
+export function planFromFiles(opts: PlanFromFilesOptions): {
+  report: PlanReport;
+  options: PlannerOptions;
+  exitRatesSource: string;
+} {
   const model = readPlannerModel(opts.model);
   const file = readClusterFile(opts.cluster);
   const cluster = clusterFromFile(file, opts.cluster);
   const seqLen = opts.seqLen ?? file.seqLen ?? Math.min(128, model.maxPositions);
   if (seqLen > model.maxPositions) {
-    throw new PlanCommandError(`--seq-len ${seqLen} is longer than the model's ${model.maxPositions} positions; use at most ${model.maxPositions}.`);
+    throw new PlanCommandError(
+      `--seq-len ${seqLen} is longer than the model's ${model.maxPositions} positions; use at most ${model.maxPositions}.`,
+    );
   }
   const { rates: exitRates, source } = exitRatesFor(opts, file.exitRates, model.numLayers);
   const options: PlannerOptions = {

@@ -26,7 +26,11 @@ export function completePlan(plan: Plan): Plan__Output {
       layerStart: s.layerStart ?? 0,
       layerEnd: s.layerEnd ?? 0,
       host: s.host ?? '',
-      members: (s.members ?? []).map((m) => ({ agentId: m.agentId ?? '', heads: m.heads ?? [], ffnColumns: m.ffnColumns ?? [] })),
+      members: (s.members ?? []).map((m) => ({
+        agentId: m.agentId ?? '',
+        heads: m.heads ?? [],
+        ffnColumns: m.ffnColumns ?? [],
+      })),
     })),
     endpoints: (plan.endpoints ?? []).map((e) => ({ agentId: e.agentId ?? '', dataAddress: e.dataAddress ?? '' })),
     exit: { maxProbThreshold: Number(plan.exit?.maxProbThreshold ?? 0), policy: plan.exit?.policy ?? '' },

@@ -27,7 +27,14 @@ const EPS = 1e-9;
  * and hop times; throughput minimises the busiest stage or link, then latency. Exact over the
  * candidates, which is what makes "adding a device never hurts" hold.
  */
-export function searchPlan({ ctx, pool, candidates, reach, objective, usable }: SearchInput): ChosenStage[] | undefined {
+export function searchPlan({
+  ctx,
+  pool,
+  candidates,
+  reach,
+  objective,
+  usable,
+}: SearchInput): ChosenStage[] | undefined {
   const L = ctx.model.numLayers;
   const n = pool.length;
   const M = 1 << n;

@@ -100,7 +100,9 @@ export function reachProbabilities(model: PlannerModel, exitRates?: number[]): n
     rates = exitRates.map((r, layer) => ({ layer, r }));
     const stray = rates.find((e) => e.r > 0 && !model.exitLayers.includes(e.layer));
     if (stray) {
-      throw new ExitRatesError(`The exit rates answer ${stray.r} of requests after layer ${stray.layer + 1}, which has no exit head; the model's exits are after layers ${exitList}.`);
+      throw new ExitRatesError(
+        `The exit rates answer ${stray.r} of requests after layer ${stray.layer + 1}, which has no exit head; the model's exits are after layers ${exitList}.`,
+      );
     }
   } else if (exitRates.length <= model.exitLayers.length) {
     rates = exitRates.map((r, k) => ({ layer: model.exitLayers[k]!, r }));
@@ -113,7 +115,9 @@ export function reachProbabilities(model: PlannerModel, exitRates?: number[]): n
   const early = rates.filter((e) => e.layer !== final);
   const total = early.reduce((s, e) => s + e.r, 0);
   if (total > 1 + 1e-6) {
-    throw new ExitRatesError(`The early exit rates add up to ${total.toFixed(3)}, more than every request; they must sum to at most 1.`);
+    throw new ExitRatesError(
+      `The early exit rates add up to ${total.toFixed(3)}, more than every request; they must sum to at most 1.`,
+    );
   }
   for (let l = 0; l < model.numLayers; l++) {
     reach[l] = Math.max(0, 1 - early.filter((e) => e.layer < l).reduce((s, e) => s + e.r, 0));

@@ -1,7 +1,14 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { deviceIndex, type ClusterModel } from './cluster-model.js';
 import { stageInputBytes, transferMs, usableMemoryBytes, wireMs, type PlannerModel } from './cost-model.js';
-import { costParams, reachProbabilities, type CostOptions, type DevicePrediction, type Prediction, type StagePrediction } from './planner-types.js';
+import {
+  costParams,
+  reachProbabilities,
+  type CostOptions,
+  type DevicePrediction,
+  type Prediction,
+  type StagePrediction,
+} from './planner-types.js';
 import {
   addUsage,
   costContext,
@@ -61,7 +68,8 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     latencyMs += p * incoming + expected;
     fullPathMs += incoming + layers * timing.totalMs + embMs + stageExits.length * headMs;
     resources.push({ name: `stage ${i + 1} (${stage.host})`, ms: expected });
-    if (incoming > 0) resources.push({ name: `link ${plan.stages[i - 1]!.host} → ${stage.host}`, ms: p * wireMs(hopBytes, link) });
+    if (incoming > 0)
+      resources.push({ name: `link ${plan.stages[i - 1]!.host} → ${stage.host}`, ms: p * wireMs(hopBytes, link) });
 
     for (const [d, u] of layerUsage(ctx, host, members)) usage.set(d, addUsage(usage.get(d) ?? NO_USAGE, u, layers));
     usage.set(host, addUsage(usage.get(host) ?? NO_USAGE, hostExtrasUsage(ctx, i === 0, stageExits.length)));
@@ -80,7 +88,13 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
   const devices: DevicePrediction[] = [...usage].map(([d, u]) => {
     const memoryBytes = usageBytes(u, ctx.params);
     const usableBytes = usableMemoryBytes(cluster.devices[d]!, ctx.params);
-    return { agent: cluster.devices[d]!.id, memoryBytes, usableBytes, fits: memoryBytes <= usableBytes, busyMs: busy.get(d) ?? 0 };
+    return {
+      agent: cluster.devices[d]!.id,
+      memoryBytes,
+      usableBytes,
+      fits: memoryBytes <= usableBytes,
+      busyMs: busy.get(d) ?? 0,
+    };
   });
   // A device in several stages is one resource: its compute across them adds up.
   for (const d of devices) resources.push({ name: `device ${d.agent}`, ms: d.busyMs });

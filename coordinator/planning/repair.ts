@@ -1,4 +1,8 @@
-import type { Plan__Output as Plan, Stage__Output as Stage, GroupMember__Output as GroupMember } from '@edgerelay/proto';
+import type {
+  Plan__Output as Plan,
+  Stage__Output as Stage,
+  GroupMember__Output as GroupMember,
+} from '@edgerelay/proto';
 import { completePlan } from './plan-model.js';
 
 /**
@@ -38,7 +42,9 @@ export function repairPlan(plan: Plan, failed: ReadonlySet<string>, version: num
 /** Removes failed members; their heads and columns go to the first survivor that already has a share. */
 function dropMembers(members: GroupMember[], failed: ReadonlySet<string>): GroupMember[] {
   if (members.length === 0) return [];
-  const survivors = members.filter((m) => !failed.has(m.agentId)).map((m) => ({ ...m, heads: [...m.heads], ffnColumns: [...m.ffnColumns] }));
+  const survivors = members
+    .filter((m) => !failed.has(m.agentId))
+    .map((m) => ({ ...m, heads: [...m.heads], ffnColumns: [...m.ffnColumns] }));
   if (survivors.length === 0) return [];
   for (const lost of members.filter((m) => failed.has(m.agentId))) {
     // Spread the lost share round-robin so one survivor does not take it all.

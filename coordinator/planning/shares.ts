@@ -47,7 +47,12 @@ export interface MemberShare {
 }
 
 /** Speed-proportional heads and columns for `devices` (host first), as the plan lists them. */
-export function proportionalShares(devices: number[], speeds: number[], numHeads: number, intermediateSize: number): MemberShare[] {
+export function proportionalShares(
+  devices: number[],
+  speeds: number[],
+  numHeads: number,
+  intermediateSize: number,
+): MemberShare[] {
   const heads = contiguousRanges(apportion(numHeads, speeds));
   const columns = contiguousRanges(apportion(intermediateSize, speeds));
   return devices.map((device, i) => ({ device, heads: heads[i]!, columns: columns[i]! }));

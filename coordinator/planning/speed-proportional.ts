@@ -11,7 +11,12 @@ export interface PlannableAgent {
  * A simple pipeline plan: the fastest agents first (every request passes the early stages),
  * layers split in proportion to measured speed, at least one layer per stage.
  */
-export function speedProportionalPlan(agents: PlannableAgent[], model: PlanModelInfo, settings: PlanSettings, version: number): Plan {
+export function speedProportionalPlan(
+  agents: PlannableAgent[],
+  model: PlanModelInfo,
+  settings: PlanSettings,
+  version: number,
+): Plan {
   const chosen = [...agents].sort((a, b) => b.gflops - a.gflops || a.id.localeCompare(b.id)).slice(0, model.numLayers);
   const total = chosen.reduce((s, a) => s + Math.max(a.gflops, 1e-3), 0);
   // Largest-remainder apportionment with a floor of one layer each.

@@ -66,10 +66,17 @@ export function wholeLayerTiming(ctx: CostContext, device: number): LayerTiming 
   return { totalMs: ms, computeMs: ms, busyMs: new Map([[device, ms]]) };
 }
 
-function partTiming(ctx: CostContext, host: number, members: ShareCount[], part: 'attention' | 'ffn', busy: Map<number, number>) {
+function partTiming(
+  ctx: CostContext,
+  host: number,
+  members: ShareCount[],
+  part: 'attention' | 'ffn',
+  busy: Map<number, number>,
+) {
   const { dm, params, cluster } = ctx;
   const units = (m: ShareCount) => (part === 'attention' ? m.heads : m.columns);
-  const flops = (m: ShareCount) => (part === 'attention' ? attentionPartialFlops(dm, m.heads) : ffnPartialFlops(dm, m.columns));
+  const flops = (m: ShareCount) =>
+    part === 'attention' ? attentionPartialFlops(dm, m.heads) : ffnPartialFlops(dm, m.columns);
   const own = members.find((m) => m.device === host && units(m) > 0);
   const owners = members.filter((m) => m.device !== host && units(m) > 0);
   const out = scatterBytes(dm, params);
@@ -129,7 +136,11 @@ export interface Usage {
 export const NO_USAGE: Usage = { weights: 0, sessions: 0, activation: 0 };
 
 export function addUsage(a: Usage, b: Usage, times = 1): Usage {
-  return { weights: a.weights + times * b.weights, sessions: a.sessions + times * b.sessions, activation: Math.max(a.activation, b.activation) };
+  return {
+    weights: a.weights + times * b.weights,
+    sessions: a.sessions + times * b.sessions,
+    activation: Math.max(a.activation, b.activation),
+  };
 }
 
 export function usageBytes(u: Usage, params: CostParams): number {
@@ -159,6 +170,8 @@ export function layerUsage(ctx: CostContext, host: number, members: ShareCount[]
 /** The host's shards besides its layers: embeddings on stage 0, and the exit heads of `exits` layers. */
 export function hostExtrasUsage(ctx: CostContext, firstStage: boolean, exits: number): Usage {
   const { dm, model } = ctx;
-  const embeddings: Usage = firstStage ? { weights: embeddingsWeightBytes(model), sessions: 1, activation: 2 * dm.S * dm.H * 4 } : NO_USAGE;
+  const embeddings: Usage = firstStage
+    ? { weights: embeddingsWeightBytes(model), sessions: 1, activation: 2 * dm.S * dm.H * 4 }
+    : NO_USAGE;
   return addUsage(embeddings, { weights: exitHeadWeightBytes(dm, model.numLabels), sessions: 1, activation: 0 }, exits);
 }

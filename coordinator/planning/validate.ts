@@ -12,17 +12,24 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
   if (plan.stages.length === 0) fail('it has no stages');
   let next = 0;
   plan.stages.forEach((stage, i) => {
-    if (stage.layerStart !== next) fail(`stage ${i} starts at layer ${stage.layerStart}, expected ${next} (stages must tile the layers in order)`);
+    if (stage.layerStart !== next)
+      fail(`stage ${i} starts at layer ${stage.layerStart}, expected ${next} (stages must tile the layers in order)`);
     if (stage.layerEnd <= stage.layerStart) fail(`stage ${i} holds no layers`);
     next = stage.layerEnd;
     if (!knownAgents.has(stage.host)) fail(`stage ${i} host "${stage.host}" is not a connected agent`);
     if (stage.members.length === 0) return;
     const heads = stage.members.flatMap((m) => m.heads);
     const columns = stage.members.flatMap((m) => m.ffnColumns);
-    for (const m of stage.members) if (!knownAgents.has(m.agentId)) fail(`stage ${i} member "${m.agentId}" is not a connected agent`);
-    if (new Set(stage.members.map((m) => m.agentId)).size !== stage.members.length) fail(`stage ${i} lists a member twice`);
-    exactCover(heads, model.numHeads, () => fail(`stage ${i}'s members must split heads 0..${model.numHeads - 1} exactly once`));
-    exactCover(columns, model.intermediateSize, () => fail(`stage ${i}'s members must split FFN columns 0..${model.intermediateSize - 1} exactly once`));
+    for (const m of stage.members)
+      if (!knownAgents.has(m.agentId)) fail(`stage ${i} member "${m.agentId}" is not a connected agent`);
+    if (new Set(stage.members.map((m) => m.agentId)).size !== stage.members.length)
+      fail(`stage ${i} lists a member twice`);
+    exactCover(heads, model.numHeads, () =>
+      fail(`stage ${i}'s members must split heads 0..${model.numHeads - 1} exactly once`),
+    );
+    exactCover(columns, model.intermediateSize, () =>
+      fail(`stage ${i}'s members must split FFN columns 0..${model.intermediateSize - 1} exactly once`),
+    );
   });
   if (next !== model.numLayers) fail(`the stages end at layer ${next}, but the model has ${model.numLayers}`);
   if (!model.exitLayers.includes(model.numLayers - 1)) fail('the model has no final classifier');

@@ -123,12 +123,20 @@ function encoderLayer(layer: BertWeights['layers'][number], config: BertConfig, 
   const eps = config.layerNormEps;
   const attended = x.map((r, i) => {
     const o = linear(context[i]!, layer.attentionOutput);
-    return layerNorm(o.map((val, hIdx) => val + r[hIdx]!), layer.attentionLayerNorm, eps);
+    return layerNorm(
+      o.map((val, hIdx) => val + r[hIdx]!),
+      layer.attentionLayerNorm,
+      eps,
+    );
   });
   return attended.map((r) => {
     const inter = linear(r, layer.intermediate).map((val) => activation(val, config.hiddenAct));
     const out = linear(inter, layer.output);
-    return layerNorm(out.map((val, hIdx) => val + r[hIdx]!), layer.outputLayerNorm, eps);
+    return layerNorm(
+      out.map((val, hIdx) => val + r[hIdx]!),
+      layer.outputLayerNorm,
+      eps,
+    );
   });
 }
 

@@ -12,6 +12,9 @@ export interface ModelOptions {
 export async function openReferenceModel(options: ModelOptions) {
   const checkpoint = await loadCheckpoint(options.model);
   const tokenizer = loadTokenizer(options.model);
-  const runner = await ReferenceRunner.create(checkpoint, tokenizer, { threads: options.threads, maxLength: options.maxLength });
+  const runner = await ReferenceRunner.create(checkpoint, tokenizer, {
+    threads: options.threads,
+    maxLength: options.maxLength,
+  });
   return { checkpoint, tokenizer, runner };
 }

@@ -63,10 +63,12 @@ export class ReferenceRunner {
       );
     }
     const threads = options.threads;
-    const load = (spec: Parameters<typeof compileShard>[1]) => ShardSession.create(compileShard(checkpoint, spec), { threads });
+    const load = (spec: Parameters<typeof compileShard>[1]) =>
+      ShardSession.create(compileShard(checkpoint, spec), { threads });
     const embeddings = await load({ kind: 'embeddings' });
     const layers: ShardSession[] = [];
-    for (let l = 0; l < checkpoint.config.numLayers; l++) layers.push(await load({ kind: 'layers', start: l, end: l + 1 }));
+    for (let l = 0; l < checkpoint.config.numLayers; l++)
+      layers.push(await load({ kind: 'layers', start: l, end: l + 1 }));
     const heads = new Map<number, ShardSession>();
     for (const l of checkpoint.exitLayers) heads.set(l, await load({ kind: 'head', layer: l }));
     const maxLength = options.maxLength ?? checkpoint.config.maxPositions;

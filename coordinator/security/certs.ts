@@ -63,10 +63,15 @@ export interface KeyedCertificate {
 }
 
 export function validateAgentName(name: string): void {
-  if (!AGENT_NAME.test(name)) throw new CertOptionsError(`agent name "${name}" must be 1-64 characters of A-Z a-z 0-9 . _ - (the name the agent runs with --name)`);
+  if (!AGENT_NAME.test(name))
+    throw new CertOptionsError(
+      `agent name "${name}" must be 1-64 characters of A-Z a-z 0-9 . _ - (the name the agent runs with --name)`,
+    );
   // These names would overwrite the CA's or the coordinator's files, or another agent's key.
   if (['ca', 'coordinator'].includes(name) || name.endsWith('-key')) {
-    throw new CertOptionsError(`agent name "${name}" clashes with the files of the TLS directory: pick another --name for that agent`);
+    throw new CertOptionsError(
+      `agent name "${name}" clashes with the files of the TLS directory: pick another --name for that agent`,
+    );
   }
 }
 
@@ -75,7 +80,10 @@ export function subjectAltNames(hosts: string[]): { type: number; value?: string
   return hosts.map((h) => {
     const host = h.replace(/^\[(.*)\]$/, '$1');
     if (isIP(host)) return { type: 7, ip: host };
-    if (!HOST_NAME.test(host) || host.length > 253) throw new CertOptionsError(`"${h}" is neither an IP address nor a host name: pass --coordinator-hosts as host1,ip2,...`);
+    if (!HOST_NAME.test(host) || host.length > 253)
+      throw new CertOptionsError(
+        `"${h}" is neither an IP address nor a host name: pass --coordinator-hosts as host1,ip2,...`,
+      );
     return { type: 2, value: host.toLowerCase() };
   });
 }
@@ -87,7 +95,13 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-function newCertificate(publicKey: forge.pki.PublicKey, subject: forge.pki.CertificateField[], days: number, now: Date, notAfterCap?: Date): forge.pki.Certificate {
+function newCertificate(
+  publicKey: forge.pki.PublicKey,
+  subject: forge.pki.CertificateField[],
+  days: number,
+  now: Date,
+  notAfterCap?: Date,
+): forge.pki.Certificate {
   const cert = pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = serialNumber();
@@ -101,7 +115,10 @@ function newCertificate(publicKey: forge.pki.PublicKey, subject: forge.pki.Certi
 export function createCa(days: number, now = new Date()): KeyedCertificate {
   const keys = pki.rsa.generateKeyPair({ bits: RSA_BITS });
   // A random suffix tells two clusters' CAs apart in logs and error messages.
-  const subject = [{ name: 'commonName', value: `edgerelay cluster CA ${randomBytes(4).toString('hex')}` }, { name: 'organizationName', value: 'edgerelay' }];
+  const subject = [
+    { name: 'commonName', value: `edgerelay cluster CA ${randomBytes(4).toString('hex')}` },
+    { name: 'organizationName', value: 'edgerelay' },
+  ];
   const cert = newCertificate(keys.publicKey, subject, Math.max(days, CA_MIN_DAYS), now);
   cert.setIssuer(subject);
   cert.setExtensions([
@@ -114,9 +131,22 @@ export function createCa(days: number, now = new Date()): KeyedCertificate {
 }
 
 /** A leaf certificate signed by the CA: a server one when `hosts` is given, else a client one. */
-export function issueCertificate(ca: KeyedCertificate, commonName: string, options: { days: number; hosts?: string[]; now?: Date }): KeyedCertificate {
+export function issueCertificate(
+  ca: KeyedCertificate,
+  commonName: string,
+  options: { days: number; hosts?: string[]; now?: Date },
+): KeyedCertificate {
   const keys = pki.rsa.generateKeyPair({ bits: RSA_BITS });
-  const cert = newCertificate(keys.publicKey, [{ name: 'commonName', value: commonName }, { name: 'organizationName', value: 'edgerelay' }], options.days, options.now ?? new Date(), ca.cert.validity.notAfter);
+  const cert = newCertificate(
+    keys.publicKey,
+    [
+      { name: 'commonName', value: commonName },
+      { name: 'organizationName', value: 'edgerelay' },
+    ],
+    options.days,
+    options.now ?? new Date(),
+    ca.cert.validity.notAfter,
+  );
   cert.setIssuer(ca.cert.subject.attributes);
   const server = options.hosts !== undefined;
   cert.setExtensions([
@@ -135,21 +165,32 @@ export function issueCertificate(ca: KeyedCertificate, commonName: string, optio
 /** Loads the CA of outDir and checks it can still sign: its key matches and it has not expired. */
 export function loadCa(outDir: string, now = new Date()): KeyedCertificate {
   if (!existsSync(path.join(outDir, TLS_FILES.caKey))) {
-    throw new CaUnusableError(`${path.join(outDir, TLS_FILES.caCert)} exists but ${TLS_FILES.caKey} does not: copy the CA key back to issue more certificates, or pass --force to make a new CA (every certificate must then be reissued)`);
+    throw new CaUnusableError(
+      `${path.join(outDir, TLS_FILES.caCert)} exists but ${TLS_FILES.caKey} does not: copy the CA key back to issue more certificates, or pass --force to make a new CA (every certificate must then be reissued)`,
+    );
   }
   let ca: KeyedCertificate;
   try {
-    ca = { cert: pki.certificateFromPem(readPem(outDir, TLS_FILES.caCert).toString()), key: pki.privateKeyFromPem(readPem(outDir, TLS_FILES.caKey).toString()) as forge.pki.rsa.PrivateKey };
+    ca = {
+      cert: pki.certificateFromPem(readPem(outDir, TLS_FILES.caCert).toString()),
+      key: pki.privateKeyFromPem(readPem(outDir, TLS_FILES.caKey).toString()) as forge.pki.rsa.PrivateKey,
+    };
   } catch (err) {
     if (err instanceof EdgeRelayError) throw err;
-    throw new CaUnusableError(`cannot read the CA in ${outDir} (${(err as Error).message}): it must be an RSA CA made by \`edgerelay certs\`; pass --force to make a new one`);
+    throw new CaUnusableError(
+      `cannot read the CA in ${outDir} (${(err as Error).message}): it must be an RSA CA made by \`edgerelay certs\`; pass --force to make a new one`,
+    );
   }
   const publicKey = ca.cert.publicKey as forge.pki.rsa.PublicKey;
   if (!publicKey.n || publicKey.n.compareTo(ca.key.n) !== 0) {
-    throw new CaUnusableError(`${TLS_FILES.caKey} is not the key of ${TLS_FILES.caCert} in ${outDir}: restore the matching pair, or pass --force to make a new CA`);
+    throw new CaUnusableError(
+      `${TLS_FILES.caKey} is not the key of ${TLS_FILES.caCert} in ${outDir}: restore the matching pair, or pass --force to make a new CA`,
+    );
   }
   if (ca.cert.validity.notAfter <= now) {
-    throw new CaUnusableError(`the CA in ${outDir} expired on ${ca.cert.validity.notAfter.toISOString()}: pass --force to make a new one and reissue every certificate`);
+    throw new CaUnusableError(
+      `the CA in ${outDir} expired on ${ca.cert.validity.notAfter.toISOString()}: pass --force to make a new one and reissue every certificate`,
+    );
   }
   return ca;
 }
@@ -179,7 +220,8 @@ export function generateClusterCerts(options: ClusterCertsOptions): ClusterCerts
   const { outDir } = options;
   const now = options.now ?? new Date();
   const days = options.days ?? DEFAULT_DAYS;
-  if (!Number.isInteger(days) || days <= 0) throw new CertOptionsError(`--days must be a positive whole number of days, got ${days}`);
+  if (!Number.isInteger(days) || days <= 0)
+    throw new CertOptionsError(`--days must be a positive whole number of days, got ${days}`);
   const agents = [...new Set(options.agents ?? [])];
   agents.forEach(validateAgentName);
   const hosts = [...new Set([...DEFAULT_COORDINATOR_HOSTS, ...(options.coordinatorHosts ?? [])])];
@@ -197,7 +239,8 @@ export function generateClusterCerts(options: ClusterCertsOptions): ClusterCerts
     ca = loadCa(outDir, now);
     keptAgents = agents.filter((a) => existsSync(path.join(outDir, TLS_FILES.agentCert(a))));
     newAgents = agents.filter((a) => !keptAgents.includes(a));
-    issueCoordinator = (options.coordinatorHosts?.length ?? 0) > 0 || !existsSync(path.join(outDir, TLS_FILES.coordinatorCert));
+    issueCoordinator =
+      (options.coordinatorHosts?.length ?? 0) > 0 || !existsSync(path.join(outDir, TLS_FILES.coordinatorCert));
     if (newAgents.length === 0 && !issueCoordinator) {
       throw new CertsExistError(
         `${outDir} already holds a cluster CA${keptAgents.length ? ` and certificates for ${keptAgents.join(', ')}` : ''}: ` +
@@ -210,10 +253,22 @@ export function generateClusterCerts(options: ClusterCertsOptions): ClusterCerts
     writePair(outDir, TLS_FILES.caCert, TLS_FILES.caKey, ca, written);
   }
   if (issueCoordinator) {
-    writePair(outDir, TLS_FILES.coordinatorCert, TLS_FILES.coordinatorKey, issueCertificate(ca, 'edgerelay-coordinator', { days, hosts, now }), written);
+    writePair(
+      outDir,
+      TLS_FILES.coordinatorCert,
+      TLS_FILES.coordinatorKey,
+      issueCertificate(ca, 'edgerelay-coordinator', { days, hosts, now }),
+      written,
+    );
   }
   for (const name of newAgents) {
-    writePair(outDir, TLS_FILES.agentCert(name), TLS_FILES.agentKey(name), issueCertificate(ca, name, { days, now }), written);
+    writePair(
+      outDir,
+      TLS_FILES.agentCert(name),
+      TLS_FILES.agentKey(name),
+      issueCertificate(ca, name, { days, now }),
+      written,
+    );
   }
   return { caReused: reuse, written, keptAgents, coordinatorHosts: issueCoordinator ? hosts : undefined };
 }

@@ -31,7 +31,10 @@ interface EncodedRequest {
 }
 
 /** The request's policy if it names one, else the deployment's (a bare threshold means max-prob). */
-export function requestPolicy(options: ClassifyOptions, plan: { exit: { maxProbThreshold: number; policy: string } | null }): string {
+export function requestPolicy(
+  options: ClassifyOptions,
+  plan: { exit: { maxProbThreshold: number; policy: string } | null },
+): string {
   if (options.exitPolicy) return options.exitPolicy;
   const threshold = options.exitThreshold ?? (plan.exit?.policy ? undefined : plan.exit?.maxProbThreshold);
   if (threshold !== undefined) return threshold > 0 ? `max-prob=${threshold}` : 'none';
@@ -55,7 +58,10 @@ export class ClusterBackend implements ClassifierBackend {
   }
 
   health(): BackendHealth {
-    return { planVersion: this.dispatcher.activePlan?.version ?? null, agentsConnected: this.options.agentsConnected?.() ?? 0 };
+    return {
+      planVersion: this.dispatcher.activePlan?.version ?? null,
+      agentsConnected: this.options.agentsConnected?.() ?? 0,
+    };
   }
 
   async classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
@@ -80,7 +86,10 @@ export class ClusterBackend implements ClassifierBackend {
     return { ids: BigInt64Array.from(ids, (i) => BigInt(i)), truncatedTokens };
   }
 
-  private async classifyOne({ ids, truncatedTokens }: EncodedRequest, options: ClassifyOptions): Promise<ClassificationOutcome> {
+  private async classifyOne(
+    { ids, truncatedTokens }: EncodedRequest,
+    options: ClassifyOptions,
+  ): Promise<ClassificationOutcome> {
     const started = performance.now();
     const deadline = started + this.options.requestTimeoutMs;
     let lastError: RequestFailedError | undefined;
@@ -95,7 +104,11 @@ export class ClusterBackend implements ClassifierBackend {
       const policy = requestPolicy(options, active);
       try {
         const result = await this.dispatcher.submit(ids, policy, Math.max(1, deadline - performance.now()));
-        return { ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false), truncatedTokens, ...(result.halting && { halting: result.halting }) };
+        return {
+          ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false),
+          truncatedTokens,
+          ...(result.halting && { halting: result.halting }),
+        };
       } catch (err) {
         if (!(err instanceof RequestFailedError) || !err.retryable) throw err;
         lastError = err;
@@ -103,27 +116,48 @@ export class ClusterBackend implements ClassifierBackend {
         if (err.overloaded) {
           // Retrying would only add to the overload; and the message must not blame the deadline.
           if (interim) break;
-          throw new BackendUnavailableError(`the cluster is overloaded (${err.message}); retry after ${OVERLOAD_RETRY_AFTER_S} s`, OVERLOAD_RETRY_AFTER_S);
+          throw new BackendUnavailableError(
+            `the cluster is overloaded (${err.message}); retry after ${OVERLOAD_RETRY_AFTER_S} s`,
+            OVERLOAD_RETRY_AFTER_S,
+          );
         }
         // The plan is broken: wait for the next one. Otherwise a transient error: brief pause.
-        if (!this.dispatcher.servable) await this.dispatcher.waitForPlanAfter(active.version, deadline - performance.now());
+        if (!this.dispatcher.servable)
+          await this.dispatcher.waitForPlanAfter(active.version, deadline - performance.now());
         else await new Promise((r) => setTimeout(r, this.options.retryBackoffMs ?? 50));
       }
     }
-    if (interim) return { ...this.outcome(interim.logits, interim.exitLayer, true, [], started, true), truncatedTokens };
+    if (interim)
+      return { ...this.outcome(interim.logits, interim.exitLayer, true, [], started, true), truncatedTokens };
     throw new BackendUnavailableError(
       `could not classify within the ${this.options.requestTimeoutMs} ms request deadline (--request-timeout): ${lastError?.message ?? 'no plan became servable'}`,
       1,
     );
   }
 
-  private outcome(logits: number[], exitLayer: number, early: boolean, trace: FrameOf<'result'>['trace'], started: number, degraded: boolean): ClassificationOutcome {
+  private outcome(
+    logits: number[],
+    exitLayer: number,
+    early: boolean,
+    trace: FrameOf<'result'>['trace'],
+    started: number,
+    degraded: boolean,
+  ): ClassificationOutcome {
     const probs = softmax(logits);
     const scores = probs
       .map((score, i) => ({ label: this.options.labels[i] ?? `LABEL_${i}`, score }))
       .sort((a, b) => b.score - a.score);
     const agents: string[] = [];
     for (const hop of trace) agents.push(hop.agent, ...hop.members);
-    return { scores, logits, exitLayer: exitLayer + 1, early, degraded, agents, totalMs: performance.now() - started, hops: trace };
+    return {
+      scores,
+      logits,
+      exitLayer: exitLayer + 1,
+      early,
+      degraded,
+      agents,
+      totalMs: performance.now() - started,
+      hops: trace,
+    };
   }
 }

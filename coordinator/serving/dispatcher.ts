@@ -78,7 +78,14 @@ export class Dispatcher extends EventEmitter {
       for (const host of hosts) {
         const address = addresses.get(host);
         if (!address) throw new EdgeRelayError(`plan ${plan.version} has no address for stage host "${host}"`);
-        const link = await dial(address, { role: 'coordinator', from: this.selfId }, key, (f) => this.onFrame(f), (err) => this.logger.warn({ err: err.message }, 'malformed frame from an agent'), { counters: this.counters });
+        const link = await dial(
+          address,
+          { role: 'coordinator', from: this.selfId },
+          key,
+          (f) => this.onFrame(f),
+          (err) => this.logger.warn({ err: err.message }, 'malformed frame from an agent'),
+          { counters: this.counters },
+        );
         link.socket.on('close', () => this.onLinkClosed(plan.version, host));
         links.set(host, link);
       }
@@ -95,7 +102,8 @@ export class Dispatcher extends EventEmitter {
     this.healthy = true;
     // Requests of a healthy old plan finish on it (agents keep the previous plan a while); those of a
     // broken one were already handed back for retry.
-    if (oldVersion !== undefined && !oldHealthy) this.rejectPlan(oldVersion, `plan ${oldVersion} was replaced by plan ${plan.version}`);
+    if (oldVersion !== undefined && !oldHealthy)
+      this.rejectPlan(oldVersion, `plan ${oldVersion} was replaced by plan ${plan.version}`);
     setTimeout(() => old.forEach((l) => l.close()), PLAN_GRACE_MS).unref();
     this.emit('plan', plan);
   }
@@ -158,14 +166,20 @@ export class Dispatcher extends EventEmitter {
     const plan = this.plan;
     if (!plan || !this.healthy) return Promise.reject(new RequestFailedError('no healthy plan is active', true));
     if (this.pending.size >= this.limits.maxInFlight) {
-      return Promise.reject(new RequestFailedError(`overloaded: ${this.pending.size} requests in flight`, true, undefined, true));
+      return Promise.reject(
+        new RequestFailedError(`overloaded: ${this.pending.size} requests in flight`, true, undefined, true),
+      );
     }
     const link = this.links.get(plan.stages[0]!.host);
-    if (!link?.open) return Promise.reject(new RequestFailedError(`stage 0 host "${plan.stages[0]!.host}" is not reachable`, true));
+    if (!link?.open)
+      return Promise.reject(new RequestFailedError(`stage 0 host "${plan.stages[0]!.host}" is not reachable`, true));
     const requestId = randomUUID();
     const dims = [1, inputIds.length];
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(requestId, new RequestFailedError(`no answer within ${timeoutMs} ms`, true)), timeoutMs);
+      const timer = setTimeout(
+        () => this.settle(requestId, new RequestFailedError(`no answer within ${timeoutMs} ms`, true)),
+        timeoutMs,
+      );
       this.pending.set(requestId, { planVersion: plan.version, resolve, reject, timer });
       const sent = link.send({
         type: 'stage-input',
@@ -184,25 +198,52 @@ export class Dispatcher extends EventEmitter {
 
   /** Asks one agent for its counters over the data plane. */
   agentStats(agentId: string, address: string, timeoutMs = 5000): Promise<FrameOf<'stats'>> {
-    return this.ask(agentId, address, (requestId) => ({ type: 'stats-request', requestId }), timeoutMs) as Promise<FrameOf<'stats'>>;
+    return this.ask(agentId, address, (requestId) => ({ type: 'stats-request', requestId }), timeoutMs) as Promise<
+      FrameOf<'stats'>
+    >;
   }
 
   /** Asks one agent to measure its links to `peers`; resolves with its report. */
   measureLinks(agentId: string, address: string, peers: string[], timeoutMs = 30_000): Promise<FrameOf<'link-report'>> {
-    return this.ask(agentId, address, (requestId) => ({ type: 'probe-request', requestId, peers }), timeoutMs) as Promise<FrameOf<'link-report'>>;
+    return this.ask(
+      agentId,
+      address,
+      (requestId) => ({ type: 'probe-request', requestId, peers }),
+      timeoutMs,
+    ) as Promise<FrameOf<'link-report'>>;
   }
 
   /** One question to one agent over the data plane, answered by a frame with the same request id. */
-  private async ask(agentId: string, address: string, question: (requestId: string) => Frame, timeoutMs: number): Promise<Frame> {
+  private async ask(
+    agentId: string,
+    address: string,
+    question: (requestId: string) => Frame,
+    timeoutMs: number,
+  ): Promise<Frame> {
     const requestId = randomUUID();
     const own = this.links.get(agentId);
     if (!own?.open && (!this.plan || !this.planKey)) throw new Error('no active plan to authenticate with');
     const link = own?.open
       ? own
-      : await dial(address, { role: 'coordinator', from: this.selfId }, { planVersion: this.plan!.version, key: this.planKey!, maxFrameBytes: maxFrameBytesFor(this.plan!.hiddenSize) }, (f) => this.onFrame(f), () => undefined, {
-          counters: this.counters,
-        });
-    const answer = this.answers.wait(requestId, timeoutMs, () => new Error(`agent ${agentId} did not answer within ${timeoutMs} ms`));
+      : await dial(
+          address,
+          { role: 'coordinator', from: this.selfId },
+          {
+            planVersion: this.plan!.version,
+            key: this.planKey!,
+            maxFrameBytes: maxFrameBytesFor(this.plan!.hiddenSize),
+          },
+          (f) => this.onFrame(f),
+          () => undefined,
+          {
+            counters: this.counters,
+          },
+        );
+    const answer = this.answers.wait(
+      requestId,
+      timeoutMs,
+      () => new Error(`agent ${agentId} did not answer within ${timeoutMs} ms`),
+    );
     link.send(question(requestId));
     const frame = await answer;
     if (link !== own) link.close();
@@ -210,7 +251,8 @@ export class Dispatcher extends EventEmitter {
   }
 
   private onLinkClosed(version: number, host: string): void {
-    if (this.plan?.version === version && this.links.get(host)) this.invalidate(version, `lost the data-plane link to ${host}`);
+    if (this.plan?.version === version && this.links.get(host))
+      this.invalidate(version, `lost the data-plane link to ${host}`);
   }
 
   private rejectPlan(version: number, reason: string): void {
@@ -225,7 +267,9 @@ export class Dispatcher extends EventEmitter {
     clearTimeout(p.timer);
     this.pending.delete(requestId);
     if (outcome instanceof RequestFailedError) {
-      p.reject(outcome.interim || !p.interim ? outcome : new RequestFailedError(outcome.message, outcome.retryable, p.interim));
+      p.reject(
+        outcome.interim || !p.interim ? outcome : new RequestFailedError(outcome.message, outcome.retryable, p.interim),
+      );
     } else {
       p.resolve(outcome);
     }
@@ -257,7 +301,8 @@ export class Dispatcher extends EventEmitter {
   }
 
   close(): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, new RequestFailedError('coordinator shutting down', true));
+    for (const id of [...this.pending.keys()])
+      this.settle(id, new RequestFailedError('coordinator shutting down', true));
     for (const link of this.links.values()) link.close();
     this.links.clear();
     this.plan = undefined;

@@ -96,7 +96,7 @@ function finishWord(
 
   let start = 0;
   const n = word.length;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const cp = word.codePointAt(i)!;
     const size = cp > 0xffff ? 2 : 1;
     const c = classify(cp);
@@ -123,7 +123,7 @@ export function forEachPreToken(text: string, opts: BasicTokenizerOptions, emit:
   let segStart = -1;
   let nonAscii = false;
   const n = text.length;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const cp = text.codePointAt(i)!;
     const size = cp > 0xffff ? 2 : 1;
     const c = cp < 128 ? classes[cp] : classify(cp);

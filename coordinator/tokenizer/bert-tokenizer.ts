@@ -76,7 +76,9 @@ export class BertTokenizer {
     const special = (token: string, role: string): number => {
       const id = this.vocab.get(token) ?? config.specialTokenFallback?.get(token);
       if (id === undefined) {
-        throw new TokenizerLoadError(`${source} has no ${role} token ${JSON.stringify(token)}; a BERT vocabulary needs it`);
+        throw new TokenizerLoadError(
+          `${source} has no ${role} token ${JSON.stringify(token)}; a BERT vocabulary needs it`,
+        );
       }
       return id;
     };

@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs';
 import { EdgeRelayError } from '@edgerelay/proto';
 
 /** The tokenizer files of a model directory; copies of a model carry them over unchanged. */
-export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
+export const TOKENIZER_FILES = [
+  'vocab.txt',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+] as const;
 
 /** A tokenizer file is missing, unreadable, malformed, or describes a tokenizer we do not support. */
 export class TokenizerLoadError extends EdgeRelayError {}
@@ -65,7 +70,8 @@ export function readVocabTxt(path: string): Map<string, number> {
 function optionalBool(obj: Record<string, unknown>, key: string, fallback: boolean, where: string): boolean {
   const v = obj[key];
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') throw new TokenizerLoadError(`${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean')
+    throw new TokenizerLoadError(`${where}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -76,7 +82,9 @@ export function readTokenizerJson(path: string): TokenizerJsonSpec {
   if (!isObject(json) || !isObject(json.model)) throw new TokenizerLoadError(`${where} has no "model" object`);
   const model = json.model;
   if (model.type !== 'WordPiece') {
-    throw new TokenizerLoadError(`${where}: model.type is ${JSON.stringify(model.type)}; only WordPiece (BERT) is supported`);
+    throw new TokenizerLoadError(
+      `${where}: model.type is ${JSON.stringify(model.type)}; only WordPiece (BERT) is supported`,
+    );
   }
   if (!isObject(model.vocab)) throw new TokenizerLoadError(`${where}: model.vocab must be an object of token → id`);
   const vocab = new Map<string, number>();
@@ -90,30 +98,41 @@ export function readTokenizerJson(path: string): TokenizerJsonSpec {
   const addedTokens = new Map<string, number>();
   if (Array.isArray(json.added_tokens)) {
     for (const t of json.added_tokens) {
-      if (isObject(t) && typeof t.content === 'string' && Number.isSafeInteger(t.id)) addedTokens.set(t.content, t.id as number);
+      if (isObject(t) && typeof t.content === 'string' && Number.isSafeInteger(t.id))
+        addedTokens.set(t.content, t.id as number);
     }
   }
 
   // null normalizer: HF does no normalization at all, so neither do we.
-  let normalizer: Record<string, unknown> = { clean_text: false, handle_chinese_chars: false, lowercase: false, strip_accents: false };
+  let normalizer: Record<string, unknown> = {
+    clean_text: false,
+    handle_chinese_chars: false,
+    lowercase: false,
+    strip_accents: false,
+  };
   if (json.normalizer !== undefined && json.normalizer !== null) {
     if (!isObject(json.normalizer) || json.normalizer.type !== 'BertNormalizer') {
       const type = isObject(json.normalizer) ? json.normalizer.type : json.normalizer;
-      throw new TokenizerLoadError(`${where}: normalizer type ${JSON.stringify(type)} is not supported; expected BertNormalizer`);
+      throw new TokenizerLoadError(
+        `${where}: normalizer type ${JSON.stringify(type)} is not supported; expected BertNormalizer`,
+      );
     }
     normalizer = json.normalizer;
   }
   const pre = json.pre_tokenizer;
   if (!isObject(pre) || pre.type !== 'BertPreTokenizer') {
     const type = isObject(pre) ? pre.type : pre;
-    throw new TokenizerLoadError(`${where}: pre_tokenizer type ${JSON.stringify(type)} is not supported; expected BertPreTokenizer`);
+    throw new TokenizerLoadError(
+      `${where}: pre_tokenizer type ${JSON.stringify(type)} is not supported; expected BertPreTokenizer`,
+    );
   }
 
   const unk = model.unk_token ?? '[UNK]';
   const prefix = model.continuing_subword_prefix ?? '##';
   const maxChars = model.max_input_chars_per_word ?? 100;
   if (typeof unk !== 'string') throw new TokenizerLoadError(`${where}: model.unk_token must be a string`);
-  if (typeof prefix !== 'string') throw new TokenizerLoadError(`${where}: model.continuing_subword_prefix must be a string`);
+  if (typeof prefix !== 'string')
+    throw new TokenizerLoadError(`${where}: model.continuing_subword_prefix must be a string`);
   if (!Number.isSafeInteger(maxChars) || (maxChars as number) < 1) {
     throw new TokenizerLoadError(`${where}: model.max_input_chars_per_word must be a positive integer`);
   }

@@ -32,8 +32,11 @@ export class FrameRouter {
         if (frame.role === 'coordinator') this.parts.coordinatorLinks.add(link);
         return;
       case 'stage-input':
-        void admission.guard(frame.requestId, frame.planVersion, () => executor.runStage(frame, this.parts.plan(frame.planVersion)), (error) =>
-          this.parts.coordinatorLinks.send(error),
+        void admission.guard(
+          frame.requestId,
+          frame.planVersion,
+          () => executor.runStage(frame, this.parts.plan(frame.planVersion)),
+          (error) => this.parts.coordinatorLinks.send(error),
         );
         return;
       case 'scatter':
@@ -61,11 +64,19 @@ export class FrameRouter {
         return;
       case 'probe-request':
         if (link.peer?.role === 'coordinator') {
-          void measureLinks(this.parts.prober, this.parts.agentName, frame.requestId, frame.peers).then((report) => link.send(report));
+          void measureLinks(this.parts.prober, this.parts.agentName, frame.requestId, frame.peers).then((report) =>
+            link.send(report),
+          );
         }
         return;
       case 'stats-request':
-        link.send({ type: 'stats', requestId: frame.requestId, agent: this.parts.agentName, ...this.parts.stats, bytesSent: this.parts.counters.bytesSent });
+        link.send({
+          type: 'stats',
+          requestId: frame.requestId,
+          agent: this.parts.agentName,
+          ...this.parts.stats,
+          bytesSent: this.parts.counters.bytesSent,
+        });
         return;
       default:
         return;

@@ -1,5 +1,12 @@
 import type { Frame } from '@edgerelay/proto';
-import { dial, type BadFrameHandler, type DialKey, type FrameHandler, type Link, type LinkOptions } from '@edgerelay/proto';
+import {
+  dial,
+  type BadFrameHandler,
+  type DialKey,
+  type FrameHandler,
+  type Link,
+  type LinkOptions,
+} from '@edgerelay/proto';
 
 /**
  * Outgoing links to other agents, dialed on first use and reused; a closed link is redialed.
@@ -38,7 +45,14 @@ export class PeerLinks {
     if (!address) throw new Error(`no data-plane address for agent "${agentId}" in the current plan`);
     const key = this.dialKey();
     if (!key) throw new Error('no plan loaded: cannot authenticate to peers');
-    const pending = dial(address, { role: 'agent', from: this.selfId }, key, this.onFrame, this.onBadFrame, this.linkOptions);
+    const pending = dial(
+      address,
+      { role: 'agent', from: this.selfId },
+      key,
+      this.onFrame,
+      this.onBadFrame,
+      this.linkOptions,
+    );
     this.links.set(agentId, pending);
     pending.catch(() => this.links.delete(agentId));
     return pending;

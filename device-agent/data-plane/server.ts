@@ -1,7 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
-import { acceptLink, WS_OPTIONS, type BadFrameHandler, type FrameHandler, type KeyLookup, type Link, type LinkOptions } from '@edgerelay/proto';
+import {
+  acceptLink,
+  WS_OPTIONS,
+  type BadFrameHandler,
+  type FrameHandler,
+  type KeyLookup,
+  type Link,
+  type LinkOptions,
+} from '@edgerelay/proto';
 import { MAX_PENDING_HANDSHAKES } from '@edgerelay/proto';
 
 export interface DataPlaneServerOptions {
@@ -37,7 +45,9 @@ export class DataPlaneServer {
   ) {}
 
   static async start(options: DataPlaneServerOptions): Promise<DataPlaneServer> {
-    const http = createServer((_req, res) => res.writeHead(426, { Connection: 'close' }).end('the edgerelay data plane speaks WebSocket only\n'));
+    const http = createServer((_req, res) =>
+      res.writeHead(426, { Connection: 'close' }).end('the edgerelay data plane speaks WebSocket only\n'),
+    );
     http.maxConnections = options.maxConnections ?? 512;
     const wss = new WebSocketServer({ server: http, ...WS_OPTIONS });
     await new Promise<void>((resolve, reject) => {

@@ -46,7 +46,13 @@ export class StepAdmission {
       await step();
     } catch (err) {
       this.stats.failures++;
-      reply({ type: 'error', requestId, planVersion, message: `${this.options.agentName}: ${(err as Error).message}`, retryable: true });
+      reply({
+        type: 'error',
+        requestId,
+        planVersion,
+        message: `${this.options.agentName}: ${(err as Error).message}`,
+        retryable: true,
+      });
     } finally {
       this.running--;
     }

@@ -66,7 +66,9 @@ export class StageExecutor {
       if (!frame.inputIds) throw new Error('stage 0 needs token ids');
       const ids = fromWire(frame.inputIds);
       const types = int64Tensor(new BigInt64Array(ids.data.length), ids.dims);
-      hidden = (await loaded.session({ kind: 'embeddings' }).run({ [IO.inputIds]: ids, [IO.tokenTypeIds]: types }))[IO.hiddenOut]!;
+      hidden = (await loaded.session({ kind: 'embeddings' }).run({ [IO.inputIds]: ids, [IO.tokenTypeIds]: types }))[
+        IO.hiddenOut
+      ]!;
     } else {
       if (!frame.hidden) throw new Error(`stage ${frame.stage} needs a hidden state`);
       hidden = fromWire(frame.hidden);
@@ -92,7 +94,9 @@ export class StageExecutor {
         hidden = t.hidden;
         groupWaitMs += t.waitMs;
       } else {
-        hidden = (await loaded.session({ kind: 'layers', start: layer, end: layer + 1 }).run({ ...feeds, [IO.hidden]: hidden }))[IO.hiddenOut]!;
+        hidden = (
+          await loaded.session({ kind: 'layers', start: layer, end: layer + 1 }).run({ ...feeds, [IO.hidden]: hidden })
+        )[IO.hiddenOut]!;
       }
       layersRun++;
       this.stats.layersRun++;
@@ -103,7 +107,11 @@ export class StageExecutor {
       // here, where the pooled vector is, and only the policy state travels on.
       const unit = head[IO.haltingLogit];
       const isFinal = layer === finalLayer;
-      const decision = decideExit(policy, exitState, softmax(logits), { layer, exitLayers: plan.exitLayers, ...(unit && { halting: sigmoid(unit.data[0] as number) }) });
+      const decision = decideExit(policy, exitState, softmax(logits), {
+        layer,
+        exitLayers: plan.exitLayers,
+        ...(unit && { halting: sigmoid(unit.data[0] as number) }),
+      });
       exitState = decision.state;
       if (isFinal || decision.exit) {
         if (!isFinal) this.stats.earlyExits++;
@@ -120,7 +128,13 @@ export class StageExecutor {
         });
         return;
       }
-      this.ports.sendToCoordinator({ type: 'interim', requestId: frame.requestId, planVersion: frame.planVersion, exitLayer: layer, logits: Array.from(logits) });
+      this.ports.sendToCoordinator({
+        type: 'interim',
+        requestId: frame.requestId,
+        planVersion: frame.planVersion,
+        exitLayer: layer,
+        logits: Array.from(logits),
+      });
     }
     const next = plan.stages[frame.stage + 1];
     if (!next) throw new Error(`plan ${plan.version} ends at stage ${frame.stage} without a final classifier`);
@@ -162,8 +176,13 @@ export class StageExecutor {
       for (const m of owners) {
         this.ports
           .sendToAgent(m.agentId, {
-            type: 'scatter', requestId: frame.requestId, planVersion: frame.planVersion, layer, part: name,
-            hidden: wireInput, attentionMask: frame.attentionMask,
+            type: 'scatter',
+            requestId: frame.requestId,
+            planVersion: frame.planVersion,
+            layer,
+            part: name,
+            hidden: wireInput,
+            attentionMask: frame.attentionMask,
           })
           .catch((err: Error) => this.waiter.fail(key, err));
       }
@@ -174,7 +193,9 @@ export class StageExecutor {
       partials.push(...(await gathered));
       waitMs += performance.now() - t;
       const combine = name === 'attention' ? 'attention-combine' : 'ffn-combine';
-      const out = await loaded.session({ kind: combine, layer }).run({ [IO.hidden]: input, [IO.partialSum]: sumFloat32(partials) });
+      const out = await loaded
+        .session({ kind: combine, layer })
+        .run({ [IO.hidden]: input, [IO.partialSum]: sumFloat32(partials) });
       return out[IO.hiddenOut]!;
     };
     const attended = await part('attention', hidden);
@@ -191,7 +212,10 @@ export class StageExecutor {
     mask: HostTensor,
     loaded: LoadedPlan,
   ): Promise<HostTensor> {
-    const spec = part === 'attention' ? { kind: 'attention-partial' as const, layer, heads } : { kind: 'ffn-partial' as const, layer, columns };
+    const spec =
+      part === 'attention'
+        ? { kind: 'attention-partial' as const, layer, heads }
+        : { kind: 'ffn-partial' as const, layer, columns };
     const out = await loaded.session(spec).run({ [IO.hidden]: input, [IO.attentionMask]: mask });
     this.stats.partialRuns++;
     return out[IO.partial]!;
@@ -203,7 +227,15 @@ export class StageExecutor {
     const share = stage && memberShare(stage, this.options.agentId);
     if (!share) throw new Error(`this agent holds no share of layer ${frame.layer} in plan ${loaded.version}`);
     const started = performance.now();
-    const partial = await this.runShare(frame.part, frame.layer, share.heads, share.ffnColumns, fromWire(frame.hidden), fromWire(frame.attentionMask), loaded);
+    const partial = await this.runShare(
+      frame.part,
+      frame.layer,
+      share.heads,
+      share.ffnColumns,
+      fromWire(frame.hidden),
+      fromWire(frame.attentionMask),
+      loaded,
+    );
     return {
       type: 'partial',
       requestId: frame.requestId,

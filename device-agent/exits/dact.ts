@@ -75,7 +75,13 @@ export interface DactStep {
  * unit's h_n for this head (undefined: use the entropy stand-in). The final head needs no h (nothing
  * comes after it), so it always reports the signal of the heads before it.
  */
-export function dactStep(state: ExitState, probs: number[], remaining: number, slack: number, halting?: number): DactStep {
+export function dactStep(
+  state: ExitState,
+  probs: number[],
+  remaining: number,
+  slack: number,
+  halting?: number,
+): DactStep {
   const prev = Array.isArray(state.acc) ? state.acc : [];
   const p = typeof state.p === 'number' ? state.p : 1;
   const accumulated = prev.length === probs.length ? probs.map((y, c) => p * y + (1 - p) * prev[c]!) : [...probs];

@@ -62,7 +62,8 @@ export interface ExitDecision {
 /** A policy string or value the policies cannot use; the message gives the accepted forms. */
 export class ExitPolicyError extends EdgeRelayError {}
 
-export const POLICY_FORMS = "max-prob=P (0..1), entropy=T (0..1), patience=N (integer ≥ 1), dact or dact=S (slack 0..1), dact-entropy or dact-entropy=S, none";
+export const POLICY_FORMS =
+  'max-prob=P (0..1), entropy=T (0..1), patience=N (integer ≥ 1), dact or dact=S (slack 0..1), dact-entropy or dact-entropy=S, none';
 
 export function initialExitState(policy: ExitPolicy): ExitState {
   switch (policy.kind) {
@@ -80,9 +81,12 @@ export function initialExitState(policy: ExitPolicy): ExitState {
 export function decideExit(policy: ExitPolicy, state: ExitState, probs: number[], ctx: ExitContext): ExitDecision {
   const index = ctx.exitLayers.indexOf(ctx.layer);
   if (index < 0) {
-    throw new ExitPolicyError(`Layer ${ctx.layer} has no exit head (exit layers: ${ctx.exitLayers.join(', ')}); call decideExit only after a head runs.`);
+    throw new ExitPolicyError(
+      `Layer ${ctx.layer} has no exit head (exit layers: ${ctx.exitLayers.join(', ')}); call decideExit only after a head runs.`,
+    );
   }
-  if (probs.length === 0) throw new ExitPolicyError('decideExit got an empty probability vector; pass the softmax of the head\'s logits.');
+  if (probs.length === 0)
+    throw new ExitPolicyError("decideExit got an empty probability vector; pass the softmax of the head's logits.");
   const isFinal = index === ctx.exitLayers.length - 1;
   const remaining = ctx.exitLayers.length - 1 - index;
   switch (policy.kind) {
@@ -100,7 +104,9 @@ export function decideExit(policy: ExitPolicy, state: ExitState, probs: number[]
       arr(state, 'acc');
       num(state, 'p');
       if (ctx.halting !== undefined && !(ctx.halting >= 0 && ctx.halting <= 1)) {
-        throw new ExitPolicyError(`Halting value ${ctx.halting} at layer ${ctx.layer} is outside [0, 1]; the checkpoint's halting units are broken: re-run \`edgerelay fit-halting\`.`);
+        throw new ExitPolicyError(
+          `Halting value ${ctx.halting} at layer ${ctx.layer} is outside [0, 1]; the checkpoint's halting units are broken: re-run \`edgerelay fit-halting\`.`,
+        );
       }
       const step = dactStep(state, probs, remaining, policy.slack, policy.standIn ? undefined : ctx.halting);
       return { exit: isFinal || step.halt, state: step.state, probs: step.accumulated, halting: step.signal };
@@ -120,7 +126,12 @@ export function parseExitPolicy(spec: string): ExitPolicy {
   if (!m) return fail('expected NAME or NAME=VALUE');
   const [, name, raw] = m;
   const value = raw === undefined ? undefined : raw.trim() === '' ? NaN : Number(raw);
-  const needValue = (): number => (value === undefined ? fail(`${name} needs a value`) : Number.isFinite(value) ? value : fail(`"${raw}" is not a number`));
+  const needValue = (): number =>
+    value === undefined
+      ? fail(`${name} needs a value`)
+      : Number.isFinite(value)
+        ? value
+        : fail(`"${raw}" is not a number`);
   switch (name) {
     case 'max-prob':
     case 'entropy': {
@@ -181,5 +192,7 @@ function arr(state: ExitState, key: string): number[] {
 }
 
 function missing(key: string): ExitPolicyError {
-  return new ExitPolicyError(`Exit state lacks "${key}"; start each request with initialExitState(policy) for the same policy.`);
+  return new ExitPolicyError(
+    `Exit state lacks "${key}"; start each request with initialExitState(policy) for the same policy.`,
+  );
 }

@@ -65,7 +65,13 @@ export class AssignmentLoader {
   /** The key to prove when dialing a peer: the newest plan's. */
   dialKey(): DialKey | undefined {
     const loaded = this.loaded;
-    return loaded ? { planVersion: loaded.version, key: loaded.dataPlaneKey, maxFrameBytes: maxFrameBytesFor(loaded.plan.hiddenSize) } : undefined;
+    return loaded
+      ? {
+          planVersion: loaded.version,
+          key: loaded.dataPlaneKey,
+          maxFrameBytes: maxFrameBytesFor(loaded.plan.hiddenSize),
+        }
+      : undefined;
   }
 
   /** Releases the newest plan's sessions (the agent is stopping). */
@@ -102,8 +108,13 @@ export class AssignmentLoader {
       const kept = new Set(sessions.values());
       this.options.onPlanLoaded(plan);
       const loadMs = performance.now() - started;
-      await this.options.control().reportReady({ agentId: this.options.agentId(), planVersion: plan.version, ok: true, loadMs });
-      this.options.logger.info({ plan: plan.version, shards: assignment.shards.length, loadMs: Math.round(loadMs) }, 'plan loaded');
+      await this.options
+        .control()
+        .reportReady({ agentId: this.options.agentId(), planVersion: plan.version, ok: true, loadMs });
+      this.options.logger.info(
+        { plan: plan.version, shards: assignment.shards.length, loadMs: Math.round(loadMs) },
+        'plan loaded',
+      );
       // In-flight requests of the old plan may still hold its sessions; release them a little later.
       if (previous) {
         this.previous = previous;
@@ -116,7 +127,10 @@ export class AssignmentLoader {
       await Promise.all(fresh.map((s) => s.release()));
       const message = (err as Error).message;
       this.options.logger.error({ err: message, plan: plan.version }, 'could not load the assignment');
-      await this.options.control().reportReady({ agentId: this.options.agentId(), planVersion: plan.version, ok: false, error: message }).catch(() => undefined);
+      await this.options
+        .control()
+        .reportReady({ agentId: this.options.agentId(), planVersion: plan.version, ok: false, error: message })
+        .catch(() => undefined);
     }
   }
 
@@ -124,7 +138,9 @@ export class AssignmentLoader {
   private async shardBytes(sha256: string, sizeBytes: number): Promise<Uint8Array> {
     let bytes = this.options.cache.get(sha256);
     if (!bytes) {
-      bytes = await this.options.control().fetchShard(this.options.agentId(), sha256, sizeBytes, this.options.maxShardBytes);
+      bytes = await this.options
+        .control()
+        .fetchShard(this.options.agentId(), sha256, sizeBytes, this.options.maxShardBytes);
       this.options.cache.put(sha256, bytes);
     }
     return bytes;

@@ -1,5 +1,9 @@
 import type { ShardSpec } from '@edgerelay/proto';
-import type { Plan__Output as Plan, Stage__Output as Stage, GroupMember__Output as GroupMember } from '@edgerelay/proto';
+import type {
+  Plan__Output as Plan,
+  Stage__Output as Stage,
+  GroupMember__Output as GroupMember,
+} from '@edgerelay/proto';
 
 /**
  * What a plan asks of one agent. Coordinator (to compile and deploy) and agent (to find its

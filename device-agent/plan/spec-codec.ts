@@ -7,7 +7,13 @@ export function specToMessage(spec: ShardSpec): ShardSpecMessage {
     case 'embeddings':
       return { kind: spec.kind };
     case 'layers':
-      return { kind: spec.kind, start: spec.start, end: spec.end, exitLogits: !!spec.exitLogits, attentionReceived: !!spec.attentionReceived };
+      return {
+        kind: spec.kind,
+        start: spec.start,
+        end: spec.end,
+        exitLogits: !!spec.exitLogits,
+        attentionReceived: !!spec.attentionReceived,
+      };
     case 'attention-partial':
       return { kind: spec.kind, layer: spec.layer, heads: spec.heads, attentionReceived: !!spec.attentionReceived };
     case 'ffn-partial':
@@ -26,7 +32,13 @@ export function specFromMessage(m: ShardSpecOutput): ShardSpec {
     case 'embeddings':
       return { kind: 'embeddings' };
     case 'layers':
-      return { kind: 'layers', start: m.start, end: m.end, exitLogits: m.exitLogits, attentionReceived: m.attentionReceived };
+      return {
+        kind: 'layers',
+        start: m.start,
+        end: m.end,
+        exitLogits: m.exitLogits,
+        attentionReceived: m.attentionReceived,
+      };
     case 'attention-partial':
       return { kind: 'attention-partial', layer: m.layer, heads: [...m.heads], attentionReceived: m.attentionReceived };
     case 'ffn-partial':

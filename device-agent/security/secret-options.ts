@@ -25,7 +25,11 @@ export interface ResolvedSecret {
   source: 'flag' | 'file' | 'env';
 }
 
-export const CLUSTER_TOKEN: SecretSpec = { flag: '--cluster-token', fileFlag: '--cluster-token-file', envVar: 'EDGERELAY_CLUSTER_TOKEN' };
+export const CLUSTER_TOKEN: SecretSpec = {
+  flag: '--cluster-token',
+  fileFlag: '--cluster-token-file',
+  envVar: 'EDGERELAY_CLUSTER_TOKEN',
+};
 export const API_KEY: SecretSpec = { flag: '--api-key', fileFlag: '--api-key-file', envVar: 'EDGERELAY_API_KEY' };
 
 /**
@@ -54,7 +58,9 @@ function readSecretFile(spec: SecretSpec, file: string): string {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new SecretFileError(`cannot read ${spec.fileFlag} ${file}: ${(err as Error).message}; give a readable file holding the secret`);
+    throw new SecretFileError(
+      `cannot read ${spec.fileFlag} ${file}: ${(err as Error).message}; give a readable file holding the secret`,
+    );
   }
   const value = text.replace(/\r?\n$/, '');
   if (value === '') throw new SecretFileError(`${spec.fileFlag} ${file} is empty; write the secret into it`);

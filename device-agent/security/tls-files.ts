@@ -33,7 +33,8 @@ export function readPem(dir: string, file: string): Buffer {
         : `cannot read ${full} (${code ?? (err as Error).message}): check its permissions`,
     );
   }
-  if (!bytes.includes('-----BEGIN ')) throw new TlsFilesError(`${full} is not a PEM file: regenerate it with \`edgerelay certs\``);
+  if (!bytes.includes('-----BEGIN '))
+    throw new TlsFilesError(`${full} is not a PEM file: regenerate it with \`edgerelay certs\``);
   return bytes;
 }
 

@@ -67,7 +67,9 @@ export class Link {
     socket.on('error', (err: Error & { code?: string }) => {
       // ws refused a message from its header alone (too large), closing with 1009: say which limit.
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        const limit = this.authenticated ? 'the plan\'s frame limit' : `the ${HANDSHAKE_MAX_BYTES}-byte limit before the handshake`;
+        const limit = this.authenticated
+          ? "the plan's frame limit"
+          : `the ${HANDSHAKE_MAX_BYTES}-byte limit before the handshake`;
         this.onBadFrame(new FrameError(`message over ${limit}: connection closed without reading it`), this);
       }
     });
@@ -76,7 +78,10 @@ export class Link {
   /** The peer proved itself: from now on it may send frames up to `maxFrameBytes`. */
   private admit(maxFrameBytes: number): boolean {
     if (!setMessageLimit(this.socket, maxFrameBytes)) {
-      this.onBadFrame(new FrameError('cannot raise the message limit of this ws version: refusing the connection'), this);
+      this.onBadFrame(
+        new FrameError('cannot raise the message limit of this ws version: refusing the connection'),
+        this,
+      );
       this.close(1011, 'internal error');
       return false;
     }
@@ -150,22 +155,29 @@ export function acceptLink(
 ): Link {
   const nonce = newNonce();
   const timer = setTimeout(() => link.close(UNAUTHENTICATED, 'handshake timeout'), HANDSHAKE_MS);
-  const link: Link = new Link(socket, onFrame, onBadFrame, (frame) => {
-    const reject = (why: string) => {
+  const link: Link = new Link(
+    socket,
+    onFrame,
+    onBadFrame,
+    (frame) => {
+      const reject = (why: string) => {
+        clearTimeout(timer);
+        onRejected?.(why);
+        link.close(UNAUTHENTICATED, 'unauthenticated');
+        return undefined;
+      };
+      if (frame.type !== 'hello') return reject(`expected hello, got ${frame.type}`);
+      const admission = keys(frame.planVersion);
+      if (!admission) return reject(`hello from ${frame.from} names unknown plan ${frame.planVersion}`);
+      if (!proofsEqual(dataPlaneProof(admission.key, nonce, frame.role, frame.from), frame.proof))
+        return reject(`bad proof from ${frame.from}`);
       clearTimeout(timer);
-      onRejected?.(why);
-      link.close(UNAUTHENTICATED, 'unauthenticated');
-      return undefined;
-    };
-    if (frame.type !== 'hello') return reject(`expected hello, got ${frame.type}`);
-    const admission = keys(frame.planVersion);
-    if (!admission) return reject(`hello from ${frame.from} names unknown plan ${frame.planVersion}`);
-    if (!proofsEqual(dataPlaneProof(admission.key, nonce, frame.role, frame.from), frame.proof)) return reject(`bad proof from ${frame.from}`);
-    clearTimeout(timer);
-    link.peer = { role: frame.role, id: frame.from };
-    onFrame(frame, link);
-    return admission.maxFrameBytes;
-  }, options);
+      link.peer = { role: frame.role, id: frame.from };
+      onFrame(frame, link);
+      return admission.maxFrameBytes;
+    },
+    options,
+  );
   socket.once('close', () => clearTimeout(timer));
   link.send({ type: 'challenge', nonce });
   return link;
@@ -190,19 +202,34 @@ export function dial(
     // A zero mask lets ws skip XOR-masking every byte a dialer sends (in plain JS without bufferutil):
     // masking guards browsers' proxies against cache poisoning, which does not apply between agents,
     // and hidden states are megabytes per request.
-    const socket = new WebSocket(`ws://${address}`, { ...WS_OPTIONS, handshakeTimeout: timeoutMs, generateMask: (mask: Buffer) => void mask.fill(0) });
+    const socket = new WebSocket(`ws://${address}`, {
+      ...WS_OPTIONS,
+      handshakeTimeout: timeoutMs,
+      generateMask: (mask: Buffer) => void mask.fill(0),
+    });
     const timer = setTimeout(() => {
       socket.terminate();
       reject(new Error(`data plane at ${address} sent no challenge within ${timeoutMs} ms`));
     }, timeoutMs);
-    const link: Link = new Link(socket, onFrame, onBadFrame, (frame) => {
-      if (frame.type !== 'challenge') return undefined;
-      clearTimeout(timer);
-      const answer: FrameOf<'hello'> = { type: 'hello', ...hello, planVersion: key.planVersion, proof: dataPlaneProof(key.key, frame.nonce, hello.role, hello.from) };
-      link.send(answer);
-      resolve(link);
-      return key.maxFrameBytes ?? maxFrameBytesFor(0);
-    }, linkOptions);
+    const link: Link = new Link(
+      socket,
+      onFrame,
+      onBadFrame,
+      (frame) => {
+        if (frame.type !== 'challenge') return undefined;
+        clearTimeout(timer);
+        const answer: FrameOf<'hello'> = {
+          type: 'hello',
+          ...hello,
+          planVersion: key.planVersion,
+          proof: dataPlaneProof(key.key, frame.nonce, hello.role, hello.from),
+        };
+        link.send(answer);
+        resolve(link);
+        return key.maxFrameBytes ?? maxFrameBytesFor(0);
+      },
+      linkOptions,
+    );
     socket.once('error', (err) => {
       clearTimeout(timer);
       reject(new Error(`cannot reach data plane at ${address}: ${err.message}`));

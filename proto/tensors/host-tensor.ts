@@ -1,7 +1,6 @@
 /** A tensor as it travels between shards and over the wire: plain typed array + dims. */
 export type HostTensor =
-  | { dtype: 'float32'; dims: number[]; data: Float32Array }
-  | { dtype: 'int64'; dims: number[]; data: BigInt64Array };
+  { dtype: 'float32'; dims: number[]; data: Float32Array } | { dtype: 'int64'; dims: number[]; data: BigInt64Array };
 
 export function float32Tensor(data: Float32Array, dims: number[]): HostTensor {
   return { dtype: 'float32', dims, data };

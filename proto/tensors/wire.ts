@@ -10,7 +10,8 @@ function bytesOf(a: Float32Array | BigInt64Array | Uint16Array): Uint8Array<Arra
 /** HostTensor → wire; float32 may travel as float16 to halve the bytes. */
 export function toWire(t: HostTensor, floatDtype: 'float32' | 'float16' = 'float32'): WireTensor {
   if (t.dtype === 'int64') return { dtype: 'int64', shape: [...t.dims], data: bytesOf(t.data) };
-  if (floatDtype === 'float16') return { dtype: 'float16', shape: [...t.dims], data: bytesOf(float32ToHalfBits(t.data)) };
+  if (floatDtype === 'float16')
+    return { dtype: 'float16', shape: [...t.dims], data: bytesOf(float32ToHalfBits(t.data)) };
   return { dtype: 'float32', shape: [...t.dims], data: bytesOf(t.data) };
 }
 

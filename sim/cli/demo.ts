@@ -8,10 +8,10 @@ const SAMPLES = [
   "it 's a charming and often affecting journey .",
   'unflinchingly bleak and desperate',
   'a gorgeous , witty , seductive movie .',
-  'the acting , costumes , music , cinematography and sound are all astounding given the production \'s austere locales .',
+  "the acting , costumes , music , cinematography and sound are all astounding given the production 's austere locales .",
   'it is not a bad film , but it is not a good one either .',
   'a sometimes tedious film .',
-  "there is a freedom to watching stunts that are this crude , this fast-paced and this insane .",
+  'there is a freedom to watching stunts that are this crude , this fast-paced and this insane .',
   'the story is bogus and its characters tissue-thin .',
 ];
 
@@ -35,21 +35,35 @@ export function registerDemo(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads per agent', parsePositiveInt, 1)
     .action(async (opts: { model: string; plan: string; exitThreshold: number; threads: number }) => {
       const out = process.stdout;
-      out.write(`edgerelay demo: 3 agent processes on loopback serving ${path.relative(process.cwd(), opts.model) || opts.model}\n`);
-      const cluster = await startSimCluster({ model: opts.model, agents: 3, planFile: opts.plan, exitThreshold: opts.exitThreshold, threads: opts.threads });
+      out.write(
+        `edgerelay demo: 3 agent processes on loopback serving ${path.relative(process.cwd(), opts.model) || opts.model}\n`,
+      );
+      const cluster = await startSimCluster({
+        model: opts.model,
+        agents: 3,
+        planFile: opts.plan,
+        exitThreshold: opts.exitThreshold,
+        threads: opts.threads,
+      });
       try {
         for (const [i, s] of cluster.plan.stages.entries()) {
-          const group = s.members.length ? `, heads and FFN columns split over ${s.members.map((m) => m.agentId).join(' + ')}` : '';
+          const group = s.members.length
+            ? `, heads and FFN columns split over ${s.members.map((m) => m.agentId).join(' + ')}`
+            : '';
           out.write(`  stage ${i}: layers ${s.layerStart + 1}-${s.layerEnd} on ${s.host}${group}\n`);
         }
         out.write(`  early exit when an exit head is at least ${(opts.exitThreshold * 100).toFixed(0)}% sure\n\n`);
         const rows: Row[] = [];
         for (const text of SAMPLES) rows.push(await classify(cluster.url, text));
-        out.write(`${'label'.padEnd(9)}${'score'.padStart(6)}  exit   ${'agents visited'.padEnd(32)}${'latency'.padStart(9)}  text\n`);
+        out.write(
+          `${'label'.padEnd(9)}${'score'.padStart(6)}  exit   ${'agents visited'.padEnd(32)}${'latency'.padStart(9)}  text\n`,
+        );
         for (const r of rows) {
           const exit = `${r.exitLayer}${r.early ? '*' : ' '}`.padEnd(5);
           const text = r.text.length > 60 ? `${r.text.slice(0, 57)}...` : r.text;
-          out.write(`${r.label.padEnd(9)}${r.score.toFixed(3).padStart(6)}  ${exit}  ${r.agents.join(' > ').padEnd(32)}${r.latencyMs.toFixed(1).padStart(7)}ms  ${text}\n`);
+          out.write(
+            `${r.label.padEnd(9)}${r.score.toFixed(3).padStart(6)}  ${exit}  ${r.agents.join(' > ').padEnd(32)}${r.latencyMs.toFixed(1).padStart(7)}ms  ${text}\n`,
+          );
         }
         const early = rows.filter((r) => r.early).length;
         out.write(`\n* answered by an early exit: ${early} of ${rows.length} requests never reached the last layers\n`);
@@ -69,8 +83,19 @@ async function classify(url: string, text: string): Promise<Row> {
   });
   const latencyMs = performance.now() - started;
   if (!res.ok) throw new Error(`classify failed: HTTP ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { results: { label: string; score: number }[][]; details: { exitLayer: number; early: boolean; agents: string[] }[] };
+  const body = (await res.json()) as {
+    results: { label: string; score: number }[][];
+    details: { exitLayer: number; early: boolean; agents: string[] }[];
+  };
   const top = body.results[0]![0]!;
   const d = body.details[0]!;
-  return { text, label: top.label, score: top.score, exitLayer: d.exitLayer, early: d.early, agents: d.agents, latencyMs };
+  return {
+    text,
+    label: top.label,
+    score: top.score,
+    exitLayer: d.exitLayer,
+    early: d.early,
+    agents: d.agents,
+    latencyMs,
+  };
 }

@@ -13,18 +13,37 @@ export function registerSim(program: Command): void {
     .option('--exit-threshold <p>', 'early-exit threshold (0: never exit early)', parseProbability, 0)
     .option('--wire-dtype <dtype>', 'float32 or float16 hidden states between agents', parseWireDtype, 'float32')
     .option('--exit-policy <spec>', 'exit policy (max-prob=P, entropy=T, patience=N, dact[=S], none, calibrated)')
-    .option('--tls-dir <dir>', 'mutual TLS on the control plane with certificates from `edgerelay certs` (agents named agent-0, ...)')
+    .option(
+      '--tls-dir <dir>',
+      'mutual TLS on the control plane with certificates from `edgerelay certs` (agents named agent-0, ...)',
+    )
     .option('--log-level <level>', 'log level of the coordinator and agents', 'warn')
-    .action(async (opts: { model: string; agents: number; plan?: string; threads: number; exitThreshold: number; exitPolicy?: string; tlsDir?: string; wireDtype: 'float32' | 'float16'; logLevel: string }) => {
-      const cluster = await startSimCluster({ ...opts, planFile: opts.plan, progress: process.stderr.isTTY ? deployProgressBar() : undefined });
-      process.stdout.write(`simulated cluster of ${opts.agents} agents serving ${opts.model}\n`);
-      for (const [i, s] of cluster.plan.stages.entries()) {
-        const group = s.members.length ? ` with ${s.members.map((m) => m.agentId).join(', ')}` : '';
-        process.stdout.write(`  stage ${i}: layers ${s.layerStart + 1}-${s.layerEnd} on ${s.host}${group}\n`);
-      }
-      process.stdout.write(`POST ${cluster.url}/v1/classify  {"inputs": "text"}\n`);
-      const stop = () => void cluster.stop().finally(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    .action(
+      async (opts: {
+        model: string;
+        agents: number;
+        plan?: string;
+        threads: number;
+        exitThreshold: number;
+        exitPolicy?: string;
+        tlsDir?: string;
+        wireDtype: 'float32' | 'float16';
+        logLevel: string;
+      }) => {
+        const cluster = await startSimCluster({
+          ...opts,
+          planFile: opts.plan,
+          progress: process.stderr.isTTY ? deployProgressBar() : undefined,
+        });
+        process.stdout.write(`simulated cluster of ${opts.agents} agents serving ${opts.model}\n`);
+        for (const [i, s] of cluster.plan.stages.entries()) {
+          const group = s.members.length ? ` with ${s.members.map((m) => m.agentId).join(', ')}` : '';
+          process.stdout.write(`  stage ${i}: layers ${s.layerStart + 1}-${s.layerEnd} on ${s.host}${group}\n`);
+        }
+        process.stdout.write(`POST ${cluster.url}/v1/classify  {"inputs": "text"}\n`);
+        const stop = () => void cluster.stop().finally(() => process.exit(0));
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
 }

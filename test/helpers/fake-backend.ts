@@ -27,7 +27,14 @@ export function outcomeFor(text: string): ClassificationOutcome {
     early: exitLayer < FINAL_LAYER,
     agents,
     totalMs: 10 + text.length,
-    hops: agents.map((agent, stage) => ({ agent, stage, layersRun: 3, computeMs: 2.5 + stage, groupWaitMs: 0, members: [] })),
+    hops: agents.map((agent, stage) => ({
+      agent,
+      stage,
+      layersRun: 3,
+      computeMs: 2.5 + stage,
+      groupWaitMs: 0,
+      members: [],
+    })),
   };
 }
 

@@ -72,11 +72,16 @@ export interface Mutant {
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 export const packAny = (value: unknown): Buffer => packr.pack(value);
 
-export function wireTensor(dtype: 'float32' | 'float16' | 'int64', shape: number[], values: Float32Array | BigInt64Array | Uint16Array): RawTensor {
+export function wireTensor(
+  dtype: 'float32' | 'float16' | 'int64',
+  shape: number[],
+  values: Float32Array | BigInt64Array | Uint16Array,
+): RawTensor {
   return { dtype, shape, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice() };
 }
 
-const isTensor = (v: unknown): v is RawTensor => !!v && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v;
+const isTensor = (v: unknown): v is RawTensor =>
+  !!v && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v;
 
 function clone<T>(v: T): T {
   return structuredClone(v);
@@ -95,7 +100,17 @@ function stringKeys(f: Obj): string[] {
 }
 
 const BAD_NUMBERS = [-1, -0.5, 0.5, 1.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, -(2 ** 63), 1e308, -1e308];
-const HUGE_SHAPES = [[1 << 20, 1 << 20], [2 ** 31, 256], [1e12], [Number.MAX_SAFE_INTEGER, 1], [1, 1 << 20, 1 << 20, 1 << 20], [1, 2, 3, 4, 5], [1 << 21], [-1, 10], [1.5, 2]];
+const HUGE_SHAPES = [
+  [1 << 20, 1 << 20],
+  [2 ** 31, 256],
+  [1e12],
+  [Number.MAX_SAFE_INTEGER, 1],
+  [1, 1 << 20, 1 << 20, 1 << 20],
+  [1, 2, 3, 4, 5],
+  [1 << 21],
+  [-1, 10],
+  [1.5, 2],
+];
 const DTYPES = ['float64', 'int32', 'bfloat16', 'uint8', '', 'FLOAT32', 7, null, 'float32', 'float16', 'int64'];
 
 /** A msgpack value nested `depth` levels deep, as raw bytes (too deep to build as an object). */
@@ -158,11 +173,20 @@ const FIELD_MUTATORS: Record<string, FieldMutator> = {
     const shape = [...(t.shape as number[])];
     const i = rng.int(shape.length);
     switch (rng.int(5)) {
-      case 0: shape[i] = shape[i]! + 1; break;
-      case 1: shape[i] = Math.max(0, shape[i]! - 1); break;
-      case 2: shape.push(1); break; // same numel, wrong rank
-      case 3: shape.pop(); break;
-      default: shape.reverse(); // same numel, dims swapped
+      case 0:
+        shape[i] = shape[i]! + 1;
+        break;
+      case 1:
+        shape[i] = Math.max(0, shape[i]! - 1);
+        break;
+      case 2:
+        shape.push(1);
+        break; // same numel, wrong rank
+      case 3:
+        shape.pop();
+        break;
+      default:
+        shape.reverse(); // same numel, dims swapped
     }
     t.shape = shape;
   },
@@ -206,12 +230,21 @@ const FIELD_MUTATORS: Record<string, FieldMutator> = {
     const t = f.inputIds as RawTensor | undefined;
     if (!isTensor(t)) return;
     // ≥ vocab passes the frame check and must be refused by the model; negatives by the frame check.
-    setInt64s(t, rng, [BigInt(ctx.vocabSize), BigInt(ctx.vocabSize + 1), 2n ** 31n - 1n, 2n ** 40n, -1n, -BigInt(ctx.vocabSize), -(2n ** 63n)]);
+    setInt64s(t, rng, [
+      BigInt(ctx.vocabSize),
+      BigInt(ctx.vocabSize + 1),
+      2n ** 31n - 1n,
+      2n ** 40n,
+      -1n,
+      -BigInt(ctx.vocabSize),
+      -(2n ** 63n),
+    ]);
   },
   'mask-values'(f, rng) {
     const t = f.attentionMask as RawTensor | undefined;
     if (!isTensor(t)) return;
-    if (rng.chance(0.3)) (t.data as Uint8Array).fill(0); // an all-padding mask is well-formed
+    if (rng.chance(0.3))
+      (t.data as Uint8Array).fill(0); // an all-padding mask is well-formed
     else setInt64s(t, rng, [2n, -1n, 2n ** 40n]);
   },
   'float-payload'(f, rng) {
@@ -247,10 +280,18 @@ const FIELD_MUTATORS: Record<string, FieldMutator> = {
     const keys = tensorKeys(f);
     const t = keys.length ? (f[rng.pick(keys)] as RawTensor) : undefined;
     switch (rng.int(4)) {
-      case 0: if (t) t.data = Array.from((t.data as Uint8Array).subarray(0, 64)); break;
-      case 1: if (t) t.data = 'AAAA'; break;
-      case 2: if ('trace' in f) f.trace = { hops: [] }; else f.logits = 'none'; break;
-      default: return Object.values(f) as unknown as Obj; // the frame as an array
+      case 0:
+        if (t) t.data = Array.from((t.data as Uint8Array).subarray(0, 64));
+        break;
+      case 1:
+        if (t) t.data = 'AAAA';
+        break;
+      case 2:
+        if ('trace' in f) f.trace = { hops: [] };
+        else f.logits = 'none';
+        break;
+      default:
+        return Object.values(f) as unknown as Obj; // the frame as an array
     }
   },
   'deep-nesting'(f, rng) {
@@ -262,11 +303,37 @@ const FIELD_MUTATORS: Record<string, FieldMutator> = {
     return Buffer.concat([bytes.subarray(0, at), nested, bytes.subarray(at + 1 + SENTINEL.length)]);
   },
   'type-swap'(f, rng) {
-    f.type = rng.pick(['stage-input', 'scatter', 'partial', 'result', 'interim', 'error', 'stats-request', 'stats', 'hello', 'challenge', 'unknown', '', 42]);
+    f.type = rng.pick([
+      'stage-input',
+      'scatter',
+      'partial',
+      'result',
+      'interim',
+      'error',
+      'stats-request',
+      'stats',
+      'hello',
+      'challenge',
+      'unknown',
+      '',
+      42,
+    ]);
   },
   'exit-policy'(f, rng) {
     if (!('exitPolicy' in f) && !('exitThreshold' in f)) return;
-    if ('exitPolicy' in f) f.exitPolicy = rng.pick(['max-prob=2', 'max-prob=-1', 'patience=-1', 'patience=1e9', 'dact=NaN', 'entropy=abc', '', 'none', 'max-prob=0.5;rm -rf', '%s%s%n']);
+    if ('exitPolicy' in f)
+      f.exitPolicy = rng.pick([
+        'max-prob=2',
+        'max-prob=-1',
+        'patience=-1',
+        'patience=1e9',
+        'dact=NaN',
+        'entropy=abc',
+        '',
+        'none',
+        'max-prob=0.5;rm -rf',
+        '%s%s%n',
+      ]);
     if ('exitThreshold' in f) f.exitThreshold = rng.pick([-0.1, 1.1, NaN, 0.5]);
     if ('exitState' in f) {
       f.exitState = rng.pick<unknown>([
@@ -284,14 +351,29 @@ const FIELD_MUTATORS: Record<string, FieldMutator> = {
   trace(f, rng) {
     const hop = { agent: 'agent-0', stage: 0, layersRun: 1, computeMs: 1, groupWaitMs: 0, members: [] as string[] };
     switch (rng.int(4)) {
-      case 0: f.trace = new Array(257).fill(hop); break;
-      case 1: f.trace = [{ ...hop, computeMs: -1 }]; break;
-      case 2: f.trace = [{ ...hop, members: new Array(65).fill('m') }]; break;
-      default: f.trace = new Array(255).fill(hop); // well-formed, one hop short of the limit
+      case 0:
+        f.trace = new Array(257).fill(hop);
+        break;
+      case 1:
+        f.trace = [{ ...hop, computeMs: -1 }];
+        break;
+      case 2:
+        f.trace = [{ ...hop, members: new Array(65).fill('m') }];
+        break;
+      default:
+        f.trace = new Array(255).fill(hop); // well-formed, one hop short of the limit
     }
   },
   logits(f, rng) {
-    f.logits = rng.pick<unknown>([[], [NaN, 1], [Infinity], new Array(4097).fill(0), ['1', '2'], [1e308, -1e308], [0.1, 0.9]]);
+    f.logits = rng.pick<unknown>([
+      [],
+      [NaN, 1],
+      [Infinity],
+      new Array(4097).fill(0),
+      ['1', '2'],
+      [1e308, -1e308],
+      [0.1, 0.9],
+    ]);
   },
 };
 
@@ -372,5 +454,10 @@ export function mutate(rng: Rng, templates: FrameTemplate[], agents: string[], c
   }
   const base = rng.chance(0.33) ? applyField() : { bytes: original, name: '' };
   const { bytes, how } = damageBytes(base.bytes, rng);
-  return { bytes, mutation: base.name ? `field:${base.name}+bytes:${how}` : `bytes:${how}`, template: template.name, target };
+  return {
+    bytes,
+    mutation: base.name ? `field:${base.name}+bytes:${how}` : `bytes:${how}`,
+    template: template.name,
+    target,
+  };
 }

@@ -24,6 +24,10 @@ export function constantUnits(bias: number): HaltingUnit[] {
 /** Deterministic small random units: h varies from text to text, so halting happens at many layers. */
 export function randomUnits(seed: number, scale = 0.3, bias = 0): HaltingUnit[] {
   let s = seed >>> 0 || 1;
-  const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296 - 0.5);
-  return FIXTURE_UNIT_LAYERS.map((layer) => ({ layer, weight: Float32Array.from({ length: FIXTURE_HIDDEN }, () => scale * r()), bias }));
+  const r = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296 - 0.5;
+  return FIXTURE_UNIT_LAYERS.map((layer) => ({
+    layer,
+    weight: Float32Array.from({ length: FIXTURE_HIDDEN }, () => scale * r()),
+    bias,
+  }));
 }

@@ -12,7 +12,14 @@ export interface TinyModel {
 
 /** A tiny random BERT with exit heads after every layer, written to a temp dir and loaded back. */
 export async function makeTinyModel(
-  options: { layers?: number; hidden?: number; heads?: number; intermediate?: number; seed?: number; hiddenAct?: HiddenAct } = {},
+  options: {
+    layers?: number;
+    hidden?: number;
+    heads?: number;
+    intermediate?: number;
+    seed?: number;
+    hiddenAct?: HiddenAct;
+  } = {},
 ): Promise<TinyModel> {
   const dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-tiny-'));
   await writeRandomCheckpoint(dir, {
@@ -40,7 +47,9 @@ export function makeBatch(lengths: number[], vocabSize: number, seed = 1) {
     return state;
   };
   const ids: number[][] = lengths.map((len) =>
-    Array.from({ length: seqLen }, (_, i) => (i < len ? (i === 0 ? 101 % vocabSize : 5 + (next() % (vocabSize - 5))) : 0)),
+    Array.from({ length: seqLen }, (_, i) =>
+      i < len ? (i === 0 ? 101 % vocabSize : 5 + (next() % (vocabSize - 5))) : 0,
+    ),
   );
   const mask = lengths.map((len) => Array.from({ length: seqLen }, (_, i) => (i < len ? 1 : 0)));
   const types = lengths.map(() => Array.from({ length: seqLen }, () => 0));

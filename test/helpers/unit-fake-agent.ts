@@ -28,7 +28,8 @@ export class FakeAgentDataPlane {
     const server = await DataPlaneServer.start({
       host: '127.0.0.1',
       port: 0,
-      keys: (version) => (versions.includes(version) ? { key, maxFrameBytes: maxFrameBytesFor(hiddenSize) } : undefined),
+      keys: (version) =>
+        versions.includes(version) ? { key, maxFrameBytes: maxFrameBytesFor(hiddenSize) } : undefined,
       onFrame: (frame, link) => self!.onFrame(frame, link),
       onBadFrame: () => undefined,
       onRejected: () => undefined,
@@ -98,6 +99,19 @@ export function onePlan(version: number, address: string, host = 'agent-0'): Pla
 }
 
 /** An answer from the final classifier for `input`, with the given logits. */
-export function resultFor(input: FrameOf<'stage-input'>, logits: number[], overrides: Partial<FrameOf<'result'>> = {}): FrameOf<'result'> {
-  return { type: 'result', requestId: input.requestId, planVersion: input.planVersion, exitLayer: 1, early: false, logits, trace: [], ...overrides };
+export function resultFor(
+  input: FrameOf<'stage-input'>,
+  logits: number[],
+  overrides: Partial<FrameOf<'result'>> = {},
+): FrameOf<'result'> {
+  return {
+    type: 'result',
+    requestId: input.requestId,
+    planVersion: input.planVersion,
+    exitLayer: 1,
+    early: false,
+    logits,
+    trace: [],
+    ...overrides,
+  };
 }

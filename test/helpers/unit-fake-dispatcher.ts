@@ -76,5 +76,14 @@ export class FakeDispatcher {
 }
 
 export function result(logits: number[], overrides: Partial<FrameOf<'result'>> = {}): FrameOf<'result'> {
-  return { type: 'result', requestId: 'r', planVersion: 1, exitLayer: 5, early: false, logits, trace: [], ...overrides };
+  return {
+    type: 'result',
+    requestId: 'r',
+    planVersion: 1,
+    exitLayer: 5,
+    early: false,
+    logits,
+    trace: [],
+    ...overrides,
+  };
 }

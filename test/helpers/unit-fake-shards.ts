@@ -45,7 +45,9 @@ function fakeSession(spec: ShardSpec, behaviour: FakeShardBehaviour, calls: Shar
       case 'embeddings': {
         const ids = need(IO.inputIds);
         need(IO.tokenTypeIds);
-        const data = Float32Array.from({ length: ids.data.length * FAKE_HIDDEN }, (_, i) => Number(ids.data[Math.floor(i / FAKE_HIDDEN)]));
+        const data = Float32Array.from({ length: ids.data.length * FAKE_HIDDEN }, (_, i) =>
+          Number(ids.data[Math.floor(i / FAKE_HIDDEN)]),
+        );
         return { [IO.hiddenOut]: float32Tensor(data, [...ids.dims, FAKE_HIDDEN]) };
       }
       case 'layers':
@@ -76,9 +78,15 @@ function fakeSession(spec: ShardSpec, behaviour: FakeShardBehaviour, calls: Shar
 }
 
 /** The plan as `agentId` would load it: one fake session for each shard the plan gives it. */
-export function fakeLoadedPlan(plan: Plan, agentId: string, behaviour: FakeShardBehaviour): { loaded: LoadedPlan; calls: ShardCall[] } {
+export function fakeLoadedPlan(
+  plan: Plan,
+  agentId: string,
+  behaviour: FakeShardBehaviour,
+): { loaded: LoadedPlan; calls: ShardCall[] } {
   const calls: ShardCall[] = [];
-  const sessions = new Map(shardsForAgent(plan, agentId).map((spec) => [shardKey(spec), fakeSession(spec, behaviour, calls)]));
+  const sessions = new Map(
+    shardsForAgent(plan, agentId).map((spec) => [shardKey(spec), fakeSession(spec, behaviour, calls)]),
+  );
   return { loaded: new LoadedPlan(plan, sessions, new Uint8Array(32)), calls };
 }
 
@@ -87,7 +95,9 @@ export type Sent =
   | { to: 'coordinator'; frame: FrameOf<'result'> | FrameOf<'error'> | FrameOf<'interim'> };
 
 /** Ports that record what the executor sends; `onAgentSend` may answer or fail a send. */
-export function recordingPorts(onAgentSend?: (agentId: string, frame: FrameOf<'stage-input'> | FrameOf<'scatter'>) => Promise<void> | void): ExecutorPorts & { sent: Sent[] } {
+export function recordingPorts(
+  onAgentSend?: (agentId: string, frame: FrameOf<'stage-input'> | FrameOf<'scatter'>) => Promise<void> | void,
+): ExecutorPorts & { sent: Sent[] } {
   const sent: Sent[] = [];
   return {
     sent,
