@@ -1,4 +1,9 @@
-export { Coordinator } from './daemon/coordinator.js';
+export {
+  COORDINATOR_ERROR_CODES,
+  Coordinator,
+  CoordinatorError,
+  type CoordinatorErrorCode,
+} from './daemon/coordinator.js';
 export { type DeployProgress } from './deploy/deployer.js';
 export { loadServerCredentials } from './security/credentials.js';
 // What the `edgerelay` CLI assembled in sim/ reuses of the coordinator's command line.
@@ -8,3 +13,10 @@ export { parseProbability, parseWireDtype } from './cli/coordinator.js';
 export { parsePositiveInt } from './cli/number-options.js';
 export { deployProgressBar } from './cli/progress.js';
 export { EdgeRelayError } from '@edgerelay/proto';
+export {
+  DISPATCH_ERROR_CODES,
+  DispatchError,
+  RequestFailedError,
+  type DispatchErrorCode,
+} from './serving/dispatcher.js';
+export { BackendUnavailableError, InputTooLongError } from './api/backend.js';

@@ -1,3 +1,4 @@
+import { STEP_REFUSED_CODES, StepRefusedError } from './errors.js';
 import type pino from 'pino';
 import type * as grpc from '@grpc/grpc-js';
 import type { Capabilities } from '@edgerelay/proto';
@@ -170,7 +171,7 @@ export class DeviceAgent {
   async stop(): Promise<void> {
     this.admission.close();
     this.membership?.stop();
-    this.executor.waiter.failAll(new Error('agent stopping'));
+    this.executor.waiter.failAll(new StepRefusedError(STEP_REFUSED_CODES.agentStopping, 'agent stopping'));
     this.peers.closeAll();
     await this.server?.close();
     this.control?.close();

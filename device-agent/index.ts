@@ -21,3 +21,19 @@ export { ShardSession, int64Tensor, toWire, type HostTensor } from './runtime/in
 export { API_KEY, CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from './security/secret-options.js';
 export { TLS_FILES, readPem } from './security/tls-files.js';
 export { PendingReplies } from './util/pending-replies.js';
+export {
+  AssignmentError,
+  PEER_LINK_CODES,
+  PeerLinkError,
+  ProbeTimeoutError,
+  STEP_REFUSED_CODES,
+  StepRefusedError,
+  type PeerLinkCode,
+  type StepRefusedCode,
+} from './errors.js';
+export { ExitPolicyError } from './exits/policies.js';
+export { ImplausibleLinkError } from './link-probe.js';
+export { InvalidShardKeyError, ShardIntegrityError } from './shard-cache.js';
+export { SecretFileError, SecretOptionConflictError } from './security/secret-options.js';
+export { TlsFilesError } from './security/tls-files.js';
+export { DuplicateWaitError } from './util/pending-replies.js';

@@ -1,3 +1,4 @@
+import { ProbeTimeoutError } from './errors.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import type { Frame, FrameOf } from '@edgerelay/proto';
 import { PendingReplies } from './util/pending-replies.js';
@@ -29,7 +30,7 @@ const MIN_BULK_SAMPLES = 2;
 
 /** Too few probes of a link gave believable timings (the link or a peer stalled while we measured). */
 export class ImplausibleLinkError extends EdgeRelayError {
-  readonly code = 'EDGERELAY_LINK_IMPLAUSIBLE';
+  override readonly code = 'EDGERELAY_LINK_IMPLAUSIBLE';
 }
 
 /** Round-trip times of one measurement, in ms: the pings, then small/big bulk pairs taken back to back. */
@@ -106,7 +107,7 @@ export class LinkProber {
     const echoed = this.echoes.wait(
       key,
       timeoutMs,
-      () => new Error(`no probe echo from ${peer} within ${timeoutMs} ms`),
+      () => new ProbeTimeoutError(`no probe echo from ${peer} within ${timeoutMs} ms`),
     );
     echoed.catch(() => undefined); // a failed send below rejects first; never leave this unobserved
     try {

@@ -16,10 +16,14 @@ import type pino from 'pino';
 import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A shard's bytes do not match the sha256 or size the coordinator announced, or its chunks arrived out of line. */
-export class ShardIntegrityError extends EdgeRelayError {}
+export class ShardIntegrityError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_SHARD_INTEGRITY';
+}
 
 /** A cache key that is not a sha256 hex digest; refused because keys become file names. */
-export class InvalidShardKeyError extends EdgeRelayError {}
+export class InvalidShardKeyError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_INVALID_SHARD_KEY';
+}
 
 const KEY = /^[0-9a-f]{64}$/;
 const SUFFIX = '.onnx';

@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
+import { EdgeRelayError } from './errors.js';
 
 /**
  * The WebSocket data plane: every message is one msgpack-encoded frame, validated on arrival.
@@ -166,11 +167,9 @@ export const frameSchema = z.discriminatedUnion('type', [
 export type Frame = z.infer<typeof frameSchema>;
 export type FrameOf<T extends Frame['type']> = Extract<Frame, { type: T }>;
 
-export class FrameError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FrameError';
-  }
+/** A data-plane frame that is too large, not msgpack, or not a valid frame. */
+export class FrameError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_BAD_FRAME';
 }
 
 // Plain maps, no msgpackr records: any msgpack implementation can read these frames.

@@ -84,7 +84,7 @@ describe('matmul benchmark asset', function () {
       const out = path.join(dir, 'matmul.onnx');
       await promisify(execFile)(
         process.execPath,
-        ['--import', 'tsx', '--conditions=development', 'device-agent/assets/generate-matmul.ts', out],
+        ['--import', 'tsx', '--conditions=development', 'coordinator/compiler/generate-agent-matmul.ts', out],
         { cwd: root },
       );
       assert.ok(Buffer.from(readFileSync(out)).equals(Buffer.from(loadMatmulModel())));

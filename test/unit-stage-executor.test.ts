@@ -328,6 +328,26 @@ describe('StageExecutor (unit, fake shards and ports)', function () {
       assert.equal(toCoordinator(ports.sent).length, 0);
     });
 
+    it('refuses a second run of the same stage of a request at once while the first still gathers partials', async function () {
+      const { loaded } = fakeLoadedPlan(groupPlan(), 'a', { headLogits: () => [0, 0] });
+      const executor = new StageExecutor({ agentId: 'a', groupTimeoutMs: 5000 }, recordingPorts(), new AgentStats());
+      const first = executor.runStage(stage0Input(5, 'none'), loaded);
+      const started = performance.now();
+      await assert.rejects(executor.runStage(stage0Input(5, 'none'), loaded), (err: Error & { code?: string }) => {
+        assert.match(err.message, /already running stage 0 of req-1: duplicate request id/);
+        assert.equal(err.code, 'EDGERELAY_STEP_DUPLICATE_REQUEST_ID');
+        return true;
+      });
+      assert.ok(performance.now() - started < 1000, 'the duplicate waited instead of being refused at once');
+      executor.waiter.failAll(new Error('test over'));
+      await assert.rejects(first, /test over/);
+      // Once the first run has ended, the same request id may run again (a retry).
+      const again = executor.runStage(stage0Input(5, 'none'), loaded);
+      await new Promise((r) => setTimeout(r, 50)); // until it waits for its members' partials
+      executor.waiter.failAll(new Error('second test over'));
+      await assert.rejects(again, /second test over/);
+    });
+
     it('fails the stage with the send error when a scatter cannot be delivered, without waiting for the timeout', async function () {
       const { loaded } = fakeLoadedPlan(groupPlan(), 'a', { headLogits: () => [0, 0] });
       const ports = recordingPorts(() => Promise.reject(new Error('cannot dial c')));

@@ -1,4 +1,5 @@
 import type { Hop } from '@edgerelay/proto';
+import { EdgeRelayError } from '@edgerelay/proto';
 
 export interface LabelScore {
   label: string;
@@ -62,18 +63,19 @@ export interface ClassifierBackend {
 }
 
 /** Errors a backend raises that the API maps to HTTP statuses. */
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_BACKEND_UNAVAILABLE';
   constructor(
     message: string,
     readonly retryAfterSeconds = 1,
   ) {
     super(message);
-    this.name = 'BackendUnavailableError';
   }
 }
 
 /** A text is longer than the model's positions and the request asked not to truncate it. */
-export class InputTooLongError extends Error {
+export class InputTooLongError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_INPUT_TOO_LONG';
   constructor(
     /** Position of the text in the request's inputs. */
     readonly index: number,
@@ -82,6 +84,5 @@ export class InputTooLongError extends Error {
     readonly maxTokens: number,
   ) {
     super(`text ${index} is ${tokens} tokens long, over the model's ${maxTokens}-token limit`);
-    this.name = 'InputTooLongError';
   }
 }

@@ -171,7 +171,11 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       send(
         res,
         err.status,
-        { error: err.message, ...(err.code && { code: err.code }), ...(err.retryable && { retryable: true }) },
+        {
+          error: err.message,
+          ...(err.clientCode && { code: err.clientCode }),
+          ...(err.retryable && { retryable: true }),
+        },
         { ...err.headers },
       );
       return;

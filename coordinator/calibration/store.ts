@@ -8,7 +8,9 @@ import { CALIBRATION_VERSION, type CalibrationRecord } from './calibrate.js';
 /** Where calibrate stores its result unless told otherwise: beside the model it describes. */
 export const CALIBRATION_FILE = 'edgerelay-calibration.json';
 
-export class CalibrationFileError extends EdgeRelayError {}
+export class CalibrationFileError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CALIBRATION_FILE';
+}
 
 export function defaultCalibrationPath(modelDir: string): string {
   return join(resolve(modelDir), CALIBRATION_FILE);

@@ -11,7 +11,9 @@ import { simulatePolicy, type PolicyOutcome } from './simulate.js';
 export const SWEPT_POLICIES = ['max-prob', 'entropy', 'patience', 'dact', 'dact-entropy'] as const;
 export type SweptPolicy = (typeof SWEPT_POLICIES)[number];
 
-export class UnknownPolicyError extends EdgeRelayError {}
+export class UnknownPolicyError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_UNKNOWN_POLICY';
+}
 
 export interface SweepRow {
   /** e.g. "max-prob=0.93" */

@@ -4,7 +4,9 @@ import type { PolicyOutcome } from './simulate.js';
 /** What calibration aims for: the fastest setting within an accuracy loss, or the most accurate at a speed. */
 export type CalibrationTarget = { kind: 'accuracy-drop'; maxDrop: number } | { kind: 'speedup'; minSpeedup: number };
 
-export class CalibrationTargetError extends EdgeRelayError {}
+export class CalibrationTargetError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CALIBRATION_TARGET';
+}
 
 const FORMS = 'accuracy-drop=D (a fraction, e.g. 0.01 for one point) or speedup=S (≥ 1, e.g. 2.5)';
 

@@ -25,10 +25,13 @@ const OVERFLOW_AT: Partial<Record<WritableDtype, { at: number; max: string }>> =
 };
 
 /** The output directory is the source directory: converting in place would destroy the original weights. */
-export class ConvertOverwriteError extends CheckpointError {}
+export class ConvertOverwriteError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_CONVERT_OVERWRITE';
+}
 
 /** A weight is too large for the target dtype. */
 export class DtypeRangeError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_DTYPE_RANGE';
   readonly dtype: WritableDtype;
   readonly value: number;
   constructor(message: string, context: { file: string; tensor: string; dtype: WritableDtype; value: number }) {

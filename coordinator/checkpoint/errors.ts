@@ -9,6 +9,7 @@ export interface CheckpointErrorContext {
 
 /** Base of every checkpoint loading/writing error; carries the file and tensor so callers can report them. */
 export class CheckpointError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CHECKPOINT';
   readonly file: string;
   readonly tensor?: string;
   constructor(message: string, context: CheckpointErrorContext) {
@@ -19,10 +20,13 @@ export class CheckpointError extends EdgeRelayError {
 }
 
 /** The safetensors container itself is malformed (header, offsets, sizes, truncation). */
-export class SafetensorsFormatError extends CheckpointError {}
+export class SafetensorsFormatError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_SAFETENSORS_FORMAT';
+}
 
 /** A tensor uses a dtype we cannot read (or cannot convert to float32 where float32 is needed). */
 export class UnsupportedDtypeError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_UNSUPPORTED_DTYPE';
   readonly dtype: string;
   constructor(message: string, context: CheckpointErrorContext & { dtype: string }) {
     super(message, context);
@@ -31,10 +35,13 @@ export class UnsupportedDtypeError extends CheckpointError {
 }
 
 /** A tensor the model needs is not in the weights file. */
-export class MissingTensorError extends CheckpointError {}
+export class MissingTensorError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_MISSING_TENSOR';
+}
 
 /** A tensor's shape does not match what config.json implies. */
 export class TensorShapeError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_TENSOR_SHAPE';
   readonly expected: number[];
   readonly actual: number[];
   constructor(message: string, context: CheckpointErrorContext & { expected: number[]; actual: number[] }) {
@@ -45,10 +52,16 @@ export class TensorShapeError extends CheckpointError {
 }
 
 /** config.json describes a model family or variant edgerelay cannot run. */
-export class UnsupportedArchitectureError extends CheckpointError {}
+export class UnsupportedArchitectureError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_UNSUPPORTED_ARCHITECTURE';
+}
 
 /** config.json is not valid JSON, or a field has an invalid value. */
-export class InvalidConfigError extends CheckpointError {}
+export class InvalidConfigError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_INVALID_CONFIG';
+}
 
 /** The checkpoint directory, or a file it must contain, does not exist. */
-export class CheckpointNotFoundError extends CheckpointError {}
+export class CheckpointNotFoundError extends CheckpointError {
+  override readonly code: string = 'EDGERELAY_CHECKPOINT_NOT_FOUND';
+}

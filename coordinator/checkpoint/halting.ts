@@ -22,7 +22,7 @@ export const haltingTensor = (layer: number, part: 'weight' | 'bias'): string =>
 
 /** halting.safetensors is present but does not fit the checkpoint (missing unit, wrong shape, wrong format). */
 export class HaltingUnitsError extends CheckpointError {
-  readonly code = 'E_HALTING_UNITS';
+  override readonly code = 'E_HALTING_UNITS';
 }
 
 /** One unit per exit layer but the last, as plain arrays (weights [hidden], bias a number). */

@@ -12,7 +12,7 @@ export const MAX_ARGV_BYTES = 16 * 1024;
 
 /** The arguments are too long for onnxruntime-node to start safely. */
 export class CommandLineTooLongError extends EdgeRelayError {
-  readonly code = 'argv_too_long';
+  override readonly code = 'argv_too_long';
   constructor(readonly bytes: number) {
     super(
       `the command line carries ${bytes} bytes of arguments, over the ${MAX_ARGV_BYTES}-byte limit ` +
@@ -24,7 +24,7 @@ export class CommandLineTooLongError extends EdgeRelayError {
 
 /** A text source given to --input could not be read, or held no text. */
 export class InferInputError extends EdgeRelayError {
-  readonly code = 'infer_input';
+  override readonly code = 'infer_input';
 }
 
 /** Bytes the arguments take in the process's argv block (each NUL-terminated). */

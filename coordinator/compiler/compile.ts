@@ -14,7 +14,9 @@ import {
 import { GraphBuilder, type Dim } from './graph-builder.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
-export class ShardSpecError extends EdgeRelayError {}
+export class ShardSpecError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_SHARD_SPEC';
+}
 
 export interface CompilableModel {
   config: BertConfig;

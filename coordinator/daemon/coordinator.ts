@@ -26,6 +26,26 @@ import { Dispatcher } from '../serving/dispatcher.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { defaultCalibrationPath, readCalibration } from '../calibration/store.js';
 import { parseExitPolicy } from '@edgerelay/device-agent';
+import { EdgeRelayError } from '@edgerelay/proto';
+
+/** Stable codes of CoordinatorError. */
+export const COORDINATOR_ERROR_CODES = {
+  /** waitForPlan ran out of time before any plan became active. */
+  noPlanActive: 'EDGERELAY_COORDINATOR_NO_PLAN_ACTIVE',
+  /** No registered agent has that id. */
+  unknownAgent: 'EDGERELAY_COORDINATOR_UNKNOWN_AGENT',
+} as const;
+export type CoordinatorErrorCode = (typeof COORDINATOR_ERROR_CODES)[keyof typeof COORDINATOR_ERROR_CODES];
+
+/** A coordinator daemon call could not be served; `code` says why (COORDINATOR_ERROR_CODES). */
+export class CoordinatorError extends EdgeRelayError {
+  constructor(
+    override readonly code: CoordinatorErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface CoordinatorOptions {
   modelDir: string;
@@ -201,7 +221,13 @@ export class Coordinator {
   waitForPlan(timeoutMs: number): Promise<Plan> {
     if (this.activePlan) return Promise.resolve(this.activePlan);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no plan became active within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new CoordinatorError(COORDINATOR_ERROR_CODES.noPlanActive, `no plan became active within ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
       this.readyWaiters.push((plan) => {
         clearTimeout(timer);
         resolve(plan);
@@ -212,7 +238,7 @@ export class Coordinator {
   /** Agent counters over the data plane (tests use them to see which stages ran). */
   agentStats(agentId: string) {
     const record = this.registry.get(agentId);
-    if (!record) throw new Error(`unknown agent ${agentId}`);
+    if (!record) throw new CoordinatorError(COORDINATOR_ERROR_CODES.unknownAgent, `unknown agent ${agentId}`);
     return this.dispatcher.agentStats(agentId, record.dataAddress);
   }
 

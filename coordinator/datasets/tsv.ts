@@ -3,7 +3,7 @@ import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A data file cannot be read, or is not the TSV or text the command expects. */
 export class DatasetError extends EdgeRelayError {
-  readonly code = 'EDGERELAY_DATASET';
+  override readonly code = 'EDGERELAY_DATASET';
 }
 
 export interface LabelledExample {

@@ -6,7 +6,9 @@ import type { AgentRegistry } from '../cluster/registry.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import type { ShardStore } from './shard-store.js';
 
-export class DeployError extends EdgeRelayError {}
+export class DeployError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_DEPLOY';
+}
 
 export interface DeployProgress {
   /** Bytes of shards the agents do not have cached, i.e. what must cross the network. */

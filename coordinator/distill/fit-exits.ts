@@ -16,7 +16,9 @@ import { forwardHead, klLoss, softmaxRows, type HeadParams } from './head.js';
 import { trainHead, type TrainOptions } from './train.js';
 import { writeModelWithHeads } from './write.js';
 
-export class FitExitsError extends EdgeRelayError {}
+export class FitExitsError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_FIT_EXITS';
+}
 
 export interface FitExitsOptions extends TrainOptions {
   model: string;

@@ -26,7 +26,7 @@ import {
 import { adamTrain, type TrainOptions } from './train.js';
 
 export class FitHaltingError extends EdgeRelayError {
-  readonly code = 'E_FIT_HALTING';
+  override readonly code = 'E_FIT_HALTING';
 }
 
 /** DACT's GQA runs used τ from 1e-3 to 5e-2; 1e-2 is the middle of that range. */

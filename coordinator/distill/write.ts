@@ -15,7 +15,9 @@ import { EdgeRelayError } from '@edgerelay/proto';
 import { TOKENIZER_FILES } from '../tokenizer/index.js';
 import type { HeadParams } from './head.js';
 
-export class ModelWriteError extends EdgeRelayError {}
+export class ModelWriteError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_MODEL_WRITE';
+}
 
 /**
  * Writes `out`: config.json with early_exit_layers, the tokenizer files, and model.safetensors holding

@@ -4,7 +4,9 @@ import { EdgeRelayError } from '@edgerelay/proto';
 import { checkCluster, LOCAL, type ClusterModel } from './cluster-model.js';
 import { DEVICE_PROFILES, DEVICE_PROFILE_NAMES, linkFromMbps, linkProfile, type Link } from './devices.js';
 
-export class ClusterFileError extends EdgeRelayError {}
+export class ClusterFileError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CLUSTER_FILE';
+}
 
 const linkSpec = z.union([
   z.enum(['gigabit', 'wifi']),

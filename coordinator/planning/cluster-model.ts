@@ -20,7 +20,9 @@ export interface ClusterModel {
   links: Link[][];
 }
 
-export class ClusterError extends EdgeRelayError {}
+export class ClusterError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CLUSTER';
+}
 
 /** What the coordinator knows of a live agent. */
 export interface AgentFigures {

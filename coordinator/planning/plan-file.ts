@@ -4,7 +4,9 @@ import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { completePlan, type PlanModelInfo, type PlanSettings } from './plan-model.js';
 
-export class PlanFileError extends EdgeRelayError {}
+export class PlanFileError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_PLAN_FILE';
+}
 
 const indexList = z.array(z.number().int().nonnegative());
 /** FFN columns as a list of [start, end) ranges, e.g. [[0, 1536]]: lists of 3072 numbers are unreadable. */

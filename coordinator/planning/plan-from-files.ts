@@ -10,7 +10,7 @@ import type { Objective, PlannerOptions, PlannerResult } from './planner-types.j
 
 /** The files given to `edgerelay plan` do not fit together (calibration, sequence length). */
 export class PlanCommandError extends EdgeRelayError {
-  readonly code = 'EDGERELAY_PLAN_COMMAND';
+  override readonly code = 'EDGERELAY_PLAN_COMMAND';
 }
 
 /** What `edgerelay plan` is given, as parsed options. */

@@ -70,10 +70,16 @@ export interface PlannerResult {
   explanation: string[];
 }
 
-export class PlannerError extends EdgeRelayError {}
+export class PlannerError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_PLANNER';
+}
 /** No assignment of the model to the cluster fits the devices' memory. */
-export class ModelDoesNotFitError extends PlannerError {}
-export class ExitRatesError extends PlannerError {}
+export class ModelDoesNotFitError extends PlannerError {
+  override readonly code: string = 'EDGERELAY_MODEL_DOES_NOT_FIT';
+}
+export class ExitRatesError extends PlannerError {
+  override readonly code: string = 'EDGERELAY_EXIT_RATES';
+}
 
 export function costParams(options: CostOptions): CostParams {
   if (!Number.isInteger(options.seqLen) || options.seqLen <= 0) {

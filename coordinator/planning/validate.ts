@@ -2,7 +2,9 @@ import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { EdgeRelayError } from '@edgerelay/proto';
 import type { PlanModelInfo } from './plan-model.js';
 
-export class InvalidPlanError extends EdgeRelayError {}
+export class InvalidPlanError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_INVALID_PLAN';
+}
 
 /** Checks that a plan can run: stages tile the layers, and every group splits heads and columns exactly. */
 export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<string>): void {

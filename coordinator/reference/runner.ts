@@ -30,7 +30,9 @@ export interface ClassifyResult {
   exits: ExitResult[];
 }
 
-export class NoClassifierError extends EdgeRelayError {}
+export class NoClassifierError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_NO_CLASSIFIER';
+}
 
 export interface ReferenceRunnerOptions {
   threads?: number;

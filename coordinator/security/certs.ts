@@ -27,11 +27,17 @@ const AGENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const HOST_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,62})?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62})?)*\.?$/;
 
 /** The output directory already holds a CA and this run would only replace it. */
-export class CertsExistError extends EdgeRelayError {}
+export class CertsExistError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CERTS_EXIST';
+}
 /** A bad agent name, host or validity. */
-export class CertOptionsError extends EdgeRelayError {}
+export class CertOptionsError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CERT_OPTIONS';
+}
 /** The existing CA cannot be used to issue more certificates. */
-export class CaUnusableError extends EdgeRelayError {}
+export class CaUnusableError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_CA_UNUSABLE';
+}
 
 export interface ClusterCertsOptions {
   outDir: string;

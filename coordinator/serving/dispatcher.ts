@@ -11,6 +11,7 @@ import { EdgeRelayError } from '@edgerelay/proto';
 import { initialExitState, parseExitPolicy } from '@edgerelay/device-agent';
 
 export class RequestFailedError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_REQUEST_FAILED';
   constructor(
     message: string,
     readonly retryable: boolean,
@@ -18,6 +19,27 @@ export class RequestFailedError extends EdgeRelayError {
     readonly interim?: FrameOf<'interim'>,
     /** Refused because too many requests are in flight: retrying at once would add to the load. */
     readonly overloaded = false,
+  ) {
+    super(message);
+  }
+}
+
+/** Stable codes of DispatchError: why the dispatcher could not reach or hear from an agent. */
+export const DISPATCH_ERROR_CODES = {
+  /** A plan names a stage host without a data-plane address. */
+  noAddress: 'EDGERELAY_DISPATCH_NO_ADDRESS',
+  /** No plan is active, so there is no key to prove to an agent. */
+  noPlan: 'EDGERELAY_DISPATCH_NO_PLAN',
+  /** An agent did not answer a question (stats, link probe) in time. */
+  agentTimeout: 'EDGERELAY_DISPATCH_AGENT_TIMEOUT',
+} as const;
+export type DispatchErrorCode = (typeof DISPATCH_ERROR_CODES)[keyof typeof DISPATCH_ERROR_CODES];
+
+/** The dispatcher could not reach or hear from an agent; `code` says why (DISPATCH_ERROR_CODES). */
+export class DispatchError extends EdgeRelayError {
+  constructor(
+    override readonly code: DispatchErrorCode,
+    message: string,
   ) {
     super(message);
   }
@@ -77,7 +99,11 @@ export class Dispatcher extends EventEmitter {
     try {
       for (const host of hosts) {
         const address = addresses.get(host);
-        if (!address) throw new EdgeRelayError(`plan ${plan.version} has no address for stage host "${host}"`);
+        if (!address)
+          throw new DispatchError(
+            DISPATCH_ERROR_CODES.noAddress,
+            `plan ${plan.version} has no address for stage host "${host}"`,
+          );
         const link = await dial(
           address,
           { role: 'coordinator', from: this.selfId },
@@ -222,7 +248,8 @@ export class Dispatcher extends EventEmitter {
   ): Promise<Frame> {
     const requestId = randomUUID();
     const own = this.links.get(agentId);
-    if (!own?.open && (!this.plan || !this.planKey)) throw new Error('no active plan to authenticate with');
+    if (!own?.open && (!this.plan || !this.planKey))
+      throw new DispatchError(DISPATCH_ERROR_CODES.noPlan, 'no active plan to authenticate with');
     const link = own?.open
       ? own
       : await dial(
@@ -242,7 +269,8 @@ export class Dispatcher extends EventEmitter {
     const answer = this.answers.wait(
       requestId,
       timeoutMs,
-      () => new Error(`agent ${agentId} did not answer within ${timeoutMs} ms`),
+      () =>
+        new DispatchError(DISPATCH_ERROR_CODES.agentTimeout, `agent ${agentId} did not answer within ${timeoutMs} ms`),
     );
     link.send(question(requestId));
     const frame = await answer;

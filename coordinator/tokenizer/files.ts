@@ -15,7 +15,9 @@ export const TOKENIZER_FILES = [
 ] as const;
 
 /** A tokenizer file is missing, unreadable, malformed, or describes a tokenizer we do not support. */
-export class TokenizerLoadError extends EdgeRelayError {}
+export class TokenizerLoadError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_TOKENIZER_LOAD';
+}
 
 /** What tokenizer.json says, in BertTokenizerConfig terms. */
 export interface TokenizerJsonSpec {

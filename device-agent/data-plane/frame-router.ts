@@ -1,3 +1,4 @@
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import type { Frame } from '@edgerelay/proto';
 import type { StepAdmission } from '../executor/admission.js';
 import type { LoadedPlan } from '../executor/loaded-plan.js';
@@ -54,7 +55,10 @@ export class FrameRouter {
         return;
       case 'error':
         // A group member failed its share: the host stops waiting for that request.
-        executor.waiter.failRequest(frame.requestId, new Error(frame.message));
+        executor.waiter.failRequest(
+          frame.requestId,
+          new StepRefusedError(STEP_REFUSED_CODES.memberFailed, frame.message),
+        );
         return;
       case 'probe':
         link.send({ type: 'probe-echo', requestId: frame.requestId, seq: frame.seq });

@@ -1,3 +1,4 @@
+import { PEER_LINK_CODES, PeerLinkError } from '../errors.js';
 import type { Frame } from '@edgerelay/proto';
 import {
   dial,
@@ -42,9 +43,13 @@ export class PeerLinks {
       this.links.delete(agentId);
     }
     const address = this.addresses.get(agentId);
-    if (!address) throw new Error(`no data-plane address for agent "${agentId}" in the current plan`);
+    if (!address)
+      throw new PeerLinkError(
+        PEER_LINK_CODES.noAddress,
+        `no data-plane address for agent "${agentId}" in the current plan`,
+      );
     const key = this.dialKey();
-    if (!key) throw new Error('no plan loaded: cannot authenticate to peers');
+    if (!key) throw new PeerLinkError(PEER_LINK_CODES.noPlan, 'no plan loaded: cannot authenticate to peers');
     const pending = dial(
       address,
       { role: 'agent', from: this.selfId },
@@ -60,7 +65,8 @@ export class PeerLinks {
 
   async send(agentId: string, frame: Frame): Promise<void> {
     const l = await this.link(agentId);
-    if (!l.send(frame)) throw new Error(`link to agent "${agentId}" closed while sending`);
+    if (!l.send(frame))
+      throw new PeerLinkError(PEER_LINK_CODES.linkClosed, `link to agent "${agentId}" closed while sending`);
   }
 
   closeAll(): void {

@@ -1,3 +1,4 @@
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import type { ShardSpec } from '@edgerelay/proto';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { shardKey } from '../plan/roles.js';
@@ -19,7 +20,11 @@ export class LoadedPlan {
 
   session(spec: ShardSpec): ShardSession {
     const s = this.sessions.get(shardKey(spec));
-    if (!s) throw new Error(`plan ${this.plan.version} gave this agent no shard "${shardKey(spec)}"`);
+    if (!s)
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.noShard,
+        `plan ${this.plan.version} gave this agent no shard "${shardKey(spec)}"`,
+      );
     return s;
   }
 

@@ -1,3 +1,4 @@
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import type { HostTensor } from '../runtime/index.js';
 import { PendingReplies } from '../util/pending-replies.js';
 
@@ -19,10 +20,17 @@ export class PartialWaiter {
     if (expected === 0) return Promise.resolve([]);
     // A second wait on the same key (a request id sent twice) would overwrite the first, whose timer
     // would then delete the second: refuse it before anything is scattered for it.
-    if (this.replies.has(key)) throw new Error(`already gathering ${key}: duplicate request id`);
+    if (this.replies.has(key))
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.duplicateRequestId,
+        `already gathering ${key}: duplicate request id`,
+      );
     const gathered = this.replies.wait(key, timeoutMs, () => {
       this.gathering.delete(key);
-      return new Error(`group members did not answer ${key} within ${timeoutMs} ms`);
+      return new StepRefusedError(
+        STEP_REFUSED_CODES.groupTimeout,
+        `group members did not answer ${key} within ${timeoutMs} ms`,
+      );
     });
     this.gathering.set(key, { expected, received: [] });
     return gathered;

@@ -1,3 +1,4 @@
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import { IO } from '@edgerelay/proto';
 import type { FrameOf, Hop } from '@edgerelay/proto';
 import type { Stage__Output as Stage } from '@edgerelay/proto';
@@ -45,6 +46,8 @@ function policyOf(spec: string): ExitPolicy {
  */
 export class StageExecutor {
   readonly waiter = new PartialWaiter();
+  /** Stage runs in progress, by plan version, request id and stage. */
+  private readonly running = new Set<string>();
 
   constructor(
     private readonly options: ExecutorOptions,
@@ -56,21 +59,45 @@ export class StageExecutor {
     const plan = loaded.plan;
     const stage = plan.stages[frame.stage];
     if (!stage || stage.host !== this.options.agentId) {
-      throw new Error(`stage ${frame.stage} of plan ${plan.version} is not hosted by ${this.options.agentId}`);
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.stageNotHosted,
+        `stage ${frame.stage} of plan ${plan.version} is not hosted by ${this.options.agentId}`,
+      );
     }
+    // A second run of the same stage of the same request is refused at once, whatever the timing:
+    // both would gather their group partials under the same keys and strand or mix them.
+    const run = `${plan.version}/${frame.requestId}/${frame.stage}`;
+    if (this.running.has(run)) {
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.duplicateRequestId,
+        `already running stage ${frame.stage} of ${frame.requestId}: duplicate request id`,
+      );
+    }
+    this.running.add(run);
+    try {
+      await this.runOwnStage(frame, loaded);
+    } finally {
+      this.running.delete(run);
+    }
+  }
+
+  private async runOwnStage(frame: FrameOf<'stage-input'>, loaded: LoadedPlan): Promise<void> {
+    const plan = loaded.plan;
+    const stage = plan.stages[frame.stage]!;
     const started = performance.now();
     const mask = fromWire(frame.attentionMask);
     const feeds = { [IO.attentionMask]: mask };
     let hidden: HostTensor;
     if (frame.stage === 0) {
-      if (!frame.inputIds) throw new Error('stage 0 needs token ids');
+      if (!frame.inputIds) throw new StepRefusedError(STEP_REFUSED_CODES.missingInput, 'stage 0 needs token ids');
       const ids = fromWire(frame.inputIds);
       const types = int64Tensor(new BigInt64Array(ids.data.length), ids.dims);
       hidden = (await loaded.session({ kind: 'embeddings' }).run({ [IO.inputIds]: ids, [IO.tokenTypeIds]: types }))[
         IO.hiddenOut
       ]!;
     } else {
-      if (!frame.hidden) throw new Error(`stage ${frame.stage} needs a hidden state`);
+      if (!frame.hidden)
+        throw new StepRefusedError(STEP_REFUSED_CODES.missingInput, `stage ${frame.stage} needs a hidden state`);
       hidden = fromWire(frame.hidden);
     }
     const exits = new Set(stageExitLayers(plan, stage));
@@ -137,7 +164,11 @@ export class StageExecutor {
       });
     }
     const next = plan.stages[frame.stage + 1];
-    if (!next) throw new Error(`plan ${plan.version} ends at stage ${frame.stage} without a final classifier`);
+    if (!next)
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.noFinalClassifier,
+        `plan ${plan.version} ends at stage ${frame.stage} without a final classifier`,
+      );
     await this.ports.sendToAgent(next.host, {
       type: 'stage-input',
       requestId: frame.requestId,
@@ -225,7 +256,11 @@ export class StageExecutor {
   async runScatter(frame: FrameOf<'scatter'>, loaded: LoadedPlan): Promise<FrameOf<'partial'>> {
     const stage = loaded.plan.stages.find((s) => frame.layer >= s.layerStart && frame.layer < s.layerEnd);
     const share = stage && memberShare(stage, this.options.agentId);
-    if (!share) throw new Error(`this agent holds no share of layer ${frame.layer} in plan ${loaded.version}`);
+    if (!share)
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.noShare,
+        `this agent holds no share of layer ${frame.layer} in plan ${loaded.version}`,
+      );
     const started = performance.now();
     const partial = await this.runShare(
       frame.part,

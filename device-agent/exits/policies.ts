@@ -60,7 +60,9 @@ export interface ExitDecision {
 }
 
 /** A policy string or value the policies cannot use; the message gives the accepted forms. */
-export class ExitPolicyError extends EdgeRelayError {}
+export class ExitPolicyError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_EXIT_POLICY';
+}
 
 export const POLICY_FORMS =
   'max-prob=P (0..1), entropy=T (0..1), patience=N (integer ≥ 1), dact or dact=S (slack 0..1), dact-entropy or dact-entropy=S, none';

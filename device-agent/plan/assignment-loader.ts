@@ -1,3 +1,4 @@
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import type pino from 'pino';
 import type { Assignment__Output as Assignment, Plan__Output as Plan } from '@edgerelay/proto';
 import type { ControlClient } from '../control-client.js';
@@ -51,7 +52,10 @@ export class AssignmentLoader {
   current(planVersion: number): LoadedPlan {
     if (this.previous?.version === planVersion) return this.previous;
     if (!this.loaded || this.loaded.version !== planVersion) {
-      throw new Error(`request is for plan ${planVersion} but this agent runs plan ${this.loaded?.version ?? 'none'}`);
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.wrongPlanVersion,
+        `request is for plan ${planVersion} but this agent runs plan ${this.loaded?.version ?? 'none'}`,
+      );
     }
     return this.loaded;
   }

@@ -1,3 +1,4 @@
+import { AssignmentError } from '../errors.js';
 import type { ShardSpec } from '@edgerelay/proto';
 import type { ShardSpecMessage, ShardSpecMessage__Output as ShardSpecOutput } from '@edgerelay/proto';
 
@@ -50,6 +51,6 @@ export function specFromMessage(m: ShardSpecOutput): ShardSpec {
     case 'monolithic':
       return { kind: 'monolithic', exitLogits: m.exitLogits };
     default:
-      throw new Error(`unknown shard kind "${m.kind}" in assignment`);
+      throw new AssignmentError(`unknown shard kind "${m.kind}" in assignment`);
   }
 }

@@ -1,3 +1,4 @@
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import * as ort from 'onnxruntime-node';
 import type { HostTensor } from '@edgerelay/proto';
 
@@ -52,7 +53,11 @@ export class ShardSession {
     const inputs: Record<string, ort.Tensor> = {};
     for (const name of this.inputNames) {
       const t = feeds[name];
-      if (!t) throw new Error(`shard input "${name}" was not provided (have: ${Object.keys(feeds).join(', ')})`);
+      if (!t)
+        throw new StepRefusedError(
+          STEP_REFUSED_CODES.shardInputMissing,
+          `shard input "${name}" was not provided (have: ${Object.keys(feeds).join(', ')})`,
+        );
       inputs[name] = new ort.Tensor(t.dtype, t.data, t.dims);
     }
     const results = await this.session.run(inputs);

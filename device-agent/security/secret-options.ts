@@ -3,12 +3,12 @@ import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A secret was given both as a flag and as a file; we refuse to guess which one the user meant. */
 export class SecretOptionConflictError extends EdgeRelayError {
-  readonly code = 'EDGERELAY_SECRET_OPTION_CONFLICT';
+  override readonly code = 'EDGERELAY_SECRET_OPTION_CONFLICT';
 }
 
 /** A secret file could not be read, or holds nothing. */
 export class SecretFileError extends EdgeRelayError {
-  readonly code = 'EDGERELAY_SECRET_FILE';
+  override readonly code = 'EDGERELAY_SECRET_FILE';
 }
 
 export interface SecretSpec {

@@ -17,7 +17,9 @@ export const TLS_FILES = {
 } as const;
 
 /** A file of a TLS directory is missing or unreadable. */
-export class TlsFilesError extends EdgeRelayError {}
+export class TlsFilesError extends EdgeRelayError {
+  override readonly code: string = 'EDGERELAY_TLS_FILES';
+}
 
 /** Reads one PEM file of a TLS directory, with an error that says how to make it. */
 export function readPem(dir: string, file: string): Buffer {

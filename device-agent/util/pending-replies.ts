@@ -2,7 +2,7 @@ import { EdgeRelayError } from '@edgerelay/proto';
 
 /** A second wait on a key still waited on: the first would be orphaned (its timer would end the second). */
 export class DuplicateWaitError extends EdgeRelayError {
-  readonly code = 'EDGERELAY_DUPLICATE_WAIT';
+  override readonly code = 'EDGERELAY_DUPLICATE_WAIT';
 }
 
 interface Waiter<V> {

@@ -1,7 +1,29 @@
 import WebSocket from 'ws';
+import { EdgeRelayError } from '../errors.js';
 import { decodeFrame, encodeFrame, FrameError, type Frame, type FrameOf } from '../frames.js';
 import { dataPlaneProof, newNonce, proofsEqual } from '../security/proofs.js';
 import { HANDSHAKE_MAX_BYTES, maxFrameBytesFor, setMessageLimit } from './limits.js';
+
+/** Stable codes of DataPlaneError: why dialing a data plane failed. */
+export const DATA_PLANE_ERROR_CODES = {
+  /** The socket could not be opened (refused, unreachable, reset before the handshake). */
+  unreachable: 'EDGERELAY_DATA_PLANE_UNREACHABLE',
+  /** The other side sent no challenge in time. */
+  handshakeTimeout: 'EDGERELAY_DATA_PLANE_HANDSHAKE_TIMEOUT',
+  /** The other side closed the connection before the handshake ended (e.g. it refused the proof). */
+  closed: 'EDGERELAY_DATA_PLANE_CLOSED',
+} as const;
+export type DataPlaneErrorCode = (typeof DATA_PLANE_ERROR_CODES)[keyof typeof DATA_PLANE_ERROR_CODES];
+
+/** Dialing a data-plane address failed; `code` says how. */
+export class DataPlaneError extends EdgeRelayError {
+  constructor(
+    override readonly code: DataPlaneErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export type FrameHandler = (frame: Frame, link: Link) => void;
 export type BadFrameHandler = (error: FrameError, link: Link) => void;
@@ -209,7 +231,12 @@ export function dial(
     });
     const timer = setTimeout(() => {
       socket.terminate();
-      reject(new Error(`data plane at ${address} sent no challenge within ${timeoutMs} ms`));
+      reject(
+        new DataPlaneError(
+          DATA_PLANE_ERROR_CODES.handshakeTimeout,
+          `data plane at ${address} sent no challenge within ${timeoutMs} ms`,
+        ),
+      );
     }, timeoutMs);
     const link: Link = new Link(
       socket,
@@ -232,11 +259,15 @@ export function dial(
     );
     socket.once('error', (err) => {
       clearTimeout(timer);
-      reject(new Error(`cannot reach data plane at ${address}: ${err.message}`));
+      reject(
+        new DataPlaneError(DATA_PLANE_ERROR_CODES.unreachable, `cannot reach data plane at ${address}: ${err.message}`),
+      );
     });
     socket.once('close', (code) => {
       clearTimeout(timer);
-      reject(new Error(`data plane at ${address} closed the connection (${code})`));
+      reject(
+        new DataPlaneError(DATA_PLANE_ERROR_CODES.closed, `data plane at ${address} closed the connection (${code})`),
+      );
     });
   });
 }
