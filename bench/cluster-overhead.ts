@@ -60,6 +60,8 @@ export async function benchClusterOverhead(args: { rounds: number; seqLen: numbe
       readyTimeoutMs: 300_000,
     });
     try {
+      // The agents measure their links at join time (2 MiB probes): time serving, not that.
+      await cluster.coordinator.linksMeasured();
       const samples = await interleaved(
         { reference: () => reference.classify([text]), cluster: () => classify(cluster.url, text) },
         args.rounds,
