@@ -7,8 +7,7 @@ export {
 export { type DeployProgress } from './deploy/deployer.js';
 export { loadServerCredentials } from './security/credentials.js';
 // What the `edgerelay` CLI assembled in sim/ reuses of the coordinator's command line.
-export { buildProgram } from './cli/program.js';
-export { checkArgvLength } from './cli/infer-input.js';
+export { runCommandLine } from './cli/run.js';
 export { parseProbability, parseWireDtype } from './cli/coordinator.js';
 export { parsePositiveInt } from './cli/number-options.js';
 export { deployProgressBar } from './cli/progress.js';

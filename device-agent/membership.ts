@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
+import pRetry, { AbortError } from 'p-retry';
 import type pino from 'pino';
 import type { Assignment__Output as Assignment, Capabilities } from '@edgerelay/proto';
 import type { ControlClient } from './control-client.js';
@@ -18,6 +19,8 @@ export interface MembershipOptions {
   planVersion: () => number;
   onAssignment: (assignment: Assignment) => void;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait before following up a closed assignment stream (the coordinator may just be restarting). */
 const REJOIN_DELAY_MS = 500;
@@ -39,6 +42,7 @@ export class Membership {
   private stopped = false;
   private stream: grpc.ClientReadableStream<Assignment> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopRetrying: (() => void) | undefined;
 
   constructor(
     private readonly control: ControlClient,
@@ -57,48 +61,64 @@ export class Membership {
   }
 
   private async registerLoop(): Promise<void> {
-    let delay = 200;
-    while (!this.stopped) {
-      // From here on, whatever the previous registration's stream or heartbeats report is history.
-      const epoch = ++this.epoch;
-      try {
-        const reply = await this.control.register(
-          this.options.name,
-          this.options.dataAddress,
-          this.options.capabilities,
-          this.options.cachedShards(),
-          this.options.clusterToken,
-          this.instanceId,
-        );
-        if (this.stopped) return;
-        this.agentId = reply.agentId;
-        this.watch(epoch);
-        this.startHeartbeat(epoch, reply.heartbeatIntervalMs || 1000);
-        this.options.logger.info({ agentId: reply.agentId }, 'registered with the coordinator');
-        return;
-      } catch (err) {
-        const e = err as { code?: number; details?: string; message: string };
-        if (e.code === grpc.status.PERMISSION_DENIED || e.code === grpc.status.UNAUTHENTICATED) {
-          // A wrong token stays wrong: say so plainly, keep retrying slowly.
-          this.options.logger.error(
-            { err: e.details ?? e.message },
-            'the coordinator refused this agent: check --cluster-token',
-          );
-          delay = MAX_RETRY_DELAY_MS;
-        } else if (e.code === grpc.status.ALREADY_EXISTS) {
-          // Another process runs under our name; we take over only once it is gone.
-          this.options.logger.error(
-            { err: e.details ?? e.message },
-            'another agent is already connected under this name: give this one another --name',
-          );
-          delay = MAX_RETRY_DELAY_MS;
-        } else {
-          this.options.logger.warn({ err: e.message }, `coordinator not reachable; retrying in ${delay} ms`);
-        }
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-      }
+    const stop = new AbortController();
+    this.stopRetrying = () => stop.abort();
+    try {
+      // Exponential backoff with jitter (p-retry): agents that lost the coordinator together (it
+      // restarted) do not all come back in the same millisecond.
+      await pRetry(() => this.registerOnce(), {
+        retries: Number.POSITIVE_INFINITY,
+        factor: 2,
+        minTimeout: 200,
+        maxTimeout: MAX_RETRY_DELAY_MS,
+        randomize: true,
+        signal: stop.signal,
+        onFailedAttempt: async ({ error }) => {
+          const e = error as Error & { code?: number; details?: string };
+          if (e.code === grpc.status.PERMISSION_DENIED || e.code === grpc.status.UNAUTHENTICATED) {
+            // A wrong token stays wrong: say so plainly, keep retrying slowly.
+            this.options.logger.error(
+              { err: e.details ?? e.message },
+              'the coordinator refused this agent: check --cluster-token',
+            );
+            await sleep(MAX_RETRY_DELAY_MS);
+          } else if (e.code === grpc.status.ALREADY_EXISTS) {
+            // Another process runs under our name; we take over only once it is gone.
+            this.options.logger.error(
+              { err: e.details ?? e.message },
+              'another agent is already connected under this name: give this one another --name',
+            );
+            await sleep(MAX_RETRY_DELAY_MS);
+          } else {
+            this.options.logger.warn({ err: e.message }, 'coordinator not reachable; retrying');
+          }
+        },
+      });
+    } catch (err) {
+      if (!this.stopped) throw err;
+    } finally {
+      this.stopRetrying = undefined;
     }
+  }
+
+  /** One registration: a new epoch, then Register, the assignment stream and heartbeats. */
+  private async registerOnce(): Promise<void> {
+    if (this.stopped) throw new AbortError('agent stopping');
+    // From here on, whatever the previous registration's stream or heartbeats report is history.
+    const epoch = ++this.epoch;
+    const reply = await this.control.register(
+      this.options.name,
+      this.options.dataAddress,
+      this.options.capabilities,
+      this.options.cachedShards(),
+      this.options.clusterToken,
+      this.instanceId,
+    );
+    if (this.stopped) return;
+    this.agentId = reply.agentId;
+    this.watch(epoch);
+    this.startHeartbeat(epoch, reply.heartbeatIntervalMs || 1000);
+    this.options.logger.info({ agentId: reply.agentId }, 'registered with the coordinator');
   }
 
   private current(epoch: number): boolean {
@@ -141,6 +161,7 @@ export class Membership {
 
   stop(): void {
     this.stopped = true;
+    this.stopRetrying?.();
     clearInterval(this.heartbeatTimer);
     this.stream?.cancel();
   }
