@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { projectRoot } from '../sim/cli/paths.js';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
-import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
-import { ReferenceRunner } from '../coordinator/reference/index.js';
-import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { startSimCluster } from '../sim/index.js';
 import { runChaos } from '../sim/chaos.js';
+import { referenceAnswers } from './models.js';
 import { writePlanFile } from './plan-files.js';
 
 /** 3-stage pipeline on the bundled model; one agent killed (or frozen) partway through the traffic. */
@@ -19,9 +17,7 @@ export async function benchChaos(args: {
   const texts = readLabelledTsv(path.join(model, 'dev.tsv'))
     .map((e) => e.sentence)
     .slice(0, 100);
-  const runner = await ReferenceRunner.create(await loadCheckpoint(model), loadTokenizer(model), { threads: 1 });
-  const expected = new Map((await runner.classify(texts, 16)).map((r) => [r.text, { label: r.label, score: r.score }]));
-  await runner.release();
+  const expected = await referenceAnswers(model, texts);
   const plan = writePlanFile({
     stages: [
       { layers: [0, 2], host: 'agent-0' },

@@ -2,11 +2,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { projectRoot } from '../sim/cli/paths.js';
-import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
-import { ReferenceRunner } from '../coordinator/reference/index.js';
-import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { startSimCluster } from '../sim/index.js';
 import { runSoak, type SoakMinute, type SoakReport } from '../sim/soak.js';
+import { referenceAnswers } from './models.js';
 import { writePlanFile } from './plan-files.js';
 
 const POLICIES = ['none', 'max-prob=0.9', 'patience=2', 'entropy=0.2', 'dact'];
@@ -69,9 +67,7 @@ export function memoryTrends(
 export async function benchSoak(args: { minutes: number; concurrency: number; json?: boolean }): Promise<void> {
   const model = path.join(projectRoot(), 'models', 'sst2-bert-6L-256H');
   const texts = textsOfAllLengths(readLabelledTsv(path.join(model, 'dev.tsv')).map((e) => e.sentence));
-  const runner = await ReferenceRunner.create(await loadCheckpoint(model), loadTokenizer(model), { threads: 1 });
-  const expected = new Map((await runner.classify(texts, 16)).map((r) => [r.text, { label: r.label, score: r.score }]));
-  await runner.release();
+  const expected = await referenceAnswers(model, texts);
   // A pipeline stage and a HALP group: kills and stalls hit a stage host and group members alike.
   const plan = writePlanFile({
     stages: [

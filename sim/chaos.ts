@@ -1,3 +1,4 @@
+import { classifyOutcome, countOutcome, type OutcomeCounts } from './outcome.js';
 import type { SimCluster } from './cluster.js';
 
 export interface ChaosOptions {
@@ -12,17 +13,8 @@ export interface ChaosOptions {
   expected?: Map<string, { label: string; score: number }>;
 }
 
-export interface ChaosReport {
+export interface ChaosReport extends OutcomeCounts {
   requests: number;
-  /** Answered with the reference's label and score (within 1e-4). */
-  answered: number;
-  /** Answered from an early exit because later stages failed (flagged degraded). */
-  degraded: number;
-  /** Explicit retryable errors (503 with Retry-After). */
-  failedRetryable: number;
-  /** Neither an answer nor an explicit retryable error: dropped connections, 5xx other than 503, wrong answers. */
-  lost: number;
-  wrong: number;
   /** From the failure until the first request sent after it was answered. */
   recoveryMs: number;
   p99Ms: number;
@@ -63,38 +55,12 @@ export async function runChaos(cluster: SimCluster, options: ChaosOptions): Prom
     const started = performance.now();
     const sentAfterFailure = failedAt !== undefined;
     try {
-      const res = await fetch(`${cluster.url}/v1/classify`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ inputs: text }),
+      const { outcome, responded } = await classifyOutcome(cluster.url, text, {
+        expected: options.expected?.get(text),
       });
-      const latency = performance.now() - started;
-      latencies.push(latency);
-      if (res.status === 503 && res.headers.get('retry-after')) {
-        await res.arrayBuffer();
-        report.failedRetryable++;
-        return;
-      }
-      if (res.status !== 200) {
-        await res.arrayBuffer();
-        report.lost++;
-        return;
-      }
-      const body = (await res.json()) as { label: string; score: number }[][];
-      if (res.headers.get('x-edgerelay-degraded') === 'true') {
-        report.degraded++;
-        return;
-      }
-      const expected = options.expected?.get(text);
-      if (expected && (body[0]![0]!.label !== expected.label || Math.abs(body[0]![0]!.score - expected.score) > 1e-4)) {
-        report.wrong++;
-        report.lost++;
-        return;
-      }
-      report.answered++;
-      if (sentAfterFailure && recoveredAt === undefined) recoveredAt = performance.now();
-    } catch {
-      report.lost++;
+      if (responded) latencies.push(performance.now() - started);
+      countOutcome(report, outcome);
+      if (outcome === 'answered' && sentAfterFailure && recoveredAt === undefined) recoveredAt = performance.now();
     } finally {
       completed++;
       if (completed === options.failAfter && failedAt === undefined) inject();

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { startAgentProcess } from './agent-process.js';
+import { classifyOutcome, countOutcome, type OutcomeCounts } from './outcome.js';
 import type { SimCluster } from './cluster.js';
 
 export interface SoakOptions {
@@ -20,12 +21,8 @@ export interface SoakOptions {
   onMinute?: (minute: SoakMinute) => void;
 }
 
-export interface SoakMinute {
+export interface SoakMinute extends OutcomeCounts {
   minute: number;
-  answered: number;
-  degraded: number;
-  failedRetryable: number;
-  lost: number;
   planActivations: number;
   /** Peak resident memory in MB by process name (coordinator, agent-0, ...). */
   peakRssMB: Record<string, number>;
@@ -35,13 +32,8 @@ export interface SoakMinute {
   faults: string[];
 }
 
-export interface SoakReport {
+export interface SoakReport extends OutcomeCounts {
   requests: number;
-  answered: number;
-  degraded: number;
-  failedRetryable: number;
-  lost: number;
-  wrong: number;
   faults: number;
   planActivations: number;
   minutes: SoakMinute[];
@@ -102,6 +94,7 @@ export async function runSoak(cluster: SimCluster, options: SoakOptions): Promis
       degraded: 0,
       failedRetryable: 0,
       lost: 0,
+      wrong: 0,
       planActivations: 0,
       peakRssMB: {},
       coordinatorLoopDelayMaxMs: 0,
@@ -114,44 +107,13 @@ export async function runSoak(cluster: SimCluster, options: SoakOptions): Promis
     const text = options.texts[i % options.texts.length]!;
     const policy = options.policies[i % options.policies.length]!;
     report.requests++;
-    try {
-      const res = await fetch(`${cluster.url}/v1/classify`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }),
-        signal: AbortSignal.timeout(60_000),
-      });
-      if (res.status === 503 && res.headers.get('retry-after')) {
-        await res.arrayBuffer();
-        report.failedRetryable++;
-        minute.failedRetryable++;
-        return;
-      }
-      if (res.status !== 200) {
-        await res.arrayBuffer();
-        report.lost++;
-        minute.lost++;
-        return;
-      }
-      const body = (await res.json()) as { label: string; score: number }[][];
-      if (res.headers.get('x-edgerelay-degraded') === 'true') {
-        report.degraded++;
-        minute.degraded++;
-        return;
-      }
-      const expected = policy === 'none' ? options.expected?.get(text) : undefined;
-      if (expected && (body[0]![0]!.label !== expected.label || Math.abs(body[0]![0]!.score - expected.score) > 1e-4)) {
-        report.wrong++;
-        report.lost++;
-        minute.lost++;
-        return;
-      }
-      report.answered++;
-      minute.answered++;
-    } catch {
-      report.lost++;
-      minute.lost++;
-    }
+    const { outcome } = await classifyOutcome(cluster.url, text, {
+      parameters: { exit_policy: policy },
+      expected: policy === 'none' ? options.expected?.get(text) : undefined,
+      timeoutMs: 60_000,
+    });
+    countOutcome(report, outcome);
+    countOutcome(minute, outcome);
   };
   const worker = async () => {
     while (Date.now() < endAt) await one(next++);
