@@ -56,6 +56,7 @@ program
   .option('--minutes <n>', 'how long', int, 10)
   .option('--concurrency <n>', 'concurrent clients', int, 16)
   .option('--json', 'one JSON document with the totals, every minute and the memory trends')
-  .action((opts: { minutes: number; concurrency: number; json?: boolean }) => benchSoak(opts));
+  .option('--no-faults', 'the same load with no fault injected (the control run for the memory trends)')
+  .action((opts: { minutes: number; concurrency: number; json?: boolean; faults: boolean }) => benchSoak(opts));
 
 await program.parseAsync(process.argv);

@@ -64,7 +64,12 @@ export function memoryTrends(
   });
 }
 
-export async function benchSoak(args: { minutes: number; concurrency: number; json?: boolean }): Promise<void> {
+export async function benchSoak(args: {
+  minutes: number;
+  concurrency: number;
+  json?: boolean;
+  faults: boolean;
+}): Promise<void> {
   const model = path.join(projectRoot(), 'models', 'sst2-bert-6L-256H');
   const texts = textsOfAllLengths(readLabelledTsv(path.join(model, 'dev.tsv')).map((e) => e.sentence));
   const expected = await referenceAnswers(model, texts);
@@ -87,7 +92,10 @@ export async function benchSoak(args: { minutes: number; concurrency: number; js
   if (!args.json) {
     process.stdout.write(
       `soak: ${args.minutes} min, concurrency ${args.concurrency}, ${texts.length} texts of all lengths, policies ${POLICIES.join(', ')}; ` +
-        `each minute one agent killed and restarted, one stalled ${heartbeatTimeoutMs + 1800} ms, one 60 MB frame before any handshake (${os.cpus().length} cores)\n\n`,
+        (args.faults
+          ? `each minute one agent killed and restarted, one stalled ${heartbeatTimeoutMs + 1800} ms, one 60 MB frame before any handshake`
+          : 'no faults (control run)') +
+        ` (${os.cpus().length} cores)\n\n`,
     );
   }
   let report: SoakReport;
@@ -99,6 +107,7 @@ export async function benchSoak(args: { minutes: number; concurrency: number; js
       policies: POLICIES,
       expected,
       stallMs: heartbeatTimeoutMs + 1800,
+      injectFaults: args.faults,
       onMinute: args.json ? undefined : printMinute,
     });
   } finally {

@@ -16,6 +16,8 @@ export interface SoakOptions {
   expected?: Map<string, { label: string; score: number }>;
   /** How long a stalled agent stays stopped: past the coordinator's heartbeat allowance. */
   stallMs: number;
+  /** false: the same load and sampling with no fault at all (the control run for memory trends). */
+  injectFaults?: boolean;
   /** Size of the unauthenticated message sent to an agent's data plane. */
   oversizedBytes?: number;
   onMinute?: (minute: SoakMinute) => void;
@@ -150,6 +152,11 @@ export async function runSoak(cluster: SimCluster, options: SoakOptions): Promis
         if (wait > 0) await sleep(wait);
         return Date.now() < endAt;
       };
+      if (options.injectFaults === false) {
+        if (!(await at(60_000))) break;
+        closeMinute();
+        continue;
+      }
       const victims = {
         kill: names[m % names.length]!,
         stall: names[(m + 1) % names.length]!,
