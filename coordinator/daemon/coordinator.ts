@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import type pino from 'pino';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { startHttpApi, type HttpApi } from '../api/index.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
@@ -8,7 +7,8 @@ import type { Checkpoint } from '../checkpoint/types.js';
 import { ClusterAuth } from '../cluster/auth.js';
 import { controlHandlers, startControlServer } from '../cluster/control-service.js';
 import { AgentRegistry } from '../cluster/registry.js';
-import { deployPlan, type DeployProgress } from '../deploy/deployer.js';
+import { deployPlan } from '../deploy/deployer.js';
+import type { CoordinatorOptions } from './options.js';
 import { ShardStore } from '../deploy/shard-store.js';
 import {
   linkProfile,
@@ -17,7 +17,6 @@ import {
   validatePlan,
   type PlanFile,
   type PlanModelInfo,
-  type PlanSettings,
 } from '../planning/index.js';
 import { ClusterBackend } from '../serving/cluster-backend.js';
 import { surveyLinks } from './link-survey.js';
@@ -45,41 +44,6 @@ export class CoordinatorError extends EdgeRelayError {
   ) {
     super(message);
   }
-}
-
-export interface CoordinatorOptions {
-  modelDir: string;
-  host: string;
-  grpcPort: number;
-  httpPort: number;
-  planFile?: string;
-  /** Plan as soon as this many agents are connected (ignored with a plan file: its agents are waited for). */
-  minAgents: number;
-  settings: PlanSettings;
-  requestTimeoutMs: number;
-  deployTimeoutMs: number;
-  /** Agents heartbeat this often; one silent for heartbeatTimeoutMs is considered dead. */
-  heartbeatIntervalMs?: number;
-  heartbeatTimeoutMs?: number;
-  /** Requests in flight at once before the API answers 503. */
-  maxInFlight?: number;
-  /** Shared secret agents must prove to join; undefined runs an open cluster (with a warning). */
-  clusterToken?: string;
-  /** Clients must send `Authorization: Bearer <apiKey>` when set. */
-  apiKey?: string;
-  /** What the planner optimises (default latency). */
-  objective?: 'latency' | 'throughput';
-  /** Sequence length the planner sizes work for (default: min(128, max positions)). */
-  planSeqLen?: number;
-  /** Link between two agents, e.g. from a cluster file; gigabit when absent. */
-  links?: (a: string, b: string) => { bandwidthBytesPerSec: number; latencyMs: number } | undefined;
-  /** Calibration file for `exitPolicy: 'calibrated'` (default: <model>/edgerelay-calibration.json). */
-  calibrationFile?: string;
-  /** gRPC server credentials (mutual TLS); insecure when undefined. */
-  grpcCredentials?: grpc.ServerCredentials;
-  maxLength?: number;
-  logger: pino.Logger;
-  progress?: DeployProgress;
 }
 
 /**
