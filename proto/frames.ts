@@ -162,6 +162,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     cacheCorruptions: count.optional().default(0),
     /** data-plane bytes this agent has sent since it started */
     bytesSent: count,
+    /** request steps accepted and not finished now (waiting or running): the agent's queue depth */
+    stepsInFlight: count.optional().default(0),
   }),
 ]);
 export type Frame = z.infer<typeof frameSchema>;

@@ -142,7 +142,7 @@ describe('data-plane message limits', () => {
 });
 
 describe('the stats frame', () => {
-  it("carries the failure and cache-corruption counters, and reads an older agent's frame without them as 0", () => {
+  it("carries the failure, cache-corruption and queue-depth counters, and reads an older agent's frame without them as 0", () => {
     const base = {
       type: 'stats' as const,
       requestId: 'r',
@@ -153,13 +153,15 @@ describe('the stats frame', () => {
       layersRun: 4,
       bytesSent: 5,
     };
-    const sent = decodeFrame(encodeFrame({ ...base, failures: 7, cacheCorruptions: 2 }));
+    const sent = decodeFrame(encodeFrame({ ...base, failures: 7, cacheCorruptions: 2, stepsInFlight: 3 }));
     assert.ok(sent.type === 'stats');
     assert.equal(sent.failures, 7);
     assert.equal(sent.cacheCorruptions, 2);
+    assert.equal(sent.stepsInFlight, 3);
     const older = decodeFrame(encodeFrame(base as Frame));
     assert.ok(older.type === 'stats');
     assert.equal(older.failures, 0);
     assert.equal(older.cacheCorruptions, 0);
+    assert.equal(older.stepsInFlight, 0);
   });
 });

@@ -40,6 +40,16 @@ export interface HttpApiOptions {
    * connection is closed. Only receiving counts: the time spent classifying does not.
    */
   receiveTimeoutMs?: number;
+  /** Serves GET /metrics (behind the API key when one is set) and hears the classify endpoint's statuses. */
+  metrics?: MetricsEndpoint;
+}
+
+/** The Prometheus side of the API: the exposition text, and a tally of classify responses. */
+export interface MetricsEndpoint {
+  readonly contentType: string;
+  text(): Promise<string>;
+  /** A classify response went out; 503s say why (no plan yet, or overload/deadline). */
+  observeHttpResponse(status: number, rejectedReason?: 'not_ready' | 'unavailable'): void;
 }
 
 /** Node's own defaults hold a trickled body for 5 minutes; a 1 MiB body needs far less even on a slow link. */
@@ -59,6 +69,7 @@ export interface HttpApi {
 
 export const CLASSIFY_PATH = '/v1/classify';
 export const HEALTH_PATH = '/healthz';
+export const METRICS_PATH = '/metrics';
 /** Retry-After while no plan is deployed: deployment takes seconds, not milliseconds. */
 const NOT_READY_RETRY_AFTER_S = 5;
 /** How long close() lets in-flight requests finish before cutting their connections. */
@@ -92,6 +103,8 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
   const log = options.logger;
   const parse = classifyRequestParser(limits);
   let closing: Promise<void> | undefined;
+  /** Responses refused with 503 because no plan is deployed yet (the metrics tell that apart from overload). */
+  const notReady = new WeakSet<ServerResponse>();
 
   async function route(req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
     const path = pathOf(req.url);
@@ -102,10 +115,20 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       send(res, 200, { status: 'ok', ready: backend.isReady(), ...backend.health?.() });
       return;
     }
-    if (options.apiKey && path === CLASSIFY_PATH && !bearerMatches(req.headers.authorization, options.apiKey)) {
+    const guarded = path === CLASSIFY_PATH || (path === METRICS_PATH && options.metrics);
+    if (options.apiKey && guarded && !bearerMatches(req.headers.authorization, options.apiKey)) {
       throw new HttpApiError(401, 'missing or wrong API key: send Authorization: Bearer <key>', {
         'WWW-Authenticate': 'Bearer',
       });
+    }
+    if (path === METRICS_PATH && options.metrics) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        throw new HttpApiError(405, `${METRICS_PATH} only accepts GET`, { Allow: 'GET, HEAD' });
+      }
+      const text = await options.metrics.text();
+      res.writeHead(200, { 'content-type': options.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
     }
     if (path !== CLASSIFY_PATH) {
       throw new HttpApiError(404, `no endpoint at ${path.slice(0, 200)}; POST ${CLASSIFY_PATH} to classify text`);
@@ -116,6 +139,7 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     requireJsonContentType(req.headers['content-type']);
     // Before reading the body: a client polling an undeployed cluster should not upload its texts each time.
     if (!backend.isReady()) {
+      notReady.add(res);
       throw new ServiceUnavailableError(
         'the cluster has no deployed plan yet; retry once a plan is deployed',
         NOT_READY_RETRY_AFTER_S,
@@ -196,6 +220,12 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       // Aborted clients show up as ClientGoneError in readBody or as a destroyed response; never as a crash.
       req.on('error', () => {});
       res.on('error', (err) => log?.debug({ err }, 'response stream error'));
+      const metrics = options.metrics;
+      if (metrics && pathOf(req.url) === CLASSIFY_PATH) {
+        res.on('finish', () =>
+          metrics.observeHttpResponse(res.statusCode, notReady.has(res) ? 'not_ready' : 'unavailable'),
+        );
+      }
       route(req, res, started)
         .catch((err: unknown) => sendError(res, err))
         .catch((err: unknown) => {

@@ -20,6 +20,8 @@ import {
 } from '../planning/index.js';
 import { ClusterBackend } from '../serving/cluster-backend.js';
 import { surveyLinks } from './link-survey.js';
+import { coordinatorMetricsSources } from './metrics-sources.js';
+import { CoordinatorMetrics } from '../metrics/index.js';
 import { choosePlan } from './plan-choice.js';
 import { Dispatcher } from '../serving/dispatcher.js';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -55,6 +57,8 @@ export class Coordinator {
   private checkpoint!: Checkpoint;
   private store!: ShardStore;
   private dispatcher!: Dispatcher;
+  /** Prometheus metrics, served at /metrics; created in start(). */
+  metrics!: CoordinatorMetrics;
   private grpcServer: grpc.Server | undefined;
   private api: HttpApi | undefined;
   private planFile: PlanFile | undefined;
@@ -125,7 +129,16 @@ export class Coordinator {
     );
     this.grpcServer = control.server;
     this.grpcPort = control.port;
+    this.metrics = new CoordinatorMetrics(
+      coordinatorMetricsSources({
+        registry: this.registry,
+        dispatcher: this.dispatcher,
+        measuredLinks: this.measuredLinks,
+      }),
+    );
+    this.dispatcher.on('unhealthy', () => this.metrics.observePlanFailure());
     const backend = new ClusterBackend(tokenizer, this.dispatcher, {
+      observer: this.metrics,
       labels: this.checkpoint.config.labels,
       maxLength: this.options.maxLength ?? Math.min(this.checkpoint.config.maxPositions, 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
@@ -136,6 +149,7 @@ export class Coordinator {
       host: this.options.host,
       logger,
       apiKey: this.options.apiKey,
+      metrics: this.metrics,
     });
     this.registry.on('changed', (e: { joined?: string; left?: string; reason?: string; graceful?: boolean }) =>
       this.onMembershipChange(e),
@@ -239,9 +253,10 @@ export class Coordinator {
     }, 100);
   }
 
-  private makePlan(): Plan | undefined {
+  private makePlan(onRepair: () => void): Plan | undefined {
     const { config } = this.checkpoint;
     return choosePlan({
+      onRepair,
       agents: this.registry.connected(),
       active: this.activePlan,
       departed: this.departed,
@@ -318,12 +333,13 @@ export class Coordinator {
 
   private async replan(): Promise<void> {
     if (this.pinned) return; // an applied plan stays until membership changes (which unpins it)
-    const plan = this.makePlan();
+    let kind: 'full' | 'repair' = 'full';
+    const plan = this.makePlan(() => (kind = 'repair'));
     if (!plan) return;
-    await this.deployAndActivate(plan);
+    await this.deployAndActivate(plan, kind);
   }
 
-  private async deployAndActivate(proposed: Plan): Promise<void> {
+  private async deployAndActivate(proposed: Plan, kind: 'full' | 'repair' = 'full'): Promise<void> {
     // Every connected agent is an endpoint of every plan, whether or not it holds a shard.
     const plan = completePlan({
       ...proposed,
@@ -350,6 +366,7 @@ export class Coordinator {
       dataPlaneKey,
     });
     await this.dispatcher.activate(plan, dataPlaneKey);
+    this.metrics.observePlanActivated(kind);
     this.departed.clear();
     this.joinedSincePlan = false;
     this.linkMeasurement = this.measureLinksOnce().catch((err: Error) =>

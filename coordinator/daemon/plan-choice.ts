@@ -33,6 +33,8 @@ export interface PlanChoiceInputs {
   objective: 'latency' | 'throughput';
   seqLen: number;
   logger: pino.Logger;
+  /** Told when the plan chosen is a repair of the active one around failed agents. */
+  onRepair?: () => void;
 }
 
 /**
@@ -48,6 +50,7 @@ export function choosePlan(x: PlanChoiceInputs): Plan | undefined {
     const repaired = failed.size > 0 ? repairPlan(active, failed, x.nextVersion) : undefined;
     if (repaired) {
       logger.warn({ failed: [...failed] }, 'repairing the plan around failed agents');
+      x.onRepair?.();
       return repaired;
     }
     if (failed.size === 0) return undefined; // the agents that left held no part of the plan

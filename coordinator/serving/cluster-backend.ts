@@ -20,6 +20,15 @@ export interface ClusterBackendOptions {
   retryBackoffMs?: number;
   /** Agents connected now, for /healthz; the daemon's registry knows, the dispatcher does not. */
   agentsConnected?: () => number;
+  /** Told how every text ended (the coordinator's metrics). */
+  observer?: RequestObserver;
+}
+
+/** Hears how each text ended: answered (maybe degraded), unavailable (no plan or overload in time) or failed. */
+export interface RequestObserver {
+  observeOutcome(outcome: ClassificationOutcome): void;
+  observeFailure(outcome: 'unavailable' | 'failed', elapsedMs: number): void;
+  observeRetry(): void;
 }
 
 /** Retry-After of a request shed for overload: in-flight requests finish in well under a second. */
@@ -67,7 +76,24 @@ export class ClusterBackend implements ClassifierBackend {
   async classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
     // Every text is encoded before any is sent, so a refused over-long text costs the cluster nothing.
     const encoded = texts.map((t, i) => this.encode(t, i, options.truncate ?? true));
-    return Promise.all(encoded.map((e) => this.classifyOne(e, options)));
+    return Promise.all(encoded.map((e) => this.observed(e, options)));
+  }
+
+  private async observed(request: EncodedRequest, options: ClassifyOptions): Promise<ClassificationOutcome> {
+    const observer = this.options.observer;
+    if (!observer) return this.classifyOne(request, options);
+    const started = performance.now();
+    try {
+      const outcome = await this.classifyOne(request, options);
+      observer.observeOutcome(outcome);
+      return outcome;
+    } catch (err) {
+      observer.observeFailure(
+        err instanceof BackendUnavailableError ? 'unavailable' : 'failed',
+        performance.now() - started,
+      );
+      throw err;
+    }
   }
 
   /** Token ids that fit the model's positions, or InputTooLongError when cutting is not allowed. */
@@ -121,6 +147,7 @@ export class ClusterBackend implements ClassifierBackend {
             OVERLOAD_RETRY_AFTER_S,
           );
         }
+        this.options.observer?.observeRetry();
         // The plan is broken: wait for the next one. Otherwise a transient error: brief pause.
         if (!this.dispatcher.servable)
           await this.dispatcher.waitForPlanAfter(active.version, deadline - performance.now());

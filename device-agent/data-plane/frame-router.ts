@@ -80,6 +80,7 @@ export class FrameRouter {
           agent: this.parts.agentName,
           ...this.parts.stats,
           bytesSent: this.parts.counters.bytesSent,
+          stepsInFlight: this.parts.admission.inFlight,
         });
         return;
       default:

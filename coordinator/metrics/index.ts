@@ -1,0 +1,7 @@
+export {
+  AGENT_STATES,
+  CoordinatorMetrics,
+  type AgentState,
+  type MetricsSources,
+  type RequestOutcomeLabel,
+} from './coordinator-metrics.js';
