@@ -5,6 +5,8 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { FIXTURE_DIR } from './helpers/fixture.js';
 import { writePlan } from './helpers/plans.js';
+import { edgerelay } from './helpers/cli.js';
+import type { ClusterView } from '../coordinator/daemon/cluster-view.js';
 
 const API_KEY = 'metrics-test-key';
 const auth = { authorization: `Bearer ${API_KEY}` };
@@ -113,6 +115,36 @@ describe('Prometheus metrics at GET /metrics on a running cluster', function () 
     assert.equal(sum(after, 'edgerelay_agents', { state: 'serving' }), 2);
     assert.equal(sum(after, 'edgerelay_plan_version'), plan.version);
     assert.equal(sum(after, 'edgerelay_requests_in_flight'), 0);
+  });
+
+  it('edgerelay status shows the agents, stages and the recent answers the metrics counted', async function () {
+    const families = await scrape(cluster);
+    const json = await edgerelay(['status', '--coordinator', cluster.url, '--api-key', API_KEY, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const view = JSON.parse(json.stdout) as ClusterView;
+    assert.deepEqual(
+      view.agents.map((a) => [a.id, a.state]),
+      [
+        ['agent-0', 'serving'],
+        ['agent-1', 'serving'],
+      ],
+    );
+    assert.deepEqual(
+      view.stages.map((s) => [s.layers, s.host]),
+      [
+        [[0, 3], 'agent-0'],
+        [[3, 6], 'agent-1'],
+      ],
+    );
+    assert.equal(view.recent.requests, sum(families, 'edgerelay_requests_total'));
+    assert.equal(view.planVersion, sum(families, 'edgerelay_plan_version'));
+    const text = await edgerelay(['status', '--coordinator', cluster.url, '--api-key', API_KEY]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /agent-0\s+serving/);
+    assert.match(text.stdout, /recent 18 requests: p50 [\d.]+ ms/);
+    const refused = await edgerelay(['status', '--coordinator', cluster.url]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /needs the cluster's API key: pass --api-key/);
   });
 
   it('marks a killed agent of the plan down and counts the repair', async function () {

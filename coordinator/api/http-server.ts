@@ -42,6 +42,8 @@ export interface HttpApiOptions {
   receiveTimeoutMs?: number;
   /** Serves GET /metrics (behind the API key when one is set) and hears the classify endpoint's statuses. */
   metrics?: MetricsEndpoint;
+  /** Serves GET /v1/cluster (behind the API key when one is set): the topology and recent traffic, as JSON. */
+  clusterView?: () => unknown;
 }
 
 /** The Prometheus side of the API: the exposition text, and a tally of classify responses. */
@@ -70,6 +72,7 @@ export interface HttpApi {
 export const CLASSIFY_PATH = '/v1/classify';
 export const HEALTH_PATH = '/healthz';
 export const METRICS_PATH = '/metrics';
+export const CLUSTER_PATH = '/v1/cluster';
 /** Retry-After while no plan is deployed: deployment takes seconds, not milliseconds. */
 const NOT_READY_RETRY_AFTER_S = 5;
 /** How long close() lets in-flight requests finish before cutting their connections. */
@@ -115,7 +118,10 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       send(res, 200, { status: 'ok', ready: backend.isReady(), ...backend.health?.() });
       return;
     }
-    const guarded = path === CLASSIFY_PATH || (path === METRICS_PATH && options.metrics);
+    const guarded =
+      path === CLASSIFY_PATH ||
+      (path === METRICS_PATH && options.metrics) ||
+      (path === CLUSTER_PATH && options.clusterView);
     if (options.apiKey && guarded && !bearerMatches(req.headers.authorization, options.apiKey)) {
       throw new HttpApiError(401, 'missing or wrong API key: send Authorization: Bearer <key>', {
         'WWW-Authenticate': 'Bearer',
@@ -128,6 +134,13 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       const text = await options.metrics.text();
       res.writeHead(200, { 'content-type': options.metrics.contentType, 'content-length': Buffer.byteLength(text) });
       res.end(text);
+      return;
+    }
+    if (path === CLUSTER_PATH && options.clusterView) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        throw new HttpApiError(405, `${CLUSTER_PATH} only accepts GET`, { Allow: 'GET, HEAD' });
+      }
+      send(res, 200, options.clusterView());
       return;
     }
     if (path !== CLASSIFY_PATH) {

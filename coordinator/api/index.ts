@@ -2,6 +2,7 @@ export * from './backend.js';
 export * from './http-errors.js';
 export {
   CLASSIFY_PATH,
+  CLUSTER_PATH,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_RECEIVE_TIMEOUT_MS,
   HEALTH_PATH,

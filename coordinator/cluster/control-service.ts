@@ -101,7 +101,8 @@ export function controlHandlers(
     },
     Heartbeat(call, callback) {
       if (refuse(call)) return callback(null, { known: false, planVersion: 0 });
-      const record = registry.seen(call.request.agentId);
+      const { agentId, loadAverage, memoryFreeBytes } = call.request;
+      const record = registry.seen(agentId, { loadAverage, memoryFreeBytes: Number(memoryFreeBytes) });
       callback(null, { known: !!record, planVersion: record?.readyVersion ?? 0 });
     },
     WatchAssignments(call) {

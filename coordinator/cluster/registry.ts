@@ -26,6 +26,8 @@ export interface AgentRecord {
    * sessions synchronously): until this time it gets a longer heartbeat allowance.
    */
   loadingUntilMs?: number;
+  /** Load and free memory from the latest heartbeat (the registration's figures until one arrives). */
+  load?: { loadAverage: number; memoryFreeBytes: number };
 }
 
 /**
@@ -109,9 +111,13 @@ export class AgentRegistry extends EventEmitter {
     this.emit('changed', { left: id, graceful: true, reason: 'it is shutting down' });
   }
 
-  seen(id: string): AgentRecord | undefined {
+  /** A heartbeat: the agent is alive, and (when it says) this is its load now. */
+  seen(id: string, load?: { loadAverage: number; memoryFreeBytes: number }): AgentRecord | undefined {
     const record = this.agents.get(id);
-    if (record) record.lastSeenMs = Date.now();
+    if (record) {
+      record.lastSeenMs = Date.now();
+      if (load) record.load = load;
+    }
     return record;
   }
 

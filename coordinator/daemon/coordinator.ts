@@ -20,8 +20,7 @@ import {
 } from '../planning/index.js';
 import { ClusterBackend } from '../serving/cluster-backend.js';
 import { surveyLinks } from './link-survey.js';
-import { coordinatorMetricsSources } from './metrics-sources.js';
-import { CoordinatorMetrics } from '../metrics/index.js';
+import { createOperatorView, type OperatorView } from './operator-view.js';
 import { choosePlan } from './plan-choice.js';
 import { Dispatcher } from '../serving/dispatcher.js';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -57,8 +56,8 @@ export class Coordinator {
   private checkpoint!: Checkpoint;
   private store!: ShardStore;
   private dispatcher!: Dispatcher;
-  /** Prometheus metrics, served at /metrics; created in start(). */
-  metrics!: CoordinatorMetrics;
+  /** Prometheus metrics (/metrics), recent answers and the cluster view (/v1/cluster); created in start(). */
+  operator!: OperatorView;
   private grpcServer: grpc.Server | undefined;
   private api: HttpApi | undefined;
   private planFile: PlanFile | undefined;
@@ -129,18 +128,24 @@ export class Coordinator {
     );
     this.grpcServer = control.server;
     this.grpcPort = control.port;
-    this.metrics = new CoordinatorMetrics(
-      coordinatorMetricsSources({
-        registry: this.registry,
-        dispatcher: this.dispatcher,
-        measuredLinks: this.measuredLinks,
-      }),
-    );
-    this.dispatcher.on('unhealthy', () => this.metrics.observePlanFailure());
+    const { config } = this.checkpoint;
+    this.operator = createOperatorView({
+      registry: this.registry,
+      dispatcher: this.dispatcher,
+      measuredLinks: this.measuredLinks,
+      activePlan: () => this.activePlan,
+      model: {
+        id: this.options.modelDir,
+        numLayers: config.numLayers,
+        numHeads: config.numHeads,
+        hiddenSize: config.hiddenSize,
+        exitLayers: this.checkpoint.exitLayers,
+      },
+    });
     const backend = new ClusterBackend(tokenizer, this.dispatcher, {
-      observer: this.metrics,
-      labels: this.checkpoint.config.labels,
-      maxLength: this.options.maxLength ?? Math.min(this.checkpoint.config.maxPositions, 512),
+      observer: this.operator.observer,
+      labels: config.labels,
+      maxLength: this.options.maxLength ?? Math.min(config.maxPositions, 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
     });
@@ -149,7 +154,8 @@ export class Coordinator {
       host: this.options.host,
       logger,
       apiKey: this.options.apiKey,
-      metrics: this.metrics,
+      metrics: this.operator.metrics,
+      clusterView: () => this.operator.view(),
     });
     this.registry.on('changed', (e: { joined?: string; left?: string; reason?: string; graceful?: boolean }) =>
       this.onMembershipChange(e),
@@ -366,7 +372,7 @@ export class Coordinator {
       dataPlaneKey,
     });
     await this.dispatcher.activate(plan, dataPlaneKey);
-    this.metrics.observePlanActivated(kind);
+    this.operator.metrics.observePlanActivated(kind);
     this.departed.clear();
     this.joinedSincePlan = false;
     this.linkMeasurement = this.measureLinksOnce().catch((err: Error) =>

@@ -1,7 +1,7 @@
-import type { FrameOf, Plan__Output as Plan } from '@edgerelay/proto';
-import { planAgents } from '@edgerelay/device-agent';
+import type { FrameOf } from '@edgerelay/proto';
 import type { AgentRegistry } from '../cluster/registry.js';
-import type { AgentState, MetricsSources } from '../metrics/index.js';
+import type { MetricsSources } from '../metrics/index.js';
+import { agentStates } from './cluster-view.js';
 import type { Dispatcher } from '../serving/dispatcher.js';
 
 /** Reads the coordinator's live state for the metrics at scrape time. */
@@ -24,16 +24,4 @@ export function coordinatorMetricsSources(parts: {
       return answers.flatMap((a): FrameOf<'stats'>[] => (a.status === 'fulfilled' ? [a.value] : []));
     },
   };
-}
-
-function agentStates(registry: AgentRegistry, plan: Plan | undefined): { id: string; state: AgentState }[] {
-  const inPlan = new Set(plan ? planAgents(plan) : []);
-  const connected = registry.connected();
-  const states = connected.map((a): { id: string; state: AgentState } => {
-    if (!inPlan.has(a.id)) return { id: a.id, state: 'standby' };
-    return { id: a.id, state: a.readyVersion >= plan!.version ? 'serving' : 'loading' };
-  });
-  const here = new Set(connected.map((a) => a.id));
-  for (const id of inPlan) if (!here.has(id)) states.push({ id, state: 'down' });
-  return states;
 }

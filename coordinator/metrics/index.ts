@@ -5,3 +5,4 @@ export {
   type MetricsSources,
   type RequestOutcomeLabel,
 } from './coordinator-metrics.js';
+export { RecentRequests, type RecentRequest, type RecentSummary } from './recent-requests.js';
