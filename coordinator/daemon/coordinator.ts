@@ -133,6 +133,7 @@ export class Coordinator {
       registry: this.registry,
       dispatcher: this.dispatcher,
       measuredLinks: this.measuredLinks,
+      shardBytesSent: this.shardBytesSent,
       activePlan: () => this.activePlan,
       model: {
         id: this.options.modelDir,

@@ -9,6 +9,7 @@ export function coordinatorMetricsSources(parts: {
   registry: AgentRegistry;
   dispatcher: Dispatcher;
   measuredLinks: ReadonlyMap<string, { bandwidthBytesPerSec: number; latencyMs: number }>;
+  shardBytesSent: ReadonlyMap<string, number>;
 }): MetricsSources {
   const { registry, dispatcher } = parts;
   return {
@@ -17,6 +18,7 @@ export function coordinatorMetricsSources(parts: {
     agents: () => agentStates(registry, dispatcher.activePlan),
     links: () => parts.measuredLinks.entries(),
     dataPlaneBytesSent: () => dispatcher.bytesSent,
+    shardBytesSent: () => parts.shardBytesSent.entries(),
     async agentStats(timeoutMs) {
       const answers = await Promise.allSettled(
         registry.connected().map((a) => dispatcher.agentStats(a.id, a.dataAddress, timeoutMs)),

@@ -19,6 +19,7 @@ export function createOperatorView(parts: {
   registry: AgentRegistry;
   dispatcher: Dispatcher;
   measuredLinks: ReadonlyMap<string, { bandwidthBytesPerSec: number; latencyMs: number }>;
+  shardBytesSent: ReadonlyMap<string, number>;
   model: ClusterView['model'];
   activePlan: () => Plan | undefined;
 }): OperatorView {

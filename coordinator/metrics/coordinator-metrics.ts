@@ -13,6 +13,8 @@ export interface MetricsSources {
   links(): Iterable<[string, { bandwidthBytesPerSec: number; latencyMs: number }]>;
   /** Data-plane bytes the coordinator itself sent. */
   dataPlaneBytesSent(): number;
+  /** Shard bytes streamed to each agent since this coordinator started (a warm agent cache adds nothing). */
+  shardBytesSent(): Iterable<[string, number]>;
   /** Asks each agent of the active plan for its counters; agents that do not answer in time are left out. */
   agentStats(timeoutMs: number): Promise<FrameOf<'stats'>[]>;
 }
@@ -181,6 +183,16 @@ export class CoordinatorMetrics {
       collect() {
         this.reset();
         this.inc(sources.dataPlaneBytesSent());
+      },
+    });
+    new Counter({
+      name: 'edgerelay_shard_sent_bytes_total',
+      help: 'Compiled shard bytes streamed to each agent since the coordinator started (agents with a warm cache fetch nothing)',
+      labelNames: ['agent'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [agent, bytes] of sources.shardBytesSent()) this.inc({ agent }, bytes);
       },
     });
     const linkGauge = (
