@@ -21,6 +21,8 @@ import {
 } from './http-errors.js';
 import { classifyRequestParser, DEFAULT_API_LIMITS, requireJsonContentType, type ApiLimits } from './request-schema.js';
 import { detailedBody, hfResults, outcomeHeaders } from './response-format.js';
+import { ClusterEventStream } from './event-stream.js';
+import { clusterPageHtml } from './page/index.js';
 
 export type { ApiLimits } from './request-schema.js';
 
@@ -42,8 +44,13 @@ export interface HttpApiOptions {
   receiveTimeoutMs?: number;
   /** Serves GET /metrics (behind the API key when one is set) and hears the classify endpoint's statuses. */
   metrics?: MetricsEndpoint;
-  /** Serves GET /v1/cluster (behind the API key when one is set): the topology and recent traffic, as JSON. */
+  /**
+   * Serves GET /v1/cluster (the topology and recent traffic, as JSON), GET /v1/events (the same, live, as
+   * server-sent events), both behind the API key when one is set, and the cluster page at GET /.
+   */
   clusterView?: () => unknown;
+  /** How often /v1/events sends the view; 1 s by default. */
+  eventIntervalMs?: number;
 }
 
 /** The Prometheus side of the API: the exposition text, and a tally of classify responses. */
@@ -73,6 +80,8 @@ export const CLASSIFY_PATH = '/v1/classify';
 export const HEALTH_PATH = '/healthz';
 export const METRICS_PATH = '/metrics';
 export const CLUSTER_PATH = '/v1/cluster';
+export const EVENTS_PATH = '/v1/events';
+export const PAGE_PATH = '/';
 /** Retry-After while no plan is deployed: deployment takes seconds, not milliseconds. */
 const NOT_READY_RETRY_AFTER_S = 5;
 /** How long close() lets in-flight requests finish before cutting their connections. */
@@ -108,6 +117,7 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
   let closing: Promise<void> | undefined;
   /** Responses refused with 503 because no plan is deployed yet (the metrics tell that apart from overload). */
   const notReady = new WeakSet<ServerResponse>();
+  const events = options.clusterView && new ClusterEventStream(options.clusterView, options.eventIntervalMs);
 
   async function route(req: IncomingMessage, res: ServerResponse, started: number): Promise<void> {
     const path = pathOf(req.url);
@@ -121,7 +131,7 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     const guarded =
       path === CLASSIFY_PATH ||
       (path === METRICS_PATH && options.metrics) ||
-      (path === CLUSTER_PATH && options.clusterView);
+      ((path === CLUSTER_PATH || path === EVENTS_PATH) && options.clusterView);
     if (options.apiKey && guarded && !bearerMatches(req.headers.authorization, options.apiKey)) {
       throw new HttpApiError(401, 'missing or wrong API key: send Authorization: Bearer <key>', {
         'WWW-Authenticate': 'Bearer',
@@ -136,11 +146,22 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       res.end(text);
       return;
     }
-    if (path === CLUSTER_PATH && options.clusterView) {
+    if ((path === CLUSTER_PATH || path === EVENTS_PATH || path === PAGE_PATH) && events && options.clusterView) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        throw new HttpApiError(405, `${CLUSTER_PATH} only accepts GET`, { Allow: 'GET, HEAD' });
+        throw new HttpApiError(405, `${path} only accepts GET`, { Allow: 'GET, HEAD' });
       }
-      send(res, 200, options.clusterView());
+      if (path === CLUSTER_PATH) send(res, 200, options.clusterView());
+      else if (path === EVENTS_PATH) events.serve(req, res);
+      else {
+        // The page holds no data (that needs the API key), so it is served to anyone.
+        const html = clusterPageHtml();
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-length': Buffer.byteLength(html),
+          'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+        });
+        res.end(html);
+      }
       return;
     }
     if (path !== CLASSIFY_PATH) {
@@ -266,6 +287,7 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     port,
     url,
     close() {
+      events?.closeAll();
       closing ??= new Promise<void>((resolve, reject) => {
         const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS).unref();
         server.close((err) => {

@@ -3,6 +3,8 @@ export * from './http-errors.js';
 export {
   CLASSIFY_PATH,
   CLUSTER_PATH,
+  EVENTS_PATH,
+  PAGE_PATH,
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_RECEIVE_TIMEOUT_MS,
   HEALTH_PATH,

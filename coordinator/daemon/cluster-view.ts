@@ -35,6 +35,16 @@ export interface AgentView {
   /** The plan's layers this agent holds, as stage host or group member. */
   roles: string[];
   loadError?: string;
+  /** Why a down agent left (no heartbeat, its stream closed, it shut down). */
+  downReason?: string;
+}
+
+/** An agent that left: shown as down (with its last known figures) until it comes back. */
+export interface DepartedAgent {
+  id: string;
+  reason: string;
+  atMs: number;
+  last?: AgentView;
 }
 
 const MB = 1 << 20;
@@ -97,6 +107,7 @@ export function clusterView(parts: {
   model: ClusterView['model'];
   measuredLinks: ReadonlyMap<string, { bandwidthBytesPerSec: number; latencyMs: number }>;
   recent: { summary(): RecentSummary; list(limit?: number): RecentRequest[] };
+  departed?: Iterable<DepartedAgent>;
   recentLimit?: number;
 }): ClusterView {
   const { plan, registry } = parts;
@@ -105,13 +116,16 @@ export function clusterView(parts: {
   const connected = registry.connected();
   const agents = connected.map((a) => agentView(a, plan, inPlan, now));
   const here = new Set(connected.map((a) => a.id));
-  for (const id of inPlan) {
+  const departed = new Map([...(parts.departed ?? [])].map((d) => [d.id, d]));
+  for (const id of new Set([...inPlan, ...departed.keys()])) {
     if (here.has(id)) continue;
-    const gone = registry.get(id);
+    const gone = departed.get(id);
     agents.push({
-      ...(gone ? agentView(gone, plan, inPlan, now) : emptyAgent(id)),
+      ...(gone?.last ?? emptyAgent(id)),
       state: 'down',
       lastSeenMsAgo: null,
+      roles: roles(plan, id),
+      ...(gone && { downReason: `${gone.reason} (${Math.round((now - gone.atMs) / 1000)} s ago)` }),
     });
   }
   return {

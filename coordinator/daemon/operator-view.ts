@@ -3,7 +3,7 @@ import type { AgentRegistry } from '../cluster/registry.js';
 import { CoordinatorMetrics, RecentRequests } from '../metrics/index.js';
 import type { Dispatcher } from '../serving/dispatcher.js';
 import type { RequestObserver } from '../serving/cluster-backend.js';
-import { clusterView, type ClusterView } from './cluster-view.js';
+import { clusterView, type AgentView, type ClusterView, type DepartedAgent } from './cluster-view.js';
 import { coordinatorMetricsSources } from './metrics-sources.js';
 
 /** What the operator sees of a coordinator: Prometheus metrics, recent answers and the cluster view. */
@@ -14,6 +14,9 @@ export interface OperatorView {
   readonly observer: RequestObserver;
   view(): ClusterView;
 }
+
+/** Departed agents remembered for the page; the oldest are forgotten first. */
+const MAX_DEPARTED = 64;
 
 export function createOperatorView(parts: {
   registry: AgentRegistry;
@@ -26,6 +29,34 @@ export function createOperatorView(parts: {
   const metrics = new CoordinatorMetrics(coordinatorMetricsSources(parts));
   const recent = new RecentRequests();
   parts.dispatcher.on('unhealthy', () => metrics.observePlanFailure());
+  // Agents that left stay on the operator's page as down, with their last known figures, until they return.
+  const lastKnown = new Map<string, AgentView>();
+  const departed = new Map<string, DepartedAgent>();
+  parts.registry.on('changed', (e: { joined?: string; left?: string; reason?: string }) => {
+    if (e.joined) departed.delete(e.joined);
+    if (e.left)
+      departed.set(e.left, {
+        id: e.left,
+        reason: e.reason ?? 'it left',
+        atMs: Date.now(),
+        last: lastKnown.get(e.left),
+      });
+    if (departed.size > MAX_DEPARTED) departed.delete(departed.keys().next().value!);
+  });
+  const view = (): ClusterView => {
+    const v = clusterView({
+      registry: parts.registry,
+      plan: parts.activePlan(),
+      model: parts.model,
+      measuredLinks: parts.measuredLinks,
+      recent,
+      departed: departed.values(),
+    });
+    const listed = new Set(v.agents.map((a) => a.id));
+    for (const id of lastKnown.keys()) if (!listed.has(id)) lastKnown.delete(id);
+    for (const a of v.agents) if (a.state !== 'down') lastKnown.set(a.id, a);
+    return v;
+  };
   return {
     metrics,
     recent,
@@ -37,13 +68,6 @@ export function createOperatorView(parts: {
       observeFailure: (kind, ms) => metrics.observeFailure(kind, ms),
       observeRetry: () => metrics.observeRetry(),
     },
-    view: () =>
-      clusterView({
-        registry: parts.registry,
-        plan: parts.activePlan(),
-        model: parts.model,
-        measuredLinks: parts.measuredLinks,
-        recent,
-      }),
+    view,
   };
 }

@@ -1,0 +1,1 @@
+export { clusterPageHtml } from './cluster-page-html.js';
