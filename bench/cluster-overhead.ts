@@ -5,6 +5,11 @@ import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { writePlanFile } from './plan-files.js';
 import { bertBaseCheckpoint } from './models.js';
 import { interleaved, median } from './stats.js';
+import { busyWarning, machineLoad, pairedRatio } from './busy.js';
+import { generateClusterCerts } from '../coordinator/security/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 async function classify(url: string, text: string): Promise<void> {
   const res = await fetch(`${url}/v1/classify`, {
@@ -49,6 +54,7 @@ export async function benchClusterOverhead(args: { rounds: number; seqLen: numbe
   process.stdout.write(
     `cluster overhead: bert-base shape, ${tokens} tokens, 3-stage pipeline (4+4+4 layers) on loopback, 1 thread per agent vs 1-thread reference, ${args.rounds} rounds\n\n`,
   );
+  const loads = [machineLoad()];
   const results: Record<string, { ms: number; refMs: number; bytes: number }> = {};
   for (const wireDtype of ['float32', 'float16'] as const) {
     const cluster = await startSimCluster({
@@ -76,6 +82,7 @@ export async function benchClusterOverhead(args: { rounds: number; seqLen: numbe
     }
   }
   await reference.release();
+  loads.push(machineLoad());
   process.stdout.write('wire dtype  reference ms  pipeline ms  pipeline / reference  data-plane bytes per request\n');
   for (const [dtype, r] of Object.entries(results)) {
     process.stdout.write(
@@ -85,4 +92,45 @@ export async function benchClusterOverhead(args: { rounds: number; seqLen: numbe
   const f32 = results.float32!.bytes;
   const f16 = results.float16!.bytes;
   process.stdout.write(`\nfloat16 / float32 bytes on the wire: ${(f16 / f32).toFixed(3)}\n`);
+  await benchTlsCost(model, plan, text, args.rounds, loads);
+  process.stdout.write(busyWarning(loads));
+}
+
+/**
+ * The cost of mutual TLS on the data plane: the same float32 pipeline with plain ws and with wss,
+ * both clusters up at once and their requests interleaved round by round.
+ */
+async function benchTlsCost(
+  model: string,
+  plan: string,
+  text: string,
+  rounds: number,
+  loads: ReturnType<typeof machineLoad>[],
+) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-bench-tls-'));
+  generateClusterCerts({ outDir: dir, agents: ['agent-0', 'agent-1', 'agent-2'] });
+  const start = (tlsDir?: string) =>
+    startSimCluster({ model, agents: 3, planFile: plan, threads: 1, readyTimeoutMs: 300_000, tlsDir });
+  const plain = await start();
+  const tls = await start(dir).catch(async (err: unknown) => {
+    await plain.stop();
+    throw err;
+  });
+  try {
+    await Promise.all([plain.coordinator.linksMeasured(), tls.coordinator.linksMeasured()]);
+    const samples = await interleaved(
+      { plain: () => classify(plain.url, text), tls: () => classify(tls.url, text) },
+      rounds,
+    );
+    loads.push(machineLoad());
+    const ratio = pairedRatio(samples.tls!, samples.plain!);
+    process.stdout.write(
+      `\nmutual TLS on the data plane (wss), float32 pipeline, ${rounds} interleaved rounds:\n` +
+        `plain ws ${median(samples.plain!).toFixed(1)} ms, wss ${median(samples.tls!).toFixed(1)} ms, ` +
+        `wss / ws ${ratio.median.toFixed(3)} (p10-p90 of per-round ratios ${ratio.p10.toFixed(3)}-${ratio.p90.toFixed(3)})\n`,
+    );
+  } finally {
+    await Promise.all([plain.stop(), tls.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

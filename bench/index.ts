@@ -18,7 +18,7 @@ program
 program
   .command('cluster-overhead')
   .description(
-    '3-stage pipeline of agent processes vs the single-node reference (bert-base shape), and bytes on the wire',
+    '3-stage pipeline of agent processes vs the single-node reference (bert-base shape), bytes on the wire, and the cost of TLS on the data plane',
   )
   .option('--rounds <n>', 'timed rounds per variant', int, 15)
   .option('--seq-len <n>', 'tokens', int, 128)

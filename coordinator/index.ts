@@ -5,7 +5,8 @@ export {
   type CoordinatorErrorCode,
 } from './daemon/coordinator.js';
 export { type DeployProgress } from './deploy/deployer.js';
-export { loadServerCredentials } from './security/credentials.js';
+export { loadCoordinatorDataPlaneTls, loadServerCredentials } from './security/credentials.js';
+export { generateClusterCerts } from './security/certs.js';
 // What the `edgerelay` CLI assembled in sim/ reuses of the coordinator's command line.
 export { runCommandLine } from './cli/run.js';
 export { parseProbability, parseWireDtype } from './cli/coordinator.js';

@@ -6,7 +6,7 @@ import type { Frame } from '@edgerelay/proto';
 import { ControlClient } from './control-client.js';
 import { CoordinatorLinks } from './data-plane/coordinator-links.js';
 import { FrameRouter } from './data-plane/frame-router.js';
-import type { DataPlaneCounters, Link, LinkOptions } from '@edgerelay/proto';
+import type { DataPlaneCounters, DataPlaneTls, Link, LinkOptions } from '@edgerelay/proto';
 import { PeerLinks } from './data-plane/peers.js';
 import { DataPlaneServer } from './data-plane/server.js';
 import { waitUntilQuiet } from './drain.js';
@@ -43,6 +43,8 @@ export interface AgentOptions {
   emulate?: EmulatedDevice;
   /** Control-plane credentials (mutual TLS); insecure when undefined. */
   grpcCredentials?: grpc.ChannelCredentials;
+  /** Data-plane credentials: serve and dial wss with mutual TLS; plain ws when undefined. */
+  dataPlaneTls?: DataPlaneTls;
 }
 
 /**
@@ -81,7 +83,14 @@ export class DeviceAgent {
     this.coordinatorLinks = new CoordinatorLinks(logger);
     const onFrame = (frame: Frame, link: Link) => this.router.route(frame, link);
     const onBad = (err: Error) => logger.warn({ err: err.message }, 'dropped a malformed data-plane frame');
-    this.peers = new PeerLinks(options.name, onFrame, onBad, () => this.plans.dialKey(), this.linkOptions);
+    this.peers = new PeerLinks(
+      options.name,
+      onFrame,
+      onBad,
+      () => this.plans.dialKey(),
+      this.linkOptions,
+      options.dataPlaneTls,
+    );
     this.plans = new AssignmentLoader({
       cache: this.cache,
       control: () => this.control!,
@@ -130,6 +139,7 @@ export class DeviceAgent {
       onRejected: (why) => logger.warn({ why }, 'refused a data-plane connection'),
       onClosed: (link) => this.coordinatorLinks.delete(link),
       link: this.linkOptions,
+      tls: this.options.dataPlaneTls,
     });
     this.dataPort = this.server.port;
     this.capabilities = await profileDevice({ threads: this.options.threads });

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import pino from 'pino';
 import { DeviceAgent } from './agent.js';
 import { parseEmulatedLink } from './emulation.js';
-import { loadAgentCredentials } from './security/tls-files.js';
+import { loadAgentCredentials, loadAgentDataPlaneTls } from './security/tls-files.js';
 import { CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from './security/secret-options.js';
 
 const positiveInt = (v: string) => {
@@ -33,7 +33,7 @@ const program = new Command('edgerelay-agent')
   .option('--cluster-token-file <file>', 'read the cluster token from this file (one trailing newline is ignored)')
   .option(
     '--tls-dir <dir>',
-    'mutual TLS on the control plane with ca.pem, NAME.pem, NAME-key.pem from `edgerelay certs`',
+    'mutual TLS on the control plane and the data plane (wss) with ca.pem, NAME.pem, NAME-key.pem from `edgerelay certs`',
   )
   .option(
     '--emulate-gflops <gflops>',
@@ -88,6 +88,7 @@ const program = new Command('edgerelay-agent')
         logger,
         clusterToken: token?.value,
         grpcCredentials: opts.tlsDir ? loadAgentCredentials(opts.tlsDir, opts.name) : undefined,
+        dataPlaneTls: opts.tlsDir ? loadAgentDataPlaneTls(opts.tlsDir, opts.name) : undefined,
         ...(opts.emulateGflops && {
           emulate: {
             gflops: opts.emulateGflops,

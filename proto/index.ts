@@ -9,6 +9,7 @@ export * from './frames.js';
 export * from './errors.js';
 export * from './data-plane/link.js';
 export * from './data-plane/limits.js';
+export * from './data-plane/tls.js';
 export * from './security/proofs.js';
 export * from './tensors/float16.js';
 export * from './tensors/host-tensor.js';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { Coordinator } from '@edgerelay/coordinator';
 import type { DeployProgress } from '@edgerelay/coordinator';
-import { loadServerCredentials } from '@edgerelay/coordinator';
+import { loadCoordinatorDataPlaneTls, loadServerCredentials } from '@edgerelay/coordinator';
 import { startAgentProcess, type AgentProcess } from './agent-process.js';
 import { measureGflops } from '@edgerelay/device-agent';
 
@@ -109,6 +109,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
     maxInFlight: options.maxInFlight,
     apiKey: options.apiKey,
     grpcCredentials: options.tlsDir ? loadServerCredentials(options.tlsDir) : undefined,
+    dataPlaneTls: options.tlsDir ? loadCoordinatorDataPlaneTls(options.tlsDir) : undefined,
   });
   await coordinator.start();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'edgerelay-sim-'));

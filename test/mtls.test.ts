@@ -99,11 +99,12 @@ describe('edgerelay certs', function () {
     assert.equal(ca.verify(x509(dir, 'agent-0.pem').publicKey), false);
   });
 
-  it('names each agent in its CN, for client auth only; the coordinator may serve and be a client', () => {
+  it('names each agent in its CN; agents and the coordinator both serve (data plane, control plane) and dial', () => {
     for (const name of ['agent-0', 'agent-1']) {
       const cert = x509(dir, `${name}.pem`);
       assert.match(cert.subject, new RegExp(`^CN=${name}$`, 'm'));
-      assert.deepEqual(cert.keyUsage, [CLIENT_AUTH]);
+      assert.deepEqual([...cert.keyUsage].sort(), [SERVER_AUTH, CLIENT_AUTH]);
+      assert.equal(cert.subjectAltName, undefined, 'agents are named by CN, not by host');
     }
     assert.deepEqual([...x509(dir, 'coordinator.pem').keyUsage].sort(), [SERVER_AUTH, CLIENT_AUTH]);
   });

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { Coordinator } from '../daemon/coordinator.js';
 import { parsePositiveInt } from './number-options.js';
 import { deployProgressBar } from './progress.js';
-import { loadServerCredentials } from '../security/credentials.js';
+import { loadCoordinatorDataPlaneTls, loadServerCredentials } from '../security/credentials.js';
 import { API_KEY, CLUSTER_TOKEN, flagExposureWarning, resolveSecret } from '@edgerelay/device-agent';
 
 export function parseProbability(value: string): number {
@@ -109,6 +109,7 @@ export function registerCoordinator(program: Command): void {
           apiKey: apiKey?.value,
           maxInFlight: opts.maxInFlight,
           grpcCredentials: opts.tlsDir ? loadServerCredentials(opts.tlsDir) : undefined,
+          dataPlaneTls: opts.tlsDir ? loadCoordinatorDataPlaneTls(opts.tlsDir) : undefined,
         });
         await coordinator.start();
         // Graceful drain: the HTTP server stops accepting, in-flight requests finish, then agents are released.

@@ -103,7 +103,12 @@ export class Coordinator {
     const tokenizer = loadTokenizer(this.options.modelDir);
     this.planFile = this.options.planFile ? readPlanFile(this.options.planFile) : undefined;
     this.store = new ShardStore(this.checkpoint);
-    this.dispatcher = new Dispatcher('coordinator', logger, { maxInFlight: this.options.maxInFlight ?? 512 });
+    this.dispatcher = new Dispatcher(
+      'coordinator',
+      logger,
+      { maxInFlight: this.options.maxInFlight ?? 512 },
+      this.options.dataPlaneTls,
+    );
     const heartbeatIntervalMs = this.options.heartbeatIntervalMs ?? 1000;
     if (!this.options.clusterToken)
       logger.warn('no cluster token: any agent that can reach the control port may join (set --cluster-token)');

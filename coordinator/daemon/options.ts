@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type pino from 'pino';
+import type { DataPlaneTls } from '@edgerelay/proto';
 import type { DeployProgress } from '../deploy/deployer.js';
 import type { PlanSettings } from '../planning/index.js';
 
@@ -33,6 +34,8 @@ export interface CoordinatorOptions {
   calibrationFile?: string;
   /** gRPC server credentials (mutual TLS); insecure when undefined. */
   grpcCredentials?: grpc.ServerCredentials;
+  /** Data-plane credentials: dial the agents over wss with mutual TLS; plain ws when undefined. */
+  dataPlaneTls?: DataPlaneTls;
   maxLength?: number;
   logger: pino.Logger;
   progress?: DeployProgress;

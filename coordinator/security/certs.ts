@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import forge from 'node-forge';
 import { readPem, TLS_FILES } from '@edgerelay/device-agent';
-import { EdgeRelayError } from '@edgerelay/proto';
+import { COORDINATOR_CERT_NAME, EdgeRelayError } from '@edgerelay/proto';
 
 const { pki } = forge;
 
@@ -136,7 +136,7 @@ export function createCa(days: number, now = new Date()): KeyedCertificate {
   return { cert, key: keys.privateKey };
 }
 
-/** A leaf certificate signed by the CA: a server one when `hosts` is given, else a client one. */
+/** A leaf certificate signed by the CA, for TLS servers and clients alike; `hosts` become its subjectAltNames (the coordinator's). */
 export function issueCertificate(
   ca: KeyedCertificate,
   commonName: string,
@@ -158,8 +158,9 @@ export function issueCertificate(
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    // The coordinator's certificate may also serve as a client one (tools that talk to agents).
-    { name: 'extKeyUsage', serverAuth: server, clientAuth: true },
+    // Every certificate serves both ways: the coordinator's dials agents' data planes, and an agent's
+    // serves its data plane (wss) to peers while it dials the coordinator and other agents.
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
     ...(server ? [{ name: 'subjectAltName', altNames: subjectAltNames(options.hosts!) }] : []),
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.cert.generateSubjectKeyIdentifier().getBytes() },
@@ -263,7 +264,7 @@ export function generateClusterCerts(options: ClusterCertsOptions): ClusterCerts
       outDir,
       TLS_FILES.coordinatorCert,
       TLS_FILES.coordinatorKey,
-      issueCertificate(ca, 'edgerelay-coordinator', { days, hosts, now }),
+      issueCertificate(ca, COORDINATOR_CERT_NAME, { days, hosts, now }),
       written,
     );
   }

@@ -1,3 +1,3 @@
 export * from './certs.js';
-export { loadServerCredentials } from './credentials.js';
+export { loadCoordinatorDataPlaneTls, loadServerCredentials } from './credentials.js';
 export { certificateNameMismatch } from './peer-identity.js';

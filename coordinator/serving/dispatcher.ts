@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type pino from 'pino';
 import type { Frame, FrameOf } from '@edgerelay/proto';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
-import { dial, type DataPlaneCounters, type Link } from '@edgerelay/proto';
+import { dial, type DataPlaneCounters, type DataPlaneTls, type Link } from '@edgerelay/proto';
 import { maxFrameBytesFor } from '@edgerelay/proto';
 import { toWire, int64Tensor } from '@edgerelay/device-agent';
 import { PendingReplies } from '@edgerelay/device-agent';
@@ -84,6 +84,8 @@ export class Dispatcher extends EventEmitter {
     private readonly selfId: string,
     private readonly logger: pino.Logger,
     private readonly limits: DispatcherLimits = { maxInFlight: 512 },
+    /** Dial the agents over wss with mutual TLS; plain ws when undefined. */
+    private readonly tls?: DataPlaneTls,
   ) {
     super();
     // Every request waiting for a new plan listens for it; their number is bounded by maxInFlight.
@@ -110,7 +112,7 @@ export class Dispatcher extends EventEmitter {
           key,
           (f) => this.onFrame(f),
           (err) => this.logger.warn({ err: err.message }, 'malformed frame from an agent'),
-          { counters: this.counters },
+          { counters: this.counters, ...this.tlsFor(host) },
         );
         link.socket.on('close', () => this.onLinkClosed(plan.version, host));
         links.set(host, link);
@@ -239,6 +241,10 @@ export class Dispatcher extends EventEmitter {
     ) as Promise<FrameOf<'link-report'>>;
   }
 
+  private tlsFor(agentId: string): { tls?: { credentials: DataPlaneTls; peer: string } } {
+    return this.tls ? { tls: { credentials: this.tls, peer: agentId } } : {};
+  }
+
   /** One question to one agent over the data plane, answered by a frame with the same request id. */
   private async ask(
     agentId: string,
@@ -262,9 +268,7 @@ export class Dispatcher extends EventEmitter {
           },
           (f) => this.onFrame(f),
           () => undefined,
-          {
-            counters: this.counters,
-          },
+          { counters: this.counters, ...this.tlsFor(agentId) },
         );
     const answer = this.answers.wait(
       requestId,

@@ -7,6 +7,7 @@ import {
   type FrameHandler,
   type Link,
   type LinkOptions,
+  type DataPlaneTls,
 } from '@edgerelay/proto';
 
 /**
@@ -25,6 +26,8 @@ export class PeerLinks {
     private readonly dialKey: () => DialKey | undefined,
     /** Handed to every link dialed: the agent's counters and, emulated, its shaper. */
     private readonly linkOptions: LinkOptions = {},
+    /** Dial wss with these, accepting only a peer whose certificate names the agent we meant to reach. */
+    private readonly tls?: DataPlaneTls,
   ) {}
 
   setAddresses(addresses: Map<string, string>): void {
@@ -50,14 +53,10 @@ export class PeerLinks {
       );
     const key = this.dialKey();
     if (!key) throw new PeerLinkError(PEER_LINK_CODES.noPlan, 'no plan loaded: cannot authenticate to peers');
-    const pending = dial(
-      address,
-      { role: 'agent', from: this.selfId },
-      key,
-      this.onFrame,
-      this.onBadFrame,
-      this.linkOptions,
-    );
+    const pending = dial(address, { role: 'agent', from: this.selfId }, key, this.onFrame, this.onBadFrame, {
+      ...this.linkOptions,
+      ...(this.tls && { tls: { credentials: this.tls, peer: agentId } }),
+    });
     this.links.set(agentId, pending);
     pending.catch(() => this.links.delete(agentId));
     return pending;

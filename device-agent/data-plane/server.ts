@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import {
@@ -9,6 +10,8 @@ import {
   type KeyLookup,
   type Link,
   type LinkOptions,
+  clientCertificateName,
+  type DataPlaneTls,
 } from '@edgerelay/proto';
 import { MAX_PENDING_HANDSHAKES } from '@edgerelay/proto';
 
@@ -25,6 +28,11 @@ export interface DataPlaneServerOptions {
   maxConnections?: number;
   /** Handed to every accepted link: the agent's counters and, emulated, its shaper. */
   link?: LinkOptions;
+  /**
+   * Serve wss with mutual TLS: only peers with a certificate from the cluster CA connect, and each
+   * must say the name its certificate carries in its hello.
+   */
+  tls?: DataPlaneTls;
 }
 
 /** Close code for a connection refused because too many others are still owing their handshake. */
@@ -45,9 +53,11 @@ export class DataPlaneServer {
   ) {}
 
   static async start(options: DataPlaneServerOptions): Promise<DataPlaneServer> {
-    const http = createServer((_req, res) =>
-      res.writeHead(426, { Connection: 'close' }).end('the edgerelay data plane speaks WebSocket only\n'),
-    );
+    const refuse = (_req: IncomingMessage, res: ServerResponse) =>
+      res.writeHead(426, { Connection: 'close' }).end('the edgerelay data plane speaks WebSocket only\n');
+    const http = options.tls
+      ? createTlsServer({ ...options.tls, requestCert: true, rejectUnauthorized: true }, refuse)
+      : createServer(refuse);
     http.maxConnections = options.maxConnections ?? 512;
     const wss = new WebSocketServer({ server: http, ...WS_OPTIONS });
     await new Promise<void>((resolve, reject) => {
@@ -55,7 +65,7 @@ export class DataPlaneServer {
       http.listen(options.port, options.host, () => resolve());
     });
     const server = new DataPlaneServer(http, wss, (http.address() as AddressInfo).port);
-    wss.on('connection', (socket) => {
+    wss.on('connection', (socket, req) => {
       if (server.pending >= MAX_PENDING_HANDSHAKES) {
         options.onRejected(`${server.pending} connections are already waiting for their handshake`);
         socket.close(TRY_AGAIN_LATER, 'too many pending handshakes');
@@ -78,6 +88,7 @@ export class DataPlaneServer {
         options.onBadFrame,
         options.onRejected,
         options.link,
+        options.tls ? clientCertificateName(req) : undefined,
       );
       socket.once('close', () => {
         settled();

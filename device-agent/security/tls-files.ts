@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { EdgeRelayError } from '@edgerelay/proto';
+import { EdgeRelayError, type DataPlaneTls } from '@edgerelay/proto';
 
 /**
  * File layout of a TLS directory made by `edgerelay certs`. Kept here, free of certificate-making
@@ -38,6 +38,15 @@ export function readPem(dir: string, file: string): Buffer {
   if (!bytes.includes('-----BEGIN '))
     throw new TlsFilesError(`${full} is not a PEM file: regenerate it with \`edgerelay certs\``);
   return bytes;
+}
+
+/** The agent's data-plane TLS (wss): the same cluster CA and `<name>.pem` as its control plane. */
+export function loadAgentDataPlaneTls(dir: string, name: string): DataPlaneTls {
+  return {
+    ca: readPem(dir, TLS_FILES.caCert),
+    cert: readPem(dir, TLS_FILES.agentCert(name)),
+    key: readPem(dir, TLS_FILES.agentKey(name)),
+  };
 }
 
 /** The agent's side of mutual TLS: trust only the cluster CA, present `<name>.pem` signed by it. */

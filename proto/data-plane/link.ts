@@ -3,6 +3,7 @@ import { EdgeRelayError } from '../errors.js';
 import { decodeFrame, encodeFrame, FrameError, type Frame, type FrameOf } from '../frames.js';
 import { dataPlaneProof, newNonce, proofsEqual } from '../security/proofs.js';
 import { HANDSHAKE_MAX_BYTES, maxFrameBytesFor, setMessageLimit } from './limits.js';
+import { expectServerName, helloCertificateMismatch, type DataPlaneTls } from './tls.js';
 
 /** Stable codes of DataPlaneError: why dialing a data plane failed. */
 export const DATA_PLANE_ERROR_CODES = {
@@ -174,6 +175,8 @@ export function acceptLink(
   onBadFrame: BadFrameHandler,
   onRejected?: (why: string) => void,
   options: LinkOptions = {},
+  /** CN of the client certificate the connection presented (TLS); undefined on a plain connection. */
+  certificateName?: string,
 ): Link {
   const nonce = newNonce();
   const timer = setTimeout(() => link.close(UNAUTHENTICATED, 'handshake timeout'), HANDSHAKE_MS);
@@ -193,6 +196,8 @@ export function acceptLink(
       if (!admission) return reject(`hello from ${frame.from} names unknown plan ${frame.planVersion}`);
       if (!proofsEqual(dataPlaneProof(admission.key, nonce, frame.role, frame.from), frame.proof))
         return reject(`bad proof from ${frame.from}`);
+      const mismatch = helloCertificateMismatch(certificateName, frame);
+      if (mismatch) return reject(mismatch);
       clearTimeout(timer);
       link.peer = { role: frame.role, id: frame.from };
       onFrame(frame, link);
@@ -208,6 +213,17 @@ export function acceptLink(
 export interface DialOptions extends LinkOptions {
   /** How long the other side has to send its challenge. */
   timeoutMs?: number;
+  /** Dial wss with these credentials, and accept only a server whose certificate names `peer`. */
+  tls?: { credentials: DataPlaneTls; peer: string };
+}
+
+/**
+ * ws hands these to tls.connect as they are. The CA check is the TLS library's; the name check is ours:
+ * agents are reached by address, and their certificates name the agent, not the host. (ws's typings
+ * declare checkServerIdentity as returning a boolean; tls.connect wants Node's Error-or-undefined form.)
+ */
+function tlsClientOptions(credentials: DataPlaneTls, peer: string): WebSocket.ClientOptions {
+  return { ...credentials, checkServerIdentity: expectServerName(peer) } as unknown as WebSocket.ClientOptions;
 }
 
 /** Dials a data-plane address (host:port), answers its challenge, and resolves once the hello is sent. */
@@ -219,15 +235,16 @@ export function dial(
   onBadFrame: BadFrameHandler,
   options: DialOptions = {},
 ): Promise<Link> {
-  const { timeoutMs = HANDSHAKE_MS, ...linkOptions } = options;
+  const { timeoutMs = HANDSHAKE_MS, tls, ...linkOptions } = options;
   return new Promise((resolve, reject) => {
     // A zero mask lets ws skip XOR-masking every byte a dialer sends (in plain JS without bufferutil):
     // masking guards browsers' proxies against cache poisoning, which does not apply between agents,
     // and hidden states are megabytes per request.
-    const socket = new WebSocket(`ws://${address}`, {
+    const socket = new WebSocket(`${tls ? 'wss' : 'ws'}://${address}`, {
       ...WS_OPTIONS,
       handshakeTimeout: timeoutMs,
       generateMask: (mask: Buffer) => void mask.fill(0),
+      ...(tls && tlsClientOptions(tls.credentials, tls.peer)),
     });
     const timer = setTimeout(() => {
       socket.terminate();

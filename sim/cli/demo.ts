@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { parsePositiveInt, parseProbability } from '@edgerelay/coordinator';
+import { existsSync } from 'node:fs';
+import { generateClusterCerts, parsePositiveInt, parseProbability } from '@edgerelay/coordinator';
 import { startSimCluster } from '../index.js';
 import { projectRoot } from './paths.js';
 
@@ -33,8 +34,16 @@ export function registerDemo(program: Command): void {
     .option('--plan <file>', 'plan file', path.join(projectRoot(), 'sim', 'plans', 'demo-3-agents.json'))
     .option('--exit-threshold <p>', 'early-exit threshold', parseProbability, 0.9)
     .option('--threads <n>', 'ONNX Runtime threads per agent', parsePositiveInt, 1)
-    .action(async (opts: { model: string; plan: string; exitThreshold: number; threads: number }) => {
+    .option(
+      '--tls-dir <dir>',
+      'mutual TLS on the control and data planes; certificates for agent-0..2 are created there when it has none',
+    )
+    .action(async (opts: { model: string; plan: string; exitThreshold: number; threads: number; tlsDir?: string }) => {
       const out = process.stdout;
+      if (opts.tlsDir && !existsSync(path.join(opts.tlsDir, 'ca.pem'))) {
+        generateClusterCerts({ outDir: opts.tlsDir, agents: ['agent-0', 'agent-1', 'agent-2'] });
+        out.write(`created the demo cluster's certificates in ${opts.tlsDir}\n`);
+      }
       out.write(
         `edgerelay demo: 3 agent processes on loopback serving ${path.relative(process.cwd(), opts.model) || opts.model}\n`,
       );
@@ -44,6 +53,7 @@ export function registerDemo(program: Command): void {
         planFile: opts.plan,
         exitThreshold: opts.exitThreshold,
         threads: opts.threads,
+        tlsDir: opts.tlsDir,
       });
       try {
         for (const [i, s] of cluster.plan.stages.entries()) {
@@ -52,6 +62,7 @@ export function registerDemo(program: Command): void {
             : '';
           out.write(`  stage ${i}: layers ${s.layerStart + 1}-${s.layerEnd} on ${s.host}${group}\n`);
         }
+        if (opts.tlsDir) out.write('  control and data planes over mutual TLS (gRPC over TLS, wss)\n');
         out.write(`  early exit when an exit head is at least ${(opts.exitThreshold * 100).toFixed(0)}% sure\n\n`);
         const rows: Row[] = [];
         for (const text of SAMPLES) rows.push(await classify(cluster.url, text));

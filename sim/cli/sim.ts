@@ -15,7 +15,7 @@ export function registerSim(program: Command): void {
     .option('--exit-policy <spec>', 'exit policy (max-prob=P, entropy=T, patience=N, dact[=S], none, calibrated)')
     .option(
       '--tls-dir <dir>',
-      'mutual TLS on the control plane with certificates from `edgerelay certs` (agents named agent-0, ...)',
+      'mutual TLS on the control plane and the data plane (wss) with certificates from `edgerelay certs` (agents named agent-0, ...)',
     )
     .option('--log-level <level>', 'log level of the coordinator and agents', 'warn')
     .action(
