@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
+import { Resvg } from '@resvg/resvg-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import {
   CalibrationTargetError,
   accuracyCost,
@@ -12,7 +12,9 @@ import {
   collectFromFile,
   parsePolicyList,
   parseTarget,
+  calibrationSvg,
   plotCalibration,
+  POLICY_COLORS,
   readCalibration,
   selectRows,
   simulatePolicy,
@@ -211,22 +213,26 @@ describe('calibration', () => {
     assert.ok(record.tuning.meanLayers < 6);
   });
 
-  it('draws a PNG of the curves: valid chunks, the stated size, a line in every policy colour', () => {
+  it('draws the curves with a plotting library: an SVG with a line per policy and the final-exit rule, and its PNG', async () => {
     const record = calibrateRuns(runs, { target: parseTarget('accuracy-drop=0.005') });
-    const png = plotCalibration(record);
+    const svg = await calibrationSvg(record);
+    assert.match(svg, /^<svg /);
+    for (const kind of ['max-prob', 'entropy', 'patience', 'dact']) {
+      assert.ok(svg.includes(`stroke="${POLICY_COLORS[kind]}"`), `no ${kind} line (${POLICY_COLORS[kind]})`);
+      assert.ok(svg.includes(`>${kind === 'dact' ? 'dact entropy' : kind}</text>`), `no legend entry for ${kind}`);
+    }
+    assert.ok(svg.includes('stroke-dasharray="6,4"'), 'no dashed final-exit rule');
+    assert.ok(svg.includes(`chosen ${record.policy}`), 'the title names the chosen policy');
+    const png = await plotCalibration(record);
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-    const width = png.readUInt32BE(16);
-    const height = png.readUInt32BE(20);
-    const idatLength = png.readUInt32BE(33);
-    assert.equal(png.subarray(37, 41).toString('ascii'), 'IDAT');
-    const raw = inflateSync(png.subarray(41, 41 + idatLength));
-    assert.equal(raw.length, (width * 3 + 1) * height);
+    assert.equal(png.subarray(12, 16).toString('ascii'), 'IHDR');
+    assert.ok(png.readUInt32BE(16) > 700 && png.readUInt32BE(20) > 400, 'the chart is drawn at its stated size');
+    // Every policy's colour is on the rendered canvas, not only in the markup.
+    const pixels = new Resvg(svg).render().pixels;
     const colours = new Set<string>();
-    for (let y = 0; y < height; y++)
-      for (let x = 0; x < width; x++)
-        colours.add(raw.subarray(y * (width * 3 + 1) + 1 + x * 3, y * (width * 3 + 1) + 4 + x * 3).join(','));
-    for (const c of ['31,119,180', '255,127,14', '44,160,44', '214,39,40'])
-      assert.ok(colours.has(c), `colour ${c} missing`);
+    for (let i = 0; i < pixels.length; i += 4) colours.add(`#${pixels.subarray(i, i + 3).toString('hex')}`);
+    for (const kind of ['max-prob', 'entropy', 'patience', 'dact'])
+      assert.ok(colours.has(POLICY_COLORS[kind]!), `colour ${POLICY_COLORS[kind]} missing from the pixels`);
   });
 
   describe('the CLI', () => {

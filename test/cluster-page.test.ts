@@ -5,9 +5,11 @@ import path from 'node:path';
 
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
+import { calibrateRuns, collectWithModel, parseTarget, writeCalibration } from '../coordinator/calibration/index.js';
+import { readTextExamples } from '../coordinator/datasets/index.js';
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { chromiumPath } from './helpers/browser.js';
-import { FIXTURE_DIR } from './helpers/fixture.js';
+import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { writePlan } from './helpers/plans.js';
 
 const API_KEY = 'page-test-key';
@@ -18,6 +20,7 @@ describe('the live cluster page at / in a real headless Chromium', function () {
   let cluster: SimCluster;
   let browser: Browser;
   let page: Page;
+  let calibrationFile: string;
   const shots = mkdtempSync(path.join(tmpdir(), 'edgerelay-page-'));
 
   before(async function () {
@@ -26,8 +29,15 @@ describe('the live cluster page at / in a real headless Chromium', function () {
       console.log('      skipped: no Chromium (npm test installs it through scripts/ensure-chromium.sh when root)');
       this.skip();
     }
+    // A real calibration, on a few dev rows: the page shows its curves.
+    const dev = readTextExamples(FIXTURE_DEV);
+    const runs = await collectWithModel({ model: FIXTURE_DIR }, dev.texts.slice(0, 48), dev.labels?.slice(0, 48));
+    calibrationFile = path.join(shots, 'calibration.json');
+    writeCalibration(calibrationFile, calibrateRuns(runs, { target: parseTarget('accuracy-drop=0.01') }));
     cluster = await startSimCluster({
       model: FIXTURE_DIR,
+      exitPolicy: 'calibrated',
+      calibrationFile,
       agents: 2,
       threads: 1,
       logLevel: 'error',
@@ -77,6 +87,17 @@ describe('the live cluster page at / in a real headless Chromium', function () {
     assert.match(await page.$eval('#answer-agents', (n) => n.textContent ?? ''), /agent-0/);
     // The live view picks the request up among the recent ones.
     await page.waitForFunction(() => document.querySelectorAll('#recent tr').length >= 3, { timeout: 10_000 });
+  });
+
+  it('shows the calibration curves the deployment uses, drawn by the plotting library', async function () {
+    await page.waitForSelector('#calibration img', { timeout: 20_000 });
+    const src = await page.$eval('#calibration img', (n) => (n as HTMLImageElement).src);
+    const svg = decodeURIComponent(src.replace(/^data:image\/svg\+xml;charset=utf-8,/, ''));
+    assert.match(svg, /^<svg /);
+    const policy = cluster.coordinator.activePlan!.exit!.policy;
+    assert.ok(svg.includes(`chosen ${policy}`), `the chart names the chosen policy ${policy}`);
+    // The browser decoded and laid it out: it has a size.
+    assert.ok((await page.$eval('#calibration img', (n) => (n as HTMLImageElement).naturalWidth)) > 300);
   });
 
   it('marks a killed agent down', async function () {

@@ -49,6 +49,8 @@ export interface HttpApiOptions {
    * server-sent events), both behind the API key when one is set, and the cluster page at GET /.
    */
   clusterView?: () => unknown;
+  /** GET /v1/calibration.svg: the calibration curves the deployment uses (404 when it was not calibrated). */
+  calibrationSvg?: () => Promise<string | undefined>;
   /** How often /v1/events sends the view; 1 s by default. */
   eventIntervalMs?: number;
 }
@@ -82,6 +84,7 @@ export const METRICS_PATH = '/metrics';
 export const CLUSTER_PATH = '/v1/cluster';
 export const EVENTS_PATH = '/v1/events';
 export const PAGE_PATH = '/';
+export const CALIBRATION_PLOT_PATH = '/v1/calibration.svg';
 /** Retry-After while no plan is deployed: deployment takes seconds, not milliseconds. */
 const NOT_READY_RETRY_AFTER_S = 5;
 /** How long close() lets in-flight requests finish before cutting their connections. */
@@ -131,7 +134,8 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
     const guarded =
       path === CLASSIFY_PATH ||
       (path === METRICS_PATH && options.metrics) ||
-      ((path === CLUSTER_PATH || path === EVENTS_PATH) && options.clusterView);
+      ((path === CLUSTER_PATH || path === EVENTS_PATH) && options.clusterView) ||
+      (path === CALIBRATION_PLOT_PATH && options.calibrationSvg);
     if (options.apiKey && guarded && !bearerMatches(req.headers.authorization, options.apiKey)) {
       throw new HttpApiError(401, 'missing or wrong API key: send Authorization: Bearer <key>', {
         'WWW-Authenticate': 'Bearer',
@@ -158,10 +162,19 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
         res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
           'content-length': Buffer.byteLength(html),
-          'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+          'content-security-policy':
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
         });
         res.end(html);
       }
+      return;
+    }
+    if (path === CALIBRATION_PLOT_PATH && options.calibrationSvg) {
+      const svg = await options.calibrationSvg();
+      if (!svg)
+        throw new HttpApiError(404, 'this deployment uses no calibration: start it with --exit-policy calibrated');
+      res.writeHead(200, { 'content-type': 'image/svg+xml; charset=utf-8', 'content-length': Buffer.byteLength(svg) });
+      res.end(svg);
       return;
     }
     if (path !== CLASSIFY_PATH) {

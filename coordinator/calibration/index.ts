@@ -43,7 +43,7 @@ export {
   readCalibration,
   writeCalibration,
 } from './store.js';
-export { plotCalibration } from './plot.js';
+export { calibrationSpec, calibrationSvg, plotCalibration, POLICY_COLORS } from './plot.js';
 export { formatTable, formatChoice, formatSummary } from './report.js';
 export {
   calibrate,

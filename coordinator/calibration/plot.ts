@@ -1,121 +1,120 @@
-/** The speed-accuracy curve of every swept policy as a PNG: mean layers run against accuracy. */
+/**
+ * The speed-accuracy curve of every swept policy: a Vega-Lite chart (the spec is the single source),
+ * rendered to SVG by Vega and to PNG by resvg. No hand-drawn pixels, no bitmap font.
+ */
+import { Resvg } from '@resvg/resvg-js';
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
 import type { CalibrationRecord } from './calibrate.js';
-import { Raster, textWidth, type Rgb } from './png.js';
 
-const COLORS: Record<string, Rgb> = {
-  'max-prob': [31, 119, 180],
-  entropy: [255, 127, 14],
-  patience: [44, 160, 44],
-  dact: [214, 39, 40],
-  'dact-entropy': [148, 103, 189],
-  none: [90, 90, 90],
+/** The policies' colours (Tableau 10, as before): the same policy is the same colour in every chart. */
+export const POLICY_COLORS: Record<string, string> = {
+  'max-prob': '#1f77b4',
+  entropy: '#ff7f0e',
+  patience: '#2ca02c',
+  dact: '#d62728',
+  'dact-entropy': '#9467bd',
 };
-const INK: Rgb = [20, 20, 20];
-const GRID: Rgb = [225, 225, 225];
+const FINAL_COLOR = '#5a5a5a';
+const WIDTH = 720;
+const HEIGHT = 420;
 
-const W = 960;
-const H = 600;
-const LEFT = 100;
-const RIGHT = 230;
-const TOP = 60;
-const BOTTOM = 80;
+/** With trained units, dact and its entropy stand-in are drawn side by side and named apart. */
+function seriesName(kind: string, record: CalibrationRecord): string {
+  if (kind === 'dact') return record.halting === 'trained' ? 'dact trained' : 'dact entropy';
+  return kind === 'dact-entropy' ? 'dact entropy' : kind;
+}
 
 /**
  * One line per policy through its settings (tuning rows), a ring on the chosen setting, and a dashed
- * line at the final exit's accuracy. Without labels the y axis is agreement with the final exit.
+ * rule at the final exit's accuracy. Without labels the y axis is agreement with the final exit.
  */
-export function plotCalibration(record: CalibrationRecord): Buffer {
-  const img = new Raster(W, H);
-  const yOf = (r: { accuracy?: number; agreement: number }) => 100 * (record.labelled ? r.accuracy! : r.agreement);
-  const finalY = record.labelled ? 100 * (record.finalAccuracy?.tuning ?? 0) : 100;
-  const ys = [...record.table.map(yOf), finalY];
-  const [yMin, yMax, yStep] = niceRange(Math.min(...ys), Math.max(...ys));
-  const xMin = 0;
-  const xMax = record.numLayers;
-  const px = (x: number) => LEFT + ((x - xMin) / (xMax - xMin)) * (W - LEFT - RIGHT);
-  const py = (y: number) => H - BOTTOM - ((y - yMin) / (yMax - yMin)) * (H - TOP - BOTTOM);
-
-  // Grid, ticks and tick labels.
-  for (let x = xMin; x <= xMax; x++) {
-    img.line(px(x), py(yMin), px(x), py(yMax), GRID);
-    const label = String(x);
-    img.text(px(x) - textWidth(label) / 2, py(yMin) + 10, label, INK);
-  }
-  for (let y = yMin; y <= yMax + yStep / 2; y += yStep) {
-    img.line(px(xMin), py(y), px(xMax), py(y), GRID);
-    const label = `${y.toFixed(decimals(yStep))}%`;
-    img.text(px(xMin) - 10 - textWidth(label), py(y) - 7, label, INK);
-  }
-  img.line(px(xMin), py(yMin), px(xMax), py(yMin), INK, 2);
-  img.line(px(xMin), py(yMin), px(xMin), py(yMax), INK, 2);
-
-  // Axis titles and the chart title.
-  const xTitle = 'mean encoder layers run';
-  img.text((px(xMin) + px(xMax)) / 2 - textWidth(xTitle) / 2, H - 35, xTitle, INK);
-  const yTitle = record.labelled ? 'accuracy' : 'agreement with final exit';
-  img.textUp(18, (py(yMin) + py(yMax)) / 2 + textWidth(yTitle) / 2, yTitle, INK);
-  const title = `speed vs ${record.labelled ? 'accuracy' : 'agreement'}, ${record.split.tuningRows} tuning rows, target ${record.target}`;
-  img.text(LEFT, 20, title, INK);
-
-  // Reference: the final exit.
-  img.line(px(xMin), py(finalY), px(xMax), py(finalY), COLORS.none!, 1, 6);
-
-  // With trained units, dact and its entropy stand-in are drawn side by side and named apart.
-  const legendName = (kind: string) =>
-    kind === 'dact'
-      ? record.halting === 'trained'
-        ? 'dact trained'
-        : 'dact entropy'
-      : kind === 'dact-entropy'
-        ? 'dact entropy'
-        : kind;
-  // One polyline per policy, settings ordered by layers run.
+export function calibrationSpec(record: CalibrationRecord): TopLevelSpec {
+  const measure = record.labelled ? 'accuracy' : 'agreement with final exit';
+  const y = (r: { accuracy?: number; agreement: number }) => 100 * (record.labelled ? r.accuracy! : r.agreement);
+  const points = record.table.map((r) => ({
+    series: seriesName(r.kind, record),
+    kind: r.kind,
+    policy: r.policy,
+    layers: r.meanLayers,
+    y: y(r),
+  }));
   const kinds = [...new Set(record.table.map((r) => r.kind))];
-  for (const kind of kinds) {
-    const color = COLORS[kind] ?? INK;
-    const points = record.table
-      .filter((r) => r.kind === kind)
-      .map((r) => [px(r.meanLayers), py(yOf(r))] as const)
-      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    for (let i = 1; i < points.length; i++)
-      img.line(points[i - 1]![0], points[i - 1]![1], points[i]![0], points[i]![1], color, 2);
-    for (const [x, y] of points) img.circle(x, y, 3, color);
-  }
-  const chosen = record.tuning;
-  const chosenY = 100 * (record.labelled ? chosen.accuracy! : chosen.agreement);
-  img.circle(px(chosen.meanLayers), py(chosenY), 9, INK, false);
-  img.circle(px(chosen.meanLayers), py(chosenY), 10, INK, false);
-
-  // Legend.
-  let ly = TOP + 10;
-  const lx = W - RIGHT + 25;
-  for (const kind of kinds) {
-    img.line(lx, ly + 7, lx + 30, ly + 7, COLORS[kind] ?? INK, 3);
-    img.text(lx + 40, ly, legendName(kind), INK);
-    ly += 28;
-  }
-  img.line(lx, ly + 7, lx + 30, ly + 7, COLORS.none!, 1, 6);
-  img.text(lx + 40, ly, 'final exit', INK);
-  ly += 28;
-  img.circle(lx + 15, ly + 7, 9, INK, false);
-  img.text(lx + 40, ly, 'chosen:', INK);
-  // Long settings (dact-entropy=0.88) do not fit the legend column at the normal size.
-  img.text(lx + 40, ly + 22, record.policy, INK, textWidth(record.policy) > RIGHT - 65 ? 1 : 2);
-  return img.toPng();
+  const finalY = record.labelled ? 100 * (record.finalAccuracy?.tuning ?? 0) : 100;
+  const yValues = [...points.map((p) => p.y), finalY];
+  const yScale = {
+    zero: false,
+    domain: [Math.floor(Math.min(...yValues) - 0.5), Math.ceil(Math.max(...yValues) + 0.5)],
+  };
+  const x = {
+    field: 'layers',
+    type: 'quantitative' as const,
+    title: 'mean encoder layers run',
+    scale: { domain: [0, record.numLayers] },
+  };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `speed vs ${record.labelled ? 'accuracy' : 'agreement'}, ${record.split.tuningRows} tuning rows, target ${record.target}; chosen ${record.policy}`,
+    width: WIDTH,
+    height: HEIGHT,
+    background: 'white',
+    layer: [
+      {
+        data: { values: points },
+        mark: { type: 'line', point: { filled: true, size: 40 }, strokeWidth: 2 },
+        encoding: {
+          x,
+          y: { field: 'y', type: 'quantitative', title: `${measure} (%)`, scale: yScale },
+          color: {
+            field: 'series',
+            type: 'nominal',
+            title: 'policy',
+            scale: {
+              domain: kinds.map((k) => seriesName(k, record)),
+              range: kinds.map((k) => POLICY_COLORS[k] ?? '#333333'),
+            },
+          },
+          order: { field: 'layers', type: 'quantitative' },
+          tooltip: [{ field: 'policy' }, { field: 'layers', format: '.2f' }, { field: 'y', format: '.2f' }],
+        },
+      },
+      {
+        data: { values: [{ y: finalY, label: 'final exit' }] },
+        mark: { type: 'rule', strokeDash: [6, 4], color: FINAL_COLOR },
+        encoding: { y: { field: 'y', type: 'quantitative', scale: yScale } },
+      },
+      {
+        data: { values: [{ layers: record.numLayers, y: finalY, label: 'final exit' }] },
+        mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -4, color: FINAL_COLOR },
+        encoding: { x, y: { field: 'y', type: 'quantitative', scale: yScale }, text: { field: 'label' } },
+      },
+      {
+        data: {
+          values: [{ layers: record.tuning.meanLayers, y: y(record.tuning), policy: `chosen: ${record.policy}` }],
+        },
+        mark: { type: 'point', shape: 'circle', size: 400, strokeWidth: 2, color: '#141414', filled: false },
+        encoding: { x, y: { field: 'y', type: 'quantitative', scale: yScale }, tooltip: [{ field: 'policy' }] },
+      },
+    ],
+  };
 }
 
-/** A padded axis range with a 1-2-5 step giving about five intervals. */
-export function niceRange(lo: number, hi: number): [number, number, number] {
-  if (hi - lo < 1e-9) {
-    lo -= 0.5;
-    hi += 0.5;
+/** The chart as an SVG document (the cluster page shows this; the PNG is rendered from it). */
+export async function calibrationSvg(record: CalibrationRecord): Promise<string> {
+  const view = new View(parse(compile(calibrationSpec(record)).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
   }
-  const raw = (hi - lo) / 5;
-  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
-  return [Math.floor(lo / step) * step, Math.ceil(hi / step) * step, step];
 }
 
-function decimals(step: number): number {
-  return Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+/** The chart as a PNG, for files and reports. */
+export async function plotCalibration(record: CalibrationRecord): Promise<Buffer> {
+  const svg = await calibrationSvg(record);
+  const png = new Resvg(svg, {
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+  });
+  return png.render().asPng();
 }

@@ -62,6 +62,6 @@ export async function calibrate(options: CalibrateOptions): Promise<CalibrateRes
   const out = resolve(options.out ?? defaultCalibrationPath(options.model));
   const plot = resolve(options.plot ?? out.replace(/\.json$/i, '') + '.png');
   writeCalibration(out, record);
-  writeFileSync(plot, plotCalibration(record));
+  writeFileSync(plot, await plotCalibration(record));
   return { record, out, plot };
 }

@@ -24,8 +24,7 @@ import { createOperatorView, type OperatorView } from './operator-view.js';
 import { choosePlan } from './plan-choice.js';
 import { Dispatcher } from '../serving/dispatcher.js';
 import { loadTokenizer } from '../tokenizer/index.js';
-import { defaultCalibrationPath, readCalibration } from '../calibration/store.js';
-import { parseExitPolicy } from '@edgerelay/device-agent';
+import { settleExitPolicy } from './exit-settings.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 
 /** Stable codes of CoordinatorError. */
@@ -92,14 +91,8 @@ export class Coordinator {
   async start(): Promise<void> {
     const { logger } = this.options;
     this.checkpoint = await loadCheckpoint(this.options.modelDir);
-    if (this.options.settings.exitPolicy === 'calibrated') {
-      const record = readCalibration(this.options.calibrationFile ?? defaultCalibrationPath(this.options.modelDir));
-      this.options.settings.exitPolicy = record.policy;
-      this.exitRates = record.exitRates;
-      logger.info({ policy: record.policy }, 'using the calibrated exit policy');
-    } else if (this.options.settings.exitPolicy) {
-      parseExitPolicy(this.options.settings.exitPolicy); // a typo fails at start, not on every request
-    }
+    const calibration = settleExitPolicy(this.options, logger);
+    if (calibration) this.exitRates = calibration.exitRates;
     const tokenizer = loadTokenizer(this.options.modelDir);
     this.planFile = this.options.planFile ? readPlanFile(this.options.planFile) : undefined;
     this.store = new ShardStore(this.checkpoint);
@@ -140,6 +133,7 @@ export class Coordinator {
       measuredLinks: this.measuredLinks,
       shardBytesSent: this.shardBytesSent,
       activePlan: () => this.activePlan,
+      calibration,
       model: {
         id: this.options.modelDir,
         numLayers: config.numLayers,
@@ -162,6 +156,7 @@ export class Coordinator {
       apiKey: this.options.apiKey,
       metrics: this.operator.metrics,
       clusterView: () => this.operator.view(),
+      calibrationSvg: () => this.operator.calibrationSvg(),
     });
     this.registry.on('changed', (e: { joined?: string; left?: string; reason?: string; graceful?: boolean }) =>
       this.onMembershipChange(e),

@@ -1,4 +1,5 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
+import { calibrationSvg, type CalibrationRecord } from '../calibration/index.js';
 import type { AgentRegistry } from '../cluster/registry.js';
 import { CoordinatorMetrics, RecentRequests } from '../metrics/index.js';
 import type { Dispatcher } from '../serving/dispatcher.js';
@@ -13,6 +14,8 @@ export interface OperatorView {
   /** Feeds both the metrics and the recent answers; the cluster backend calls it for every text. */
   readonly observer: RequestObserver;
   view(): ClusterView;
+  /** The calibration curves in use (SVG), or undefined when the deployment was not calibrated. */
+  calibrationSvg(): Promise<string | undefined>;
 }
 
 /** Departed agents remembered for the page; the oldest are forgotten first. */
@@ -25,6 +28,7 @@ export function createOperatorView(parts: {
   shardBytesSent: ReadonlyMap<string, number>;
   model: ClusterView['model'];
   activePlan: () => Plan | undefined;
+  calibration?: CalibrationRecord;
 }): OperatorView {
   const metrics = new CoordinatorMetrics(coordinatorMetricsSources(parts));
   const recent = new RecentRequests();
@@ -69,5 +73,6 @@ export function createOperatorView(parts: {
       observeRetry: () => metrics.observeRetry(),
     },
     view,
+    calibrationSvg: async () => (parts.calibration ? calibrationSvg(parts.calibration) : undefined),
   };
 }

@@ -31,6 +31,7 @@ form { display: flex; gap: 8px; }
 form textarea { flex: 1; min-height: 42px; font: inherit; }
 button { font: inherit; padding: 4px 14px; }
 #answer { margin-top: 8px; min-height: 20px; }
+#calibration img { max-width: 100%; }
 #answer .label { font-weight: bold; font-size: 16px; }
 .error { color: #a1160a; }
 .muted { color: #667; }

@@ -34,6 +34,7 @@ export function clusterPageHtml(): string {
   <section><h2>Where requests exit</h2><div id="exits" class="muted">no requests yet</div></section>
   <section><h2>Links (measured)</h2><table id="links"></table></section>
   <section class="wide"><h2>Recent requests</h2><table id="recent"></table></section>
+  <section class="wide"><h2>Calibration curves in use</h2><div id="calibration" class="muted">loading…</div></section>
 </main>
 <script>${CLUSTER_PAGE_SCRIPT}</script>
 </body>

@@ -133,6 +133,25 @@ async function stream() {
 function restart() {
   if (controller) controller.abort();
   stream();
+  loadCalibration();
+}
+
+// The same chart as calibrate's PNG, drawn by the same Vega-Lite spec (the coordinator renders the SVG).
+async function loadCalibration() {
+  const box = $('calibration');
+  try {
+    const res = await fetch('/v1/calibration.svg', { headers: auth() });
+    if (res.status === 404) {
+      box.textContent = 'This deployment uses no calibration (start the coordinator with --exit-policy calibrated).';
+      return;
+    }
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const svg = await res.text();
+    box.classList.remove('muted');
+    box.replaceChildren(el('img', { alt: 'calibration curves', src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg) }));
+  } catch (err) {
+    box.textContent = 'could not load the calibration curves: ' + err.message;
+  }
 }
 
 $('classify').addEventListener('submit', async (e) => {
@@ -161,4 +180,5 @@ $('classify').addEventListener('submit', async (e) => {
   }
 });
 stream();
+loadCalibration();
 `;
