@@ -4,6 +4,7 @@ import { benchClusterOverhead } from './cluster-overhead.js';
 import { benchChaos } from './chaos.js';
 import { benchPlanner } from './planner.js';
 import { benchSoak } from './soak.js';
+import { benchOperator } from './operator.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -58,5 +59,11 @@ program
   .option('--json', 'one JSON document with the totals, every minute and the memory trends')
   .option('--no-faults', 'the same load with no fault injected (the control run for the memory trends)')
   .action((opts: { minutes: number; concurrency: number; json?: boolean; faults: boolean }) => benchSoak(opts));
+
+program
+  .command('operator')
+  .description('cost of a /metrics scrape and of loading the cluster page (headless Chromium), against /healthz')
+  .option('--rounds <n>', 'timed rounds per variant', int, 20)
+  .action((opts: { rounds: number }) => benchOperator(opts));
 
 await program.parseAsync(process.argv);
