@@ -51,7 +51,7 @@ export function simulatePolicy(policy: ExitPolicy, runs: ExitRuns): PolicyOutcom
       const pred = argmaxOf(d.probs);
       const final = argmaxOf(row.probs[exitLayers.length - 1]!);
       exits[layer]!++;
-      layers += layer + 1;
+      layers += runs.appliedAt?.[k] ?? layer + 1;
       if (pred === final) agree++;
       if (k < exitLayers.length - 1) early++;
       if (row.label !== undefined) {

@@ -1,7 +1,7 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import { compileShard, IO } from '../compiler/index.js';
 import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
-import { EdgeRelayError, odeSchedule } from '@edgerelay/proto';
+import { EdgeRelayError, OdeStepsError, odeSchedule } from '@edgerelay/proto';
 import { createHash } from 'node:crypto';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 import { argmax, softmax } from './softmax.js';
@@ -78,7 +78,7 @@ export class ReferenceRunner {
       if (!session) byHash.set(hash, (session = await ShardSession.create(bytes, { threads })));
       return session;
     };
-    const odeSteps = odeSchedule(checkpoint.config.numLayers, options.odeSteps).steps;
+    const odeSteps = checkOdeSteps(checkpoint, options.odeSteps);
     const embeddings = await load({ kind: 'embeddings' });
     const layers: ShardSession[] = [];
     for (let l = 0; l < checkpoint.config.numLayers; l++)
@@ -100,7 +100,7 @@ export class ReferenceRunner {
    */
   async runBatch(batch: EncodedBatch, odeSteps = this.odeSteps): Promise<BatchHeads> {
     const dims = [batch.batchSize, batch.seqLen];
-    const schedule = odeSchedule(this.layers.length, odeSteps);
+    const schedule = odeSchedule(this.layers.length, checkOdeSteps(this.checkpoint, odeSteps));
     const steps = new Set(schedule.stepSlots);
     const feeds: Record<string, HostTensor> = {
       [IO.inputIds]: int64Tensor(batch.inputIds, dims),
@@ -151,4 +151,16 @@ export class ReferenceRunner {
     const sessions = new Set([this.embeddings, ...this.layers, ...this.heads.values()]);
     await Promise.all([...sessions].map((s) => s.release()));
   }
+}
+
+/** K steps of size L/K are only meaningful for a parameter-shared model: every step applies the same layer. */
+function checkOdeSteps(checkpoint: Checkpoint, odeSteps: number | undefined): number {
+  const { steps } = odeSchedule(checkpoint.config.numLayers, odeSteps);
+  if (steps !== checkpoint.config.numLayers && !checkpoint.config.albert) {
+    throw new OdeStepsError(
+      `ode_steps ${steps} needs a parameter-shared (ALBERT) model; ${checkpoint.dir} is a ${checkpoint.config.modelType} ` +
+        `model with ${checkpoint.config.numLayers} distinct layers. Leave ode_steps unset.`,
+    );
+  }
+  return steps;
 }
