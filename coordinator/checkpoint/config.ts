@@ -128,7 +128,8 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
     labels,
     padTokenId,
   };
-  if (modelType === 'albert') config.albert = parseAlbertShape(raw as Record<string, unknown>, c.num_hidden_layers, file);
+  if (modelType === 'albert')
+    config.albert = parseAlbertShape(raw as Record<string, unknown>, c.num_hidden_layers, file);
   const result: ParsedBertConfig = { config, architectureDeclared };
   if (c.early_exit_layers) result.earlyExitLayers = [...new Set(c.early_exit_layers)].sort((a, b) => a - b);
   return result;

@@ -15,7 +15,11 @@ export function registerEval(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--batch-size <n>', 'texts per batch', parsePositiveInt, 32)
-    .option('--ode-steps <k>', 'parameter-shared (ALBERT) models: apply the shared layer K times, step size L/K', parsePositiveInt)
+    .option(
+      '--ode-steps <k>',
+      'parameter-shared (ALBERT) models: apply the shared layer K times, step size L/K',
+      parsePositiveInt,
+    )
     .option(
       '--policy <spec>',
       'also run under an exit policy: calibrated, max-prob=P, entropy=T, patience=N, dact[=S], none',
