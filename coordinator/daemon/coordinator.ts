@@ -26,6 +26,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import { defaultCalibrationPath, readCalibration } from '../calibration/store.js';
 import { parseExitPolicy } from '@edgerelay/device-agent';
 import { EdgeRelayError } from '@edgerelay/proto';
+import { checkDeploymentOdeSteps } from '../serving/ode-steps.js';
 
 /** Stable codes of CoordinatorError. */
 export const COORDINATOR_ERROR_CODES = {
@@ -89,6 +90,7 @@ export class Coordinator {
   async start(): Promise<void> {
     const { logger } = this.options;
     this.checkpoint = await loadCheckpoint(this.options.modelDir);
+    checkDeploymentOdeSteps(this.checkpoint, this.options.settings.odeSteps); // fails at start, not per request
     if (this.options.settings.exitPolicy === 'calibrated') {
       const record = readCalibration(this.options.calibrationFile ?? defaultCalibrationPath(this.options.modelDir));
       this.options.settings.exitPolicy = record.policy;
@@ -130,6 +132,8 @@ export class Coordinator {
       maxLength: this.options.maxLength ?? Math.min(this.checkpoint.config.maxPositions, 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
+      ...(this.options.settings.odeSteps !== undefined && { odeSteps: this.options.settings.odeSteps }),
+      ...(this.checkpoint.config.albert && { sharedLayers: this.checkpoint.config.numLayers }),
     });
     this.api = await startHttpApi(backend, {
       port: this.options.httpPort,
