@@ -27,6 +27,7 @@ import { defaultCalibrationPath, readCalibration } from '../calibration/store.js
 import { parseExitPolicy } from '@edgerelay/device-agent';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { checkDeploymentOdeSteps } from '../serving/ode-steps.js';
+import { sharedLayerShape } from '../planning/index.js';
 
 /** Stable codes of CoordinatorError. */
 export const COORDINATOR_ERROR_CODES = {
@@ -259,6 +260,7 @@ export class Coordinator {
         hiddenSize: config.hiddenSize,
         vocabSize: config.vocabSize,
         maxPositions: config.maxPositions,
+        ...sharedLayerShape(config, this.options.settings.odeSteps),
       },
       exitRates: this.exitRates,
       link: (a, b) =>
