@@ -9,6 +9,11 @@ export interface ExitRun {
   label?: number;
   /** halting[k]: the trained DACT halting value of the k-th exit (every exit but the last), when the checkpoint has units. */
   halting?: number[];
+  /**
+   * ODE-step runs (K < L): the class the ordinary model's final exit predicts. Agreement and lost accuracy are
+   * then judged against it, and every answer counts as early (it ran fewer applications than the full model).
+   */
+  reference?: number;
 }
 
 /** One classified example as calibration keeps it. */

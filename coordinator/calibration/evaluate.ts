@@ -3,6 +3,7 @@ import { readLabelledTsv } from '../datasets/index.js';
 import { argmax } from '../reference/index.js';
 import { policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
 import { collectWithModel } from './run.js';
+import { defaultCalibrationPath, readCalibration } from './store.js';
 
 export interface ExitEvaluation {
   /** 1-based layer the exit reads */
@@ -43,6 +44,11 @@ export interface EvaluateOptions {
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   const examples = readLabelledTsv(options.data);
   const policy = options.policy === undefined ? undefined : resolvePolicy(options.policy, options);
+  // A calibration made over ODE steps chose K too: `eval --policy calibrated` runs that K unless told otherwise.
+  if (options.policy?.trim() === 'calibrated' && options.odeSteps === undefined) {
+    const K = readCalibration(options.calibration ?? defaultCalibrationPath(options.model)).odeSteps;
+    if (K !== undefined) options = { ...options, odeSteps: K };
+  }
   const labels = examples.map((e) => e.label);
   const runs = await collectWithModel(
     options,

@@ -95,6 +95,7 @@ export class Coordinator {
     if (this.options.settings.exitPolicy === 'calibrated') {
       const record = readCalibration(this.options.calibrationFile ?? defaultCalibrationPath(this.options.modelDir));
       this.options.settings.exitPolicy = record.policy;
+      if (record.odeSteps !== undefined) this.options.settings.odeSteps ??= record.odeSteps;
       this.exitRates = record.exitRates;
       logger.info({ policy: record.policy }, 'using the calibrated exit policy');
     } else if (this.options.settings.exitPolicy) {
