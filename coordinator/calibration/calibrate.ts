@@ -83,6 +83,8 @@ export interface OdeStepsChoice {
   met: boolean;
   tuning: OutcomeSummary;
   heldOut?: OutcomeSummary;
+  /** The same K with no early exit (the final classifier after K steps), on the held-apart rows when there are any. */
+  withoutExits: { rows: 'held-apart' | 'tuning'; accuracy?: number; agreement: number; meanLayers: number };
 }
 
 export interface CalibrateRunsOptions {

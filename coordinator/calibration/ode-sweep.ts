@@ -47,19 +47,28 @@ export function calibrateOdeRuns(
 ): CalibrationRecord {
   const records = [...byK.entries()].map(([K, runs]) => {
     const record = calibrateRuns(runs, options);
+    const split = splitRows(runs.rows.length, options.holdout ?? 0.5, options.seed ?? 0);
     // calibrateRuns falls back to "none" as losing nothing; with fewer steps it can lose: judge it.
     if (record.policy === 'none' && K < runs.numLayers) {
-      const split = splitRows(runs.rows.length, options.holdout ?? 0.5, options.seed ?? 0);
       record.met = meetsTarget(simulatePolicy({ kind: 'none' }, selectRows(runs, split.tuning)), options.target);
     }
-    return { K, record };
+    const held = split.heldOut.length > 0;
+    const plain = simulatePolicy({ kind: 'none' }, selectRows(runs, held ? split.heldOut : split.tuning));
+    const withoutExits: OdeStepsChoice['withoutExits'] = {
+      rows: held ? 'held-apart' : 'tuning',
+      ...(plain.accuracy !== undefined && { accuracy: plain.accuracy }),
+      agreement: plain.agreement,
+      meanLayers: plain.meanLayers,
+    };
+    return { K, record, withoutExits };
   });
-  const sweep: OdeStepsChoice[] = records.map(({ K, record }) => ({
+  const sweep: OdeStepsChoice[] = records.map(({ K, record, withoutExits }) => ({
     odeSteps: K,
     policy: record.policy,
     met: record.met,
     tuning: record.tuning,
     ...(record.heldOut && { heldOut: record.heldOut }),
+    withoutExits,
   }));
   const best = pick(records, options.target);
   return { ...best.record, odeSteps: best.K, odeSweep: sweep };
@@ -99,6 +108,11 @@ export function formatOdeSweep(record: CalibrationRecord): string {
     const held = c.heldOut ? `; held apart: ${formatSummary(c.heldOut)}` : '';
     lines.push(
       `  K = ${c.odeSteps}: ${c.policy}${c.met ? '' : ' (target not met)'}: ${formatSummary(c.tuning)}${held}`,
+    );
+    const w = c.withoutExits;
+    const acc = w.accuracy === undefined ? '' : `accuracy ${(100 * w.accuracy).toFixed(2)}%, `;
+    lines.push(
+      `         without exits (${w.rows} rows): ${w.meanLayers} applications, ${acc}agreement ${(100 * w.agreement).toFixed(2)}%`,
     );
   }
   return `${lines.join('\n')}\n`;
