@@ -198,6 +198,18 @@ describe('ALBERT checkpoints', function () {
     );
   });
 
+  it('tokenizer_class picks the tokenizer: BertTokenizer (WordPiece) loads, AlbertTokenizer (SentencePiece) is refused by name', function () {
+    const file = path.join(model.dir, 'tokenizer_config.json');
+    const original = readFileSync(file);
+    assert.ok(loadTokenizer(model.dir).encode('the movie', 16).ids.length > 2);
+    writeFileSync(file, JSON.stringify({ do_lower_case: true, tokenizer_class: 'AlbertTokenizer' }));
+    try {
+      assert.throws(() => loadTokenizer(model.dir), /tokenizer_class "AlbertTokenizer".*only BERT WordPiece/);
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+
   it('edgerelay init-random --arch albert writes a loadable ALBERT with the asked groups', async () => {
     const out = path.join(model.dir, 'cli-albert');
     const r = await edgerelay([
