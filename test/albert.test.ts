@@ -116,6 +116,21 @@ describe('ALBERT checkpoints', function () {
     });
   }
 
+  it('the monolithic ALBERT graph (no step input) agrees with the float64 forward pass within 1e-4 at every exit', async () => {
+    const { config, weights } = model.checkpoint;
+    const reference = forwardFloat64(weights, config, {
+      inputIds: batch.ids,
+      attentionMask: batch.mask,
+      tokenTypeIds: batch.types,
+    });
+    const out = await run({ kind: 'monolithic', exitLogits: true }, {});
+    for (let l = 0; l < config.numLayers; l++) {
+      const actual = out[l === config.numLayers - 1 ? IO.logits : IO.exitLogits(l)]!.data as Float32Array;
+      const diff = maxAbsDiff(actual, reference.headLogits[l]!.flat());
+      assert.ok(diff < TOLERANCE, `exit ${l}: max diff ${diff}`);
+    }
+  });
+
   it('K steps differ from L steps (the step size matters) and K = L equals the unscaled float64 model exactly', function () {
     const { config, weights } = model.checkpoint;
     const input = { inputIds: batch.ids, attentionMask: batch.mask, tokenTypeIds: batch.types };
