@@ -1,4 +1,5 @@
 /** Bytes shipped to an agent and its resident memory for a stage of k applications: ALBERT vs the BERT fixture. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startSimCluster } from '../sim/index.js';
 import { writePlanFile } from './plan-files.js';
@@ -9,6 +10,24 @@ export interface MemoryFigures {
   shipped: Record<string, number>;
   /** resident memory of each agent process after the plan loaded and served a few requests */
   rssBytes: Record<string, number>;
+  /** agent-1's shards loaded the agent's way (one session per distinct shard) in a fresh process: RSS growth */
+  sessions: { count: number; shardBytes: number; rssGrowth: number };
+}
+
+/** bench/albert-sessions.ts in a child process (fresh heap, GC exposed), parsed. */
+function sessionMemory(model: string): MemoryFigures['sessions'] {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', '--conditions=development', 'bench/albert-sessions.ts', model],
+    { encoding: 'utf8' },
+  );
+  const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
+    sessions: number;
+    shardBytes: number;
+    before: number;
+    after: number;
+  };
+  return { count: r.sessions, shardBytes: r.shardBytes, rssGrowth: r.after - r.before };
 }
 
 function rssBytes(pid: number): number {
@@ -49,7 +68,7 @@ export async function measureMemory(model: string, name: string, text: string): 
       shipped[a.name] = cluster.coordinator.shardBytesSent.get(a.name) ?? 0;
       rss[a.name] = rssBytes(a.child.pid!);
     }
-    return { model: name, shipped, rssBytes: rss };
+    return { model: name, shipped, rssBytes: rss, sessions: sessionMemory(model) };
   } finally {
     await cluster.stop();
   }

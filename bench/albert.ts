@@ -111,10 +111,17 @@ export async function benchAlbert(args: { rounds: number; json?: boolean }): Pro
       out(
         `${m.model.padEnd(6)}  ${agent}  ${(m.shipped[agent]! / MB).toFixed(2).padStart(17)}  ${(m.rssBytes[agent]! / MB).toFixed(1).padStart(12)}\n`,
       );
+  out("\nagent-1's shards loaded the agent's way in a fresh process (one session per distinct shard)\n");
+  out('model   sessions   shard MB   RSS growth MB\n');
+  for (const m of memory)
+    out(
+      `${m.model.padEnd(6)}  ${String(m.sessions.count).padStart(8)}  ${(m.sessions.shardBytes / MB).toFixed(2).padStart(9)}  ${(m.sessions.rssGrowth / MB).toFixed(1).padStart(14)}\n`,
+    );
   const [a, b] = memory as [(typeof memory)[0], (typeof memory)[0]];
   out(
     `\nagent-1 (5 applications): ALBERT / BERT shipped ${(a.shipped['agent-1']! / b.shipped['agent-1']!).toFixed(3)}, ` +
-      `resident ${(a.rssBytes['agent-1']! / b.rssBytes['agent-1']!).toFixed(3)}\n`,
+      `resident ${(a.rssBytes['agent-1']! / b.rssBytes['agent-1']!).toFixed(3)}, ` +
+      `session memory ${(a.sessions.rssGrowth / b.sessions.rssGrowth).toFixed(3)}\n`,
   );
   out(`load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after, ${cores} cores\n`);
   if (busy)
