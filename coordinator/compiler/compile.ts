@@ -58,8 +58,8 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
           hidden = out.hidden;
           received = out.received;
         }
-        const out = { received };
-        if (out.received) g.expose(out.received, IO.attentionReceivedAt(layer), 'float32', TOKENS);
+        // With several inner layers (ALBERT inner_group_num > 1) the slot reports its last layer's attention.
+        if (received) g.expose(received, IO.attentionReceivedAt(layer), 'float32', TOKENS);
         if (spec.exitLogits && weights.heads[layer]) {
           const logits = emitClassifierHead(g, head(layer), config, hidden);
           g.expose(logits, IO.exitLogits(layer), 'float32', ['batch', config.numLabels]);
