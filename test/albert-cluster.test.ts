@@ -7,12 +7,28 @@ import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { startSimCluster } from '../sim/index.js';
 import type { PlanFile } from '../coordinator/planning/index.js';
 import { FIXTURE_PLANS, writePlan } from './helpers/plans.js';
+import { decideExit, initialExitState, parseExitPolicy, softmax } from '@edgerelay/device-agent';
 
 const ALBERT_DIR = path.resolve(process.cwd(), '../shared/fixtures/sst2-albert-6L-256H');
 const TEXTS = readLabelledTsv(path.join(ALBERT_DIR, 'dev.tsv'))
   .map((e) => e.sentence)
   .slice(0, 6);
 const STEPS = [6, 4, 3, 2] as const;
+const POLICIES = ['patience=1', 'entropy=0.4', 'dact'];
+
+/** Where `spec` answers on the single node's exits at this K (the same decideExit the agents call), and with what. */
+function expectedAnswer(spec: string, result: ClassifyResult): { layer: number; probs: number[] } {
+  const policy = parseExitPolicy(spec);
+  const exitLayers = result.exits.map((e) => e.layer);
+  let state = initialExitState(policy);
+  for (const [k, e] of result.exits.entries()) {
+    const d = decideExit(policy, state, e.probs, { layer: e.layer, exitLayers });
+    state = d.state;
+    if (d.exit || k === exitLayers.length - 1)
+      return { layer: e.layer + 1, probs: policy.kind === 'dact' ? d.probs : e.probs };
+  }
+  throw new Error('unreachable');
+}
 
 interface Detail {
   exitLayer: number;
@@ -55,7 +71,7 @@ describe('ALBERT on the cluster: every split gives the single-node answer, with 
   });
 
   for (const [name, plan] of Object.entries(PLANS)) {
-    it(`${name}: final logits within 1e-4 of the single node at K = ${STEPS.join(', ')}, early exits at the step slots`, async () => {
+    it(`${name}: final logits within 1e-4 of the single node at K = ${STEPS.join(', ')}; max-prob, patience, entropy and dact answer where the single node says`, async () => {
       const cluster = await startSimCluster({ model: ALBERT_DIR, agents: 3, planFile: writePlan(plan) });
       try {
         for (const K of STEPS) {
@@ -75,6 +91,15 @@ describe('ALBERT on the cluster: every split gives the single-node answer, with 
           const first = reference.get(K)![0]!.exits[0]!;
           assert.equal(early.body.details[0]!.exitLayer, first.layer + 1);
           early.body.details[0]!.logits.forEach((v, j) => assert.ok(Math.abs(v - first.logits[j]!) < 1e-4));
+          // Every exit policy answers where, and with what, the single node's exits say it should at this K.
+          for (const spec of POLICIES) {
+            const { body: b } = await classify(cluster.url, TEXTS.slice(0, 3), { ode_steps: K, exit_policy: spec });
+            b.details.forEach((d, i) => {
+              const want = expectedAnswer(spec, reference.get(K)![i]!);
+              assert.equal(d.exitLayer, want.layer, `K=${K} ${spec} row ${i}`);
+              softmax(d.logits).forEach((p, j) => assert.ok(Math.abs(p - want.probs[j]!) < 1e-4, `K=${K} ${spec}`));
+            });
+          }
         }
         // K outside 1..L is refused before anything is sent
         const bad = await classify(cluster.url, TEXTS.slice(0, 1), { ode_steps: 7 });
