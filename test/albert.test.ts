@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   InvalidConfigError,
@@ -211,6 +211,23 @@ describe('ALBERT checkpoints', function () {
         err instanceof InvalidConfigError &&
         /num_hidden_groups 3 does not divide num_hidden_layers 4/.test(err.message),
     );
+  });
+
+  it('loads a bare AlbertModel saved without the "albert." prefix: shared groups, no heads, its pooler expected', async () => {
+    const dir = path.join(model.dir, 'bare');
+    mkdirSync(dir);
+    const st = readSafetensors(path.join(model.dir, 'model.safetensors'));
+    const tensors: Record<string, SafetensorsWriteTensor> = {};
+    for (const n of st.names()) if (n.startsWith('albert.')) tensors[n.slice('albert.'.length)] = st.tensor(n);
+    writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { dtype: 'F32', metadata: { format: 'pt' } });
+    const config = JSON.parse(readFileSync(path.join(model.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    delete config.early_exit_layers;
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['AlbertModel'] }));
+    const bare = await loadCheckpoint(dir);
+    assert.equal(bare.config.architecture, 'AlbertModel');
+    assert.deepEqual(bare.exitLayers, []);
+    assert.deepEqual(bare.unusedTensors, []);
+    assert.equal(bare.weights.innerLayers![0], bare.weights.innerLayers![1]);
   });
 
   it('tokenizer_class picks the tokenizer: BertTokenizer (WordPiece) loads, AlbertTokenizer (SentencePiece) is refused by name', function () {
