@@ -5,6 +5,7 @@ import { benchChaos } from './chaos.js';
 import { benchPlanner } from './planner.js';
 import { benchSoak } from './soak.js';
 import { benchOperator } from './operator.js';
+import { benchAlbert } from './albert.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -48,6 +49,15 @@ program
     'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs"}]}',
   )
   .action((opts: { rounds: number; json?: boolean; only?: string }) => benchPlanner(opts));
+
+program
+  .command('albert')
+  .description(
+    'ALBERT fixture: K = 6 vs 3 vs 2 ODE steps on the single node and a 3-agent loopback pipeline; bytes shipped and memory per agent vs the BERT fixture',
+  )
+  .option('--rounds <n>', 'timed rounds per variant', int, 30)
+  .option('--json', 'one JSON document: {"rows","ratios","memory","busy",...}')
+  .action((opts: { rounds: number; json?: boolean }) => benchAlbert(opts));
 
 program
   .command('soak')

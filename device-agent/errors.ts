@@ -26,6 +26,8 @@ export const STEP_REFUSED_CODES = {
   duplicateRequestId: 'EDGERELAY_STEP_DUPLICATE_REQUEST_ID',
   /** A group member answered a share with an error frame (its message is this error's). */
   memberFailed: 'EDGERELAY_STEP_MEMBER_FAILED',
+  /** The request asks for ODE steps the plan's model cannot take (not 1..L, or no shared layer). */
+  badOdeSteps: 'EDGERELAY_STEP_BAD_ODE_STEPS',
   /** The agent is stopping: waits still open are failed. */
   agentStopping: 'EDGERELAY_STEP_AGENT_STOPPING',
 } as const;

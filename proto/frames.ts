@@ -27,6 +27,8 @@ export const FRAME_LIMITS = {
   maxTokens: 512,
   /** Width of a hidden state (768 for bert-base, 1024 for bert-large). */
   maxHidden: 8192,
+  /** ODE steps a request may ask of a parameter-shared model (at most its layer count; this bounds the field). */
+  maxOdeSteps: 1024,
 } as const;
 
 const id = z.string().min(1).max(FRAME_LIMITS.maxIdLength);
@@ -87,6 +89,8 @@ export const frameSchema = z.discriminatedUnion('type', [
       )
       .refine((s) => Object.keys(s).length <= 16, { message: 'exit state has too many fields' }),
     trace: z.array(hopSchema).max(FRAME_LIMITS.maxTraceHops),
+    /** parameter-shared models: apply the shared layer K times with step size L/K (absent: every layer) */
+    odeSteps: z.number().int().positive().max(FRAME_LIMITS.maxOdeSteps).optional(),
   }),
   /** Host → group member: compute your share of `part` of `layer` on this hidden state. */
   z.object({

@@ -6,6 +6,7 @@ export { SESSION_METADATA } from './control.js';
 export type { ShardSpec as ShardSpecMessage, ShardSpec__Output as ShardSpecMessage__Output } from './messages.js';
 export { IO, describeShard, type ShardSpec } from './shard-spec.js';
 export * from './frames.js';
+export * from './ode-steps.js';
 export * from './errors.js';
 export * from './data-plane/link.js';
 export * from './data-plane/limits.js';

@@ -33,6 +33,8 @@ export const IO = {
   /** head shards of checkpoints with DACT halting units: the unit's logit, [batch, 1] */
   haltingLogit: 'halting_logit',
   attentionReceived: 'attention_received',
+  /** parameter-shared (ALBERT) layer and combine shards: the ODE step size β, float32 [1] (1 = the ordinary model) */
+  stepSize: 'step_size',
   exitLogits: (layer: number): string => `exit_logits_${layer}`,
   attentionReceivedAt: (layer: number): string => `attention_received_${layer}`,
 } as const;

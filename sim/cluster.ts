@@ -17,6 +17,8 @@ export interface SimClusterOptions {
   threads?: number;
   exitThreshold?: number;
   exitPolicy?: string;
+  /** Parameter-shared models: the deployment's ODE steps K. */
+  odeSteps?: number;
   calibrationFile?: string;
   wireDtype?: 'float32' | 'float16';
   /** Agent names; defaults to agent-0, agent-1, ... */
@@ -97,6 +99,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
       exitThreshold: options.exitThreshold ?? 0,
       exitPolicy: options.exitPolicy,
       wireDtype: options.wireDtype ?? 'float32',
+      ...(options.odeSteps !== undefined && { odeSteps: options.odeSteps }),
     },
     calibrationFile: options.calibrationFile,
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,

@@ -38,6 +38,8 @@ export interface ClassifyOptions {
   exitThreshold?: number;
   /** An exit-policy spec ("entropy=0.2", "patience=2", "dact", "none") for these texts; wins over exitThreshold. */
   exitPolicy?: string;
+  /** Parameter-shared models: apply the shared layer K times (step size L/K), overriding the deployment's. */
+  odeSteps?: number;
   /**
    * false: refuse a text longer than the model's positions (InputTooLongError) instead of cutting it.
    * Default true, cutting wordpieces from the end and reporting how many in truncatedTokens.

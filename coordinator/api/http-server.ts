@@ -198,6 +198,7 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
       outcomes = await backend.classify(request.texts, {
         ...(request.exitThreshold !== undefined && { exitThreshold: request.exitThreshold }),
         ...(request.exitPolicy !== undefined && { exitPolicy: request.exitPolicy }),
+        ...(request.odeSteps !== undefined && { odeSteps: request.odeSteps }),
         ...(!request.truncate && { truncate: false }),
       });
     } catch (err) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FRAME_LIMITS } from '@edgerelay/proto';
 import { parseExitPolicy, POLICY_FORMS } from '@edgerelay/device-agent';
 
 function validPolicy(spec: string): boolean {
@@ -37,6 +38,7 @@ export interface ClassifyRequest {
   topK?: number;
   exitThreshold?: number;
   exitPolicy?: string;
+  odeSteps?: number;
   /** false when parameters.truncation forbids cutting over-long texts. */
   truncate: boolean;
   details: boolean;
@@ -127,6 +129,12 @@ export function classifyRequestSchema(limits: ApiLimits) {
         .max(64)
         .refine((s) => validPolicy(s), { error: `must be one of ${POLICY_FORMS}` })
         .optional(),
+      ode_steps: z
+        .number({ error: 'must be a positive integer (ODE steps of a parameter-shared model)' })
+        .int({ error: 'must be a positive integer (ODE steps of a parameter-shared model)' })
+        .min(1, { error: 'must be a positive integer (ODE steps of a parameter-shared model)' })
+        .max(FRAME_LIMITS.maxOdeSteps, { error: `must be at most ${FRAME_LIMITS.maxOdeSteps}` })
+        .optional(),
       truncation: z
         .union([z.boolean(), z.enum(TRUNCATION_VALUES)], {
           error: `must be true, false or one of ${TRUNCATION_VALUES.map((v) => `"${v}"`).join(', ')}`,
@@ -137,7 +145,7 @@ export function classifyRequestSchema(limits: ApiLimits) {
     {
       error: (iss) =>
         iss.code === 'unrecognized_keys'
-          ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, truncation, details`
+          ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, ode_steps, truncation, details`
           : 'must be an object',
     },
   );
@@ -185,6 +193,7 @@ function parseClassifyRequest(body: Buffer, schema: ReturnType<typeof classifyRe
     ...(parameters.top_k !== undefined && { topK: parameters.top_k }),
     ...(parameters.exit_threshold !== undefined && { exitThreshold: parameters.exit_threshold }),
     ...(parameters.exit_policy !== undefined && { exitPolicy: parameters.exit_policy }),
+    ...(parameters.ode_steps !== undefined && { odeSteps: parameters.ode_steps }),
     truncate: allowsTruncation(parameters.truncation),
     details: parameters.details ?? false,
   };

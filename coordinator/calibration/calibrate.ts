@@ -71,6 +71,20 @@ export interface CalibrationRecord {
   perPolicy: PolicyChoice[];
   /** Every setting tried, on the tuning rows. */
   table: TableRow[];
+  /** Parameter-shared models calibrated over ODE steps: the chosen K (the deployment runs it) ... */
+  odeSteps?: number;
+  /** ... and each K's best setting, judged against the ordinary model's final exit. */
+  odeSweep?: OdeStepsChoice[];
+}
+
+export interface OdeStepsChoice {
+  odeSteps: number;
+  policy: string;
+  met: boolean;
+  tuning: OutcomeSummary;
+  heldOut?: OutcomeSummary;
+  /** The same K with no early exit (the final classifier after K steps), on the held-apart rows when there are any. */
+  withoutExits: { rows: 'held-apart' | 'tuning'; accuracy?: number; agreement: number; meanLayers: number };
 }
 
 export interface CalibrateRunsOptions {
@@ -175,6 +189,11 @@ function choose(candidates: SweepRow[], target: CalibrationTarget): { row: Sweep
 
 /** The final exit's accuracy on labelled runs; undefined without labels. */
 export function finalAccuracy(runs: ExitRuns): number | undefined {
+  // ODE-step runs are judged against the ordinary model's final exit, whose prediction each row carries.
+  const rows = runs.rows;
+  if (rows.length > 0 && rows.every((r) => r.reference !== undefined && r.label !== undefined)) {
+    return rows.filter((r) => r.reference === r.label).length / rows.length;
+  }
   return simulatePolicy({ kind: 'none' }, runs).accuracy;
 }
 

@@ -1,5 +1,6 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import type { ClassifyResult, ReferenceRunner } from '../reference/index.js';
+import { odeExitLayers, odeSchedule } from '@edgerelay/proto';
 
 /** One example seen through every exit head. */
 export interface ExitRun {
@@ -8,6 +9,11 @@ export interface ExitRun {
   label?: number;
   /** halting[k]: the trained DACT halting value of the k-th exit (every exit but the last), when the checkpoint has units. */
   halting?: number[];
+  /**
+   * ODE-step runs (K < L): the class the ordinary model's final exit predicts. Agreement and lost accuracy are
+   * then judged against it, and every answer counts as early (it ran fewer applications than the full model).
+   */
+  reference?: number;
 }
 
 /** One classified example as calibration keeps it. */
@@ -31,10 +37,16 @@ export interface ExitRuns {
   exitLayers: number[];
   numLabels: number;
   rows: ExitRun[];
+  /** ODE steps K the runs were taken with (parameter-shared models; absent: the ordinary model). */
+  odeSteps?: number;
+  /** appliedAt[k]: layer applications run when the k-th exit answers (default exitLayers[k] + 1). */
+  appliedAt?: number[];
 }
 
 export interface CollectOptions {
   batchSize?: number;
+  /** ODE steps K (default: the runner's own). */
+  odeSteps?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -47,21 +59,26 @@ export async function collectExitRuns(
   options: CollectOptions = {},
 ): Promise<ExitRuns> {
   const batchSize = options.batchSize ?? 32;
+  const schedule = odeSchedule(checkpoint.config.numLayers, options.odeSteps ?? runner.odeSteps);
   const rows: ExitRun[] = [];
   for (let start = 0; start < texts.length; start += batchSize) {
-    const results = await runner.classify(texts.slice(start, start + batchSize), batchSize);
+    const results = await runner.classify(texts.slice(start, start + batchSize), batchSize, schedule.steps);
     for (const r of results) {
       const i = rows.length;
       rows.push(exitRunOf(r, labels?.[i]));
     }
     options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
   }
-  return {
+  const runs: ExitRuns = {
     numLayers: checkpoint.config.numLayers,
     exitLayers: [...checkpoint.exitLayers],
     numLabels: checkpoint.config.numLabels,
     rows,
   };
+  if (schedule.steps === checkpoint.config.numLayers) return runs;
+  const exitLayers = odeExitLayers(checkpoint.exitLayers, schedule);
+  const appliedAt = exitLayers.map((l) => schedule.stepSlots.indexOf(l) + 1);
+  return { ...runs, exitLayers, odeSteps: schedule.steps, appliedAt };
 }
 
 /** The rows at `indices`, same model description. */

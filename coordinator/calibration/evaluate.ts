@@ -3,16 +3,22 @@ import { readLabelledTsv } from '../datasets/index.js';
 import { argmax } from '../reference/index.js';
 import { policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
 import { collectWithModel } from './run.js';
+import { defaultCalibrationPath, readCalibration } from './store.js';
 
 export interface ExitEvaluation {
   /** 1-based layer the exit reads */
   layer: number;
+  /** layer applications run up to this exit (= layer unless ODE steps skip some) */
+  applications: number;
   accuracy: number;
   agreement: number;
 }
 
 export interface Evaluation {
   examples: number;
+  /** ODE steps K and step size β = L/K the model ran with (K = L, β = 1 for the ordinary model) */
+  odeSteps: number;
+  stepSize: number;
   exits: ExitEvaluation[];
   /** With options.policy: the run under that early-exit policy. */
   policy?: PolicyFigures;
@@ -24,6 +30,8 @@ export interface EvaluateOptions {
   threads?: number;
   maxLength?: number;
   batchSize?: number;
+  /** ODE steps K of a parameter-shared model (default: every layer). */
+  odeSteps?: number;
   /** An exit policy ('max-prob=0.9', 'dact', ... or 'calibrated') to also report the run under. */
   policy?: string;
   /** Calibration file for policy 'calibrated' (default <model>/edgerelay-calibration.json). */
@@ -36,6 +44,11 @@ export interface EvaluateOptions {
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   const examples = readLabelledTsv(options.data);
   const policy = options.policy === undefined ? undefined : resolvePolicy(options.policy, options);
+  // A calibration made over ODE steps chose K too: `eval --policy calibrated` runs that K unless told otherwise.
+  if (options.policy?.trim() === 'calibrated' && options.odeSteps === undefined) {
+    const K = readCalibration(options.calibration ?? defaultCalibrationPath(options.model)).odeSteps;
+    if (K !== undefined) options = { ...options, odeSteps: K };
+  }
   const labels = examples.map((e) => e.label);
   const runs = await collectWithModel(
     options,
@@ -45,14 +58,18 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   // probs[k] of a row belongs to exitLayers[k] (ascending); with no rows there is no exit to report.
   const predictions = (runs.rows.length ? runs.exitLayers : []).map((layer, k) => ({
     layer,
+    applications: runs.appliedAt?.[k] ?? layer + 1,
     preds: runs.rows.map((r) => argmax(r.probs[k]!)),
   }));
   const final = predictions[predictions.length - 1]?.preds;
   const share = (hits: number) => hits / examples.length;
   return {
     examples: examples.length,
-    exits: predictions.map(({ layer, preds }) => ({
+    odeSteps: runs.odeSteps ?? runs.numLayers,
+    stepSize: runs.numLayers / (runs.odeSteps ?? runs.numLayers),
+    exits: predictions.map(({ layer, applications, preds }) => ({
       layer: layer + 1,
+      applications,
       accuracy: share(preds.filter((p, i) => p === labels[i]).length),
       agreement: share(preds.filter((p, i) => p === final![i]).length),
     })),

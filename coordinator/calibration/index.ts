@@ -32,6 +32,7 @@ export {
   finalAccuracy,
   type CalibrationRecord,
   type CalibrateRunsOptions,
+  type OdeStepsChoice,
   type OutcomeSummary,
   type PolicyChoice,
   type TableRow,
@@ -55,3 +56,4 @@ export {
 } from './run.js';
 export { evaluate, type EvaluateOptions, type Evaluation, type ExitEvaluation } from './evaluate.js';
 export { haltingSignalOf, policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
+export { calibrateOdeRuns, calibrateWithOdeSteps, collectOdeRuns, formatOdeSweep } from './ode-sweep.js';

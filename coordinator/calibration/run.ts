@@ -16,6 +16,7 @@ export interface CollectFileOptions {
   threads?: number;
   maxLength?: number;
   batchSize?: number;
+  odeSteps?: number;
   onProgress?: (done: number, total: number) => void;
 }
 

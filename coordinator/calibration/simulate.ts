@@ -49,11 +49,11 @@ export function simulatePolicy(policy: ExitPolicy, runs: ExitRuns): PolicyOutcom
       state = d.state;
       if (!d.exit) continue;
       const pred = argmaxOf(d.probs);
-      const final = argmaxOf(row.probs[exitLayers.length - 1]!);
+      const final = row.reference ?? argmaxOf(row.probs[exitLayers.length - 1]!);
       exits[layer]!++;
-      layers += layer + 1;
+      layers += runs.appliedAt?.[k] ?? layer + 1;
       if (pred === final) agree++;
-      if (k < exitLayers.length - 1) early++;
+      if (k < exitLayers.length - 1 || row.reference !== undefined) early++;
       if (row.label !== undefined) {
         labelled++;
         if (pred === row.label) correct++;

@@ -3,15 +3,23 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { BertConfig, HiddenAct } from './types.js';
 import { InvalidConfigError, UnsupportedArchitectureError } from './errors.js';
+import { ALBERT_ARCHITECTURES, albertDefaults, parseAlbertShape } from './albert-config.js';
 
-export const SUPPORTED_MODEL_TYPES: readonly string[] = ['bert'];
+export const SUPPORTED_MODEL_TYPES: readonly string[] = ['bert', 'albert'];
 /** Architectures with a sequence-classification head; the research DeeBERT/PABEE classes share BERT's weights layout. */
 export const SEQUENCE_CLASSIFICATION_ARCHITECTURES: readonly string[] = [
   'BertForSequenceClassification',
   'DeeBertForSequenceClassification',
   'BertForSequenceClassificationWithPabee',
+  ALBERT_ARCHITECTURES.classifier,
 ];
-export const SUPPORTED_ARCHITECTURES: readonly string[] = [...SEQUENCE_CLASSIFICATION_ARCHITECTURES, 'BertModel'];
+export const SUPPORTED_ARCHITECTURES: readonly string[] = [
+  ...SEQUENCE_CLASSIFICATION_ARCHITECTURES,
+  'BertModel',
+  ALBERT_ARCHITECTURES.bare,
+];
+/** Architectures without a classifier head. */
+export const BARE_ENCODER_ARCHITECTURES: readonly string[] = ['BertModel', ALBERT_ARCHITECTURES.bare];
 export const SUPPORTED_HIDDEN_ACTS: readonly HiddenAct[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu'];
 
 const posInt = z.number().int().positive();
@@ -65,7 +73,7 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
   }
   const { modelType, architecture, architectureDeclared } = checkArchitecture(raw as Record<string, unknown>, file);
 
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(modelType === 'albert' ? albertDefaults(raw as Record<string, unknown>) : raw);
   if (!parsed.success) {
     throw new InvalidConfigError(`${file} has invalid values:\n${z.prettifyError(parsed.error)}`, { file });
   }
@@ -100,7 +108,7 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
   }
 
   let labels: string[] = [];
-  if (architecture !== 'BertModel') {
+  if (!BARE_ENCODER_ARCHITECTURES.includes(architecture)) {
     labels = labelsFrom(c.id2label, c.num_labels, invalid);
     if (labels.length === 0) throw invalid(`${architecture} needs at least one label (id2label or num_labels).`);
   }
@@ -120,6 +128,8 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
     labels,
     padTokenId,
   };
+  if (modelType === 'albert')
+    config.albert = parseAlbertShape(raw as Record<string, unknown>, c.num_hidden_layers, file);
   const result: ParsedBertConfig = { config, architectureDeclared };
   if (c.early_exit_layers) result.earlyExitLayers = [...new Set(c.early_exit_layers)].sort((a, b) => a - b);
   return result;
@@ -139,7 +149,8 @@ function checkArchitecture(raw: Record<string, unknown>, file: string) {
   }
   const archs = raw.architectures;
   if (archs === undefined || archs === null) {
-    return { modelType, architecture: 'BertForSequenceClassification', architectureDeclared: false };
+    const architecture = modelType === 'albert' ? ALBERT_ARCHITECTURES.classifier : 'BertForSequenceClassification';
+    return { modelType, architecture, architectureDeclared: false };
   }
   if (!Array.isArray(archs) || archs.length === 0 || !archs.every((a) => typeof a === 'string')) {
     throw new InvalidConfigError(`${file}: "architectures" must be a non-empty array of class names.`, { file });

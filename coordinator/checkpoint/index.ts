@@ -21,6 +21,8 @@ export {
 export { mapBertWeights, type MappedWeights, type MapWeightsOptions } from './weights.js';
 export { CONFIG_FILE, WEIGHTS_FILE, loadCheckpoint, type LoadedCheckpoint } from './load.js';
 export { buildSyntheticVocab, writeRandomCheckpoint, type RandomCheckpointOptions } from './random.js';
+export { writeRandomAlbertCheckpoint, type RandomAlbertOptions } from './random-albert.js';
+export { ALBERT_ARCHITECTURES, albertGroupOf } from './albert-config.js';
 export {
   HALTING_FILE,
   HALTING_FORMAT,

@@ -54,7 +54,8 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   let config = parsed.config;
   // Without "architectures" the weights decide: no classifier tensors means a bare encoder.
   if (!parsed.architectureDeclared && !hasClassifierTensors(file)) {
-    config = { ...config, architecture: 'BertModel', numLabels: 0, labels: [] };
+    const architecture = config.albert ? 'AlbertModel' : 'BertModel';
+    config = { ...config, architecture, numLabels: 0, labels: [] };
   }
   const mapped = mapBertWeights(
     file,

@@ -35,7 +35,7 @@ const INIT_STD = 0.02; // HF initializer_range
 const NOISE_STD = 0.02; // biases and LayerNorm params get noise (HF would use 0/1) so code paths using them are tested
 
 /** Standard normals by Box-Muller, using both outputs of each pair. */
-function normalSource(seed: number): () => number {
+export function normalSource(seed: number): () => number {
   const uniform = mulberry32(seed);
   let spare: number | undefined;
   return () => {
@@ -196,8 +196,15 @@ export async function writeRandomCheckpoint(outDir: string, options: RandomCheck
     config.early_exit_layers = exitLayers;
     config.early_exit_key_prefix = 'bert.encoder.highway';
   }
-  const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
   writeFileSync(join(outDir, 'config.json'), json(config));
+  writeTokenizerFiles(outDir, vocab, P);
+}
+
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+
+/** vocab.txt, tokenizer_config.json (BertTokenizer, uncased) and special_tokens_map.json. */
+export function writeTokenizerFiles(outDir: string, vocab: string[], maxPositions: number): void {
+  const P = maxPositions;
   writeFileSync(join(outDir, 'vocab.txt'), `${vocab.join('\n')}\n`);
   writeFileSync(
     join(outDir, 'tokenizer_config.json'),

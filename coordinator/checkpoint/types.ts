@@ -17,10 +17,12 @@ export interface LayerNormWeights {
 }
 
 export interface EmbeddingWeights {
-  word: Tensor; // [vocab, hidden]
+  word: Tensor; // [vocab, hidden] ([vocab, embedding_size] for ALBERT)
   position: Tensor; // [max_positions, hidden]
   tokenType: Tensor; // [type_vocab, hidden]
   layerNorm: LayerNormWeights;
+  /** ALBERT's embedding_hidden_mapping_in: [hidden, embedding_size], applied after the LayerNorm. */
+  projection?: LinearWeights;
 }
 
 export interface EncoderLayerWeights {
@@ -53,6 +55,11 @@ export interface BertWeights {
    * one logit, h_i = sigmoid(·). Absent when the checkpoint has none; then dact uses the entropy stand-in.
    */
   halting?: (LinearWeights | undefined)[];
+  /**
+   * ALBERT: the inner layers each layer slot applies in turn (slot l applies its group's inner_group_num
+   * layers); slots of one group hold the same array and the same objects. layers[l] is innerLayers[l][0].
+   */
+  innerLayers?: EncoderLayerWeights[][];
 }
 
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu';
@@ -74,6 +81,14 @@ export interface BertConfig {
   /** Label names by class index (defaults to LABEL_0, LABEL_1, ...). */
   labels: string[];
   padTokenId: number;
+  /** Present for parameter-shared (ALBERT) checkpoints; numLayers then counts applications of the groups. */
+  albert?: AlbertShape;
+}
+
+export interface AlbertShape {
+  embeddingSize: number;
+  numHiddenGroups: number;
+  innerGroupNum: number;
 }
 
 export type ExitLayout = 'deebert' | 'pabee' | 'none';

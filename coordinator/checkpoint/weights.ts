@@ -11,6 +11,7 @@ import type {
 } from './types.js';
 import type { SafetensorsFile } from './safetensors.js';
 import { MissingTensorError, TensorShapeError } from './errors.js';
+import { albertPrefix, mapAlbertWeights } from './albert-weights.js';
 
 export interface MappedWeights {
   weights: BertWeights;
@@ -29,6 +30,10 @@ export interface MapWeightsOptions {
 
 const PABEE_CLASSIFIER = /^classifiers\.\d+\.(weight|bias)$/;
 
+function exitLayers(heads: (ClassifierHeadWeights | undefined)[]): number[] {
+  return heads.flatMap((h, i) => (h ? [i] : []));
+}
+
 /** Prefix of the encoder's tensor names: "bert." for BertFor* heads, "" for a bare BertModel. */
 export function bertPrefix(file: SafetensorsFile): string {
   return file.names().some((n) => n.startsWith('bert.embeddings.')) ? 'bert.' : '';
@@ -36,7 +41,7 @@ export function bertPrefix(file: SafetensorsFile): string {
 
 /** Whether the file holds any classifier (final, DeeBERT highway or PABEE) tensors. */
 export function hasClassifierTensors(file: SafetensorsFile): boolean {
-  const prefix = bertPrefix(file);
+  const prefix = bertPrefix(file) || albertPrefix(file);
   return file
     .names()
     .some((n) => n.startsWith('classifier.') || PABEE_CLASSIFIER.test(n) || n.startsWith(`${prefix}encoder.highway.`));
@@ -81,6 +86,16 @@ export function mapBertWeights(
     dtypes.add(info.dtype);
     return file.tensor(found);
   };
+  const finish = (weights: BertWeights, exitLayout: ExitLayout, exitLayers: number[]): MappedWeights => {
+    const unusedTensors = names.filter((n) => !used.has(n) && !ignored.has(n));
+    const sourceDtype = dtypes.size === 1 ? [...dtypes][0]! : 'mixed';
+    return { weights, exitLayout, exitLayers, unusedTensors, sourceDtype };
+  };
+  if (config.albert) {
+    const m = mapAlbertWeights(file, config, get, options);
+    for (const n of m.ignored) ignored.add(n);
+    return finish(m.weights, m.exitLayout, m.exitLayers);
+  }
   const linear = (base: string, out: number, inp: number): LinearWeights => ({
     weight: get(`${base}.weight`, [out, inp]),
     bias: get(`${base}.bias`, [out]),
@@ -149,8 +164,5 @@ export function mapBertWeights(
     }
   }
 
-  const exitLayers = heads.flatMap((h, i) => (h ? [i] : []));
-  const unusedTensors = names.filter((n) => !used.has(n) && !ignored.has(n));
-  const sourceDtype = dtypes.size === 1 ? [...dtypes][0]! : 'mixed';
-  return { weights: { embeddings, layers, heads }, exitLayout, exitLayers, unusedTensors, sourceDtype };
+  return finish({ embeddings, layers, heads }, exitLayout, exitLayers(heads));
 }

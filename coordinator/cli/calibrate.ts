@@ -2,7 +2,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import {
   calibrate,
+  calibrateWithOdeSteps,
   formatChoice,
+  formatOdeSweep,
   formatTable,
   parsePolicyList,
   parseTarget,
@@ -25,6 +27,7 @@ interface CalibrateCliOptions {
   threads?: number;
   maxLength?: number;
   batchSize: number;
+  odeSteps?: number[];
 }
 
 export function registerCalibrate(program: Command): void {
@@ -59,11 +62,18 @@ export function registerCalibrate(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--batch-size <n>', 'texts per batch', parsePositiveInt, 32)
+    .option(
+      '--ode-steps <list>',
+      'parameter-shared (ALBERT) models: also sweep the ODE step counts K, comma-separated (e.g. 6,4,3,2)',
+      parseStepList,
+    )
     .action(async (opts: CalibrateCliOptions) => {
       const target = parseTarget(opts.target);
       const policies = parsePolicyList(opts.policy);
       const bar = examplesProgressBar('calibrate');
-      const { record, out, plot } = await calibrate({ ...opts, target, policies, onProgress: bar.onProgress });
+      const { odeSteps, ...rest } = opts;
+      const run = { ...rest, target, policies, onProgress: bar.onProgress };
+      const { record, out, plot } = odeSteps ? await calibrateWithOdeSteps(run, odeSteps) : await calibrate(run);
       bar.stop();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(record)}\n`);
@@ -74,7 +84,7 @@ export function registerCalibrate(program: Command): void {
         `${record.split.tuningRows + record.split.heldOutRows} ${what} rows; speed-accuracy on the ${record.split.tuningRows} tuning rows:\n\n`,
       );
       process.stdout.write(
-        `${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n\nwrote ${out}\nplot  ${plot}\n`,
+        `${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n${formatOdeSweep(record)}\nwrote ${out}\nplot  ${plot}\n`,
       );
     });
 }
@@ -84,4 +94,11 @@ function parseFraction(value: string): number {
   const x = Number(value);
   if (!Number.isFinite(x) || x < 0 || x >= 1) throw new InvalidArgumentError('expected a fraction in [0, 1), e.g. 0.5');
   return x;
+}
+
+function parseStepList(value: string): number[] {
+  const steps = value.split(',').map((s) => Number(s.trim()));
+  if (steps.length === 0 || steps.some((k) => !Number.isInteger(k) || k < 1))
+    throw new InvalidArgumentError('expected positive integers, comma-separated, e.g. 6,4,3,2');
+  return steps;
 }

@@ -41,6 +41,11 @@ export function registerCoordinator(program: Command): void {
       '--calibration <file>',
       'calibration file for --exit-policy calibrated (default: <model>/edgerelay-calibration.json)',
     )
+    .option(
+      '--ode-steps <k>',
+      'parameter-shared (ALBERT) models: apply the shared layer K times per request',
+      parsePositiveInt,
+    )
     .option('--wire-dtype <dtype>', 'hidden states between agents as float32 or float16', parseWireDtype, 'float32')
     .option('--request-timeout <ms>', 'per-request deadline', parsePositiveInt, 30_000)
     .option(
@@ -79,6 +84,7 @@ export function registerCoordinator(program: Command): void {
         exitPolicy?: string;
         calibration?: string;
         tlsDir?: string;
+        odeSteps?: number;
       }) => {
         const logger = pino({ name: 'coordinator', level: opts.logLevel }, pino.destination(2));
         const clusterToken = resolveSecret(CLUSTER_TOKEN, {
@@ -99,7 +105,12 @@ export function registerCoordinator(program: Command): void {
           httpPort: opts.httpPort,
           planFile: opts.plan,
           minAgents: opts.minAgents,
-          settings: { exitThreshold: opts.exitThreshold, exitPolicy: opts.exitPolicy, wireDtype: opts.wireDtype },
+          settings: {
+            exitThreshold: opts.exitThreshold,
+            exitPolicy: opts.exitPolicy,
+            wireDtype: opts.wireDtype,
+            ...(opts.odeSteps !== undefined && { odeSteps: opts.odeSteps }),
+          },
           calibrationFile: opts.calibration,
           requestTimeoutMs: opts.requestTimeout,
           deployTimeoutMs: 300_000,

@@ -16,6 +16,11 @@ export function registerEval(program: Command): void {
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--batch-size <n>', 'texts per batch', parsePositiveInt, 32)
     .option(
+      '--ode-steps <k>',
+      'parameter-shared (ALBERT) models: apply the shared layer K times, step size L/K',
+      parsePositiveInt,
+    )
+    .option(
       '--policy <spec>',
       'also run under an exit policy: calibrated, max-prob=P, entropy=T, patience=N, dact[=S], none',
     )
@@ -28,6 +33,7 @@ export function registerEval(program: Command): void {
         threads?: number;
         maxLength?: number;
         batchSize: number;
+        odeSteps?: number;
         policy?: string;
         calibration?: string;
       }) => {
@@ -39,10 +45,13 @@ export function registerEval(program: Command): void {
           return;
         }
         const rows = [
-          ['exit layer', 'accuracy', 'agreement with final'],
-          ...result.exits.map((e) => [String(e.layer), pct(e.accuracy), pct(e.agreement)]),
+          ['exit layer', 'applications', 'accuracy', 'agreement with final'],
+          ...result.exits.map((e) => [String(e.layer), String(e.applications), pct(e.accuracy), pct(e.agreement)]),
         ];
-        process.stdout.write(`${result.examples} examples\n\n${textTable(rows, ['right', 'right', 'right'])}\n`);
+        const ode = result.stepSize !== 1 ? `, ${result.odeSteps} ODE steps of size ${result.stepSize}` : '';
+        process.stdout.write(
+          `${result.examples} examples${ode}\n\n${textTable(rows, ['right', 'right', 'right', 'right'])}\n`,
+        );
         const p = result.policy;
         if (p) {
           process.stdout.write(

@@ -29,6 +29,11 @@ export function registerInfer(program: Command): void {
     .option('--json', 'print one JSON document')
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
+    .option(
+      '--ode-steps <k>',
+      'parameter-shared (ALBERT) models: apply the shared layer K times, step size L/K',
+      parsePositiveInt,
+    )
     .option('--input <file>', 'read texts from FILE, one per line (blank lines skipped); "-" reads standard input')
     .argument('[text...]', 'texts to classify (more than a few: use --input)')
     .action(
@@ -40,6 +45,7 @@ export function registerInfer(program: Command): void {
           json?: boolean;
           threads?: number;
           maxLength?: number;
+          odeSteps?: number;
           input?: string;
         },
       ) => {

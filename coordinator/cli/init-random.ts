@@ -1,11 +1,21 @@
 import type { Command } from 'commander';
-import { writeRandomCheckpoint } from '../checkpoint/index.js';
+import { writeRandomAlbertCheckpoint, writeRandomCheckpoint } from '../checkpoint/index.js';
+import { InvalidArgumentError } from 'commander';
 import { parsePositiveInt } from './number-options.js';
 
 export function registerInitRandom(program: Command): void {
   program
     .command('init-random')
-    .description('write a random BERT checkpoint in Hugging Face layout (for tests and benchmarks)')
+    .description('write a random BERT or ALBERT checkpoint in Hugging Face layout (for tests and benchmarks)')
+    .option(
+      '--arch <name>',
+      'bert, or albert (parameter-shared layer groups, factorised embeddings)',
+      parseArch,
+      'bert',
+    )
+    .option('--embedding-size <n>', 'albert: embedding size E (default 16)', parsePositiveInt)
+    .option('--groups <n>', 'albert: num_hidden_groups, must divide --layers (default 1)', parsePositiveInt)
+    .option('--inner-groups <n>', 'albert: inner_group_num, layers per group application (default 1)', parsePositiveInt)
     .requiredOption('--out <dir>', 'directory to write config.json, model.safetensors, vocab.txt into')
     .requiredOption('--layers <n>', 'encoder layers', parsePositiveInt)
     .requiredOption('--hidden <n>', 'hidden size', parsePositiveInt)
@@ -13,7 +23,7 @@ export function registerInitRandom(program: Command): void {
     .option('--intermediate <n>', 'FFN width (default 4 × hidden)', parsePositiveInt)
     .option('--vocab-size <n>', 'vocabulary size', parsePositiveInt)
     .option('--labels <n>', 'classifier outputs', parsePositiveInt)
-    .option('--exits', 'add DeeBERT-style exit heads after every layer')
+    .option('--exits', 'add exit heads after every layer (DeeBERT highways; PABEE classifiers.{i} for albert)')
     .option('--seed <n>', 'random seed', parsePositiveInt)
     .option('--f16', 'store weights as float16')
     .action(
@@ -28,8 +38,16 @@ export function registerInitRandom(program: Command): void {
         exits?: boolean;
         seed?: number;
         f16?: boolean;
+        arch: 'bert' | 'albert';
+        embeddingSize?: number;
+        groups?: number;
+        innerGroups?: number;
       }) => {
-        await writeRandomCheckpoint(opts.out, {
+        const write = opts.arch === 'albert' ? writeRandomAlbertCheckpoint : writeRandomCheckpoint;
+        await write(opts.out, {
+          embeddingSize: opts.embeddingSize,
+          groups: opts.groups,
+          innerGroups: opts.innerGroups,
           layers: opts.layers,
           hidden: opts.hidden,
           heads: opts.heads,
@@ -40,7 +58,14 @@ export function registerInitRandom(program: Command): void {
           seed: opts.seed,
           dtype: opts.f16 ? 'F16' : 'F32',
         });
-        process.stdout.write(`wrote a random ${opts.layers}-layer, ${opts.hidden}-hidden checkpoint to ${opts.out}\n`);
+        process.stdout.write(
+          `wrote a random ${opts.arch} ${opts.layers}-layer, ${opts.hidden}-hidden checkpoint to ${opts.out}\n`,
+        );
       },
     );
+}
+
+function parseArch(value: string): 'bert' | 'albert' {
+  if (value !== 'bert' && value !== 'albert') throw new InvalidArgumentError('use bert or albert');
+  return value;
 }

@@ -116,6 +116,11 @@ export function registerPlan(program: Command): void {
     )
     .option('--exit-rates <list>', 'exit rates inline, e.g. 0.6,0.2,0.1 (overrides --calibration)', parseRates)
     .option('--baselines', 'also cost the even splits and the best single device')
+    .option(
+      '--ode-steps <k>',
+      'parameter-shared (ALBERT) models: cost K applications of the shared layer',
+      parsePositiveInt,
+    )
     .option('--json', 'print { plan, predicted, explanation } as JSON')
     .action((opts: PlanCommandOptions) => {
       const { report, options, exitRatesSource } = planFromFiles(opts);

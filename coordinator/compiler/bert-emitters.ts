@@ -39,7 +39,13 @@ export function emitEmbeddings(
     axis: { int: 0 },
   });
   const sum = g.op('Add', [g.op('Add', [words, positions]), types]);
-  return emitLayerNorm(g, sum, w.layerNorm, config.layerNormEps);
+  const normed = emitLayerNorm(g, sum, w.layerNorm, config.layerNormEps);
+  if (!w.projection) return normed;
+  // ALBERT: embeddings of embedding_size, projected to the hidden size (embedding_hidden_mapping_in).
+  const [out, inp] = w.projection.weight.shape as [number, number];
+  const pw = g.weight('emb_proj_w', transposeSelect(w.projection.weight), [inp, out]);
+  const pb = g.weight('emb_proj_b', w.projection.bias.data, w.projection.bias.shape);
+  return g.op('Add', [g.op('MatMul', [normed, pw]), pb]);
 }
 
 /** [batch, seq] int64 mask of 1/0 → [batch, 1, 1, seq] additive float mask, as Hugging Face builds it. */
@@ -91,7 +97,10 @@ export function emitAttentionPartial(
   return { partial, received };
 }
 
-/** LayerNorm(residual + Σ partials + bias): the aggregation a group's host performs. */
+/**
+ * LayerNorm(residual + Σ partials + bias): the aggregation a group's host performs. With `stepSize` (a graph
+ * input, ODE steps of a parameter-shared model) the branch is scaled: LayerNorm(residual + β·(Σ partials + bias)).
+ */
 export function emitResidualCombine(
   g: GraphBuilder,
   residual: string,
@@ -99,9 +108,13 @@ export function emitResidualCombine(
   bias: EncoderLayerWeights['output']['bias'],
   norm: LayerNormWeights,
   eps: number,
+  stepSize?: string,
 ): string {
   const b = g.weight('combine_bias', bias.data, bias.shape);
-  return emitLayerNorm(g, g.op('Add', [g.op('Add', [residual, partialSum]), b]), norm, eps);
+  const sum = stepSize
+    ? g.op('Add', [residual, g.op('Mul', [g.op('Add', [partialSum, b]), stepSize])])
+    : g.op('Add', [g.op('Add', [residual, partialSum]), b]);
+  return emitLayerNorm(g, sum, norm, eps);
 }
 
 function emitActivation(g: GraphBuilder, x: string, act: BertConfig['hiddenAct']): string {
@@ -148,14 +161,23 @@ export function emitEncoderLayer(
   hidden: string,
   additiveMask: string,
   withReceived: boolean,
+  stepSize?: string,
 ): LayerOutputs {
   const allHeads = Array.from({ length: config.numHeads }, (_, i) => i);
   const allColumns = Array.from({ length: config.intermediateSize }, (_, i) => i);
   const eps = config.layerNormEps;
   const attn = emitAttentionPartial(g, w, config, hidden, additiveMask, allHeads, withReceived);
-  const attended = emitResidualCombine(g, hidden, attn.partial, w.attentionOutput.bias, w.attentionLayerNorm, eps);
+  const attended = emitResidualCombine(
+    g,
+    hidden,
+    attn.partial,
+    w.attentionOutput.bias,
+    w.attentionLayerNorm,
+    eps,
+    stepSize,
+  );
   const ffn = emitFfnPartial(g, w, config, attended, allColumns);
-  const out = emitResidualCombine(g, attended, ffn, w.output.bias, w.outputLayerNorm, eps);
+  const out = emitResidualCombine(g, attended, ffn, w.output.bias, w.outputLayerNorm, eps, stepSize);
   return { hidden: out, received: attn.received };
 }
 

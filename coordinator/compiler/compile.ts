@@ -12,6 +12,7 @@ import {
   emitResidualCombine,
 } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
+import { sharedGraphName, slotLayers } from './shared-layers.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {
@@ -30,7 +31,10 @@ const TOKENS: Dim[] = ['batch', 'seq'];
 export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Array {
   validateSpec(model, spec);
   const { config, weights } = model;
-  const g = new GraphBuilder(describeShard(spec));
+  const name = sharedGraphName(config, spec) ?? describeShard(spec);
+  const g = new GraphBuilder(name);
+  // Parameter-shared models take the ODE step size as an input, so one shard serves every step count.
+  const stepInput = () => (config.albert ? g.input(IO.stepSize, 'float32', [1]) : undefined);
   const hiddenDims: Dim[] = ['batch', 'seq', config.hiddenSize];
   const tokenInput = (name: string) => g.input(name, 'int64', TOKENS);
   const hiddenInput = (name: string) => g.input(name, 'float32', hiddenDims);
@@ -46,10 +50,16 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
     case 'layers': {
       let hidden = hiddenInput(IO.hidden);
       const mask = emitAdditiveMask(g, tokenInput(IO.attentionMask));
+      const step = stepInput();
       for (let layer = spec.start; layer < spec.end; layer++) {
-        const out = emitEncoderLayer(g, weights.layers[layer]!, config, hidden, mask, !!spec.attentionReceived);
-        hidden = out.hidden;
-        if (out.received) g.expose(out.received, IO.attentionReceivedAt(layer), 'float32', TOKENS);
+        let received: string | undefined;
+        for (const w of slotLayers(weights, layer)) {
+          const out = emitEncoderLayer(g, w, config, hidden, mask, !!spec.attentionReceived, step);
+          hidden = out.hidden;
+          received = out.received;
+        }
+        // With several inner layers (ALBERT inner_group_num > 1) the slot reports its last layer's attention.
+        if (received) g.expose(received, IO.attentionReceivedAt(layer), 'float32', TOKENS);
         if (spec.exitLogits && weights.heads[layer]) {
           const logits = emitClassifierHead(g, head(layer), config, hidden);
           g.expose(logits, IO.exitLogits(layer), 'float32', ['batch', config.numLabels]);
@@ -81,12 +91,13 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
     case 'ffn-combine': {
       const residual = hiddenInput(IO.hidden);
       const partialSum = hiddenInput(IO.partialSum);
+      const step = stepInput();
       const w = weights.layers[spec.layer]!;
       const [bias, norm] =
         spec.kind === 'attention-combine'
           ? [w.attentionOutput.bias, w.attentionLayerNorm]
           : [w.output.bias, w.outputLayerNorm];
-      const out = emitResidualCombine(g, residual, partialSum, bias, norm, config.layerNormEps);
+      const out = emitResidualCombine(g, residual, partialSum, bias, norm, config.layerNormEps, step);
       g.expose(out, IO.hiddenOut, 'float32', hiddenDims);
       break;
     }
@@ -107,7 +118,7 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
       let hidden = emitEmbeddings(g, weights.embeddings, config, ids, types);
       const last = config.numLayers - 1;
       for (let layer = 0; layer <= last; layer++) {
-        hidden = emitEncoderLayer(g, weights.layers[layer]!, config, hidden, mask, false).hidden;
+        for (const w of slotLayers(weights, layer)) hidden = emitEncoderLayer(g, w, config, hidden, mask, false).hidden;
         if (spec.exitLogits && layer < last && weights.heads[layer]) {
           g.expose(emitClassifierHead(g, head(layer), config, hidden), IO.exitLogits(layer), 'float32', [
             'batch',
@@ -123,7 +134,18 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
       break;
     }
   }
-  return g.toBytes(`edgerelay shard: ${describeShard(spec)}`);
+  return g.toBytes(`edgerelay shard: ${name}`);
+}
+
+/** A group (HALP) shard splits one encoder layer; an ALBERT slot with several inner layers is not one. */
+function checkSingleInnerLayer(config: BertConfig, fail: (why: string) => never): void {
+  const inner = config.albert?.innerGroupNum ?? 1;
+  if (inner > 1) {
+    fail(
+      `this ALBERT has inner_group_num ${inner}, and HALP groups split only models with one layer per ` +
+        `group application; plan it as pipeline stages only`,
+    );
+  }
 }
 
 function validateSpec(model: CompilableModel, spec: ShardSpec): void {
@@ -149,12 +171,15 @@ function validateSpec(model: CompilableModel, spec: ShardSpec): void {
       return;
     case 'attention-partial':
       checkLayer(spec.layer);
+      checkSingleInnerLayer(model.config, fail);
       return checkIndices(spec.heads, numHeads, 'head');
     case 'ffn-partial':
       checkLayer(spec.layer);
+      checkSingleInnerLayer(model.config, fail);
       return checkIndices(spec.columns, intermediateSize, 'FFN column');
     case 'attention-combine':
     case 'ffn-combine':
+      checkSingleInnerLayer(model.config, fail);
       return checkLayer(spec.layer);
     case 'head':
       checkLayer(spec.layer);

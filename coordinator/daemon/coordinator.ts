@@ -26,6 +26,8 @@ import { Dispatcher } from '../serving/dispatcher.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { settleExitPolicy } from './exit-settings.js';
 import { EdgeRelayError } from '@edgerelay/proto';
+import { checkDeploymentOdeSteps } from '../serving/ode-steps.js';
+import { sharedLayerShape } from '../planning/index.js';
 
 /** Stable codes of CoordinatorError. */
 export const COORDINATOR_ERROR_CODES = {
@@ -91,6 +93,7 @@ export class Coordinator {
   async start(): Promise<void> {
     const { logger } = this.options;
     this.checkpoint = await loadCheckpoint(this.options.modelDir);
+    checkDeploymentOdeSteps(this.checkpoint, this.options.settings.odeSteps); // fails at start, not per request
     const calibration = settleExitPolicy(this.options, logger);
     if (calibration) this.exitRates = calibration.exitRates;
     const tokenizer = loadTokenizer(this.options.modelDir);
@@ -148,6 +151,8 @@ export class Coordinator {
       maxLength: this.options.maxLength ?? Math.min(config.maxPositions, 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
+      ...(this.options.settings.odeSteps !== undefined && { odeSteps: this.options.settings.odeSteps }),
+      ...(this.checkpoint.config.albert && { sharedLayers: this.checkpoint.config.numLayers }),
     });
     this.api = await startHttpApi(backend, {
       port: this.options.httpPort,
@@ -277,6 +282,7 @@ export class Coordinator {
         hiddenSize: config.hiddenSize,
         vocabSize: config.vocabSize,
         maxPositions: config.maxPositions,
+        ...sharedLayerShape(config, this.options.settings.odeSteps),
       },
       exitRates: this.exitRates,
       link: (a, b) =>

@@ -5,7 +5,7 @@ import { defaultCalibrationPath, readCalibration } from '../calibration/store.js
 import type { CoordinatorOptions } from './options.js';
 
 /**
- * The deployment's exit policy, settled before anything starts: `calibrated` is replaced by the policy
+ * The deployment's exit policy (and ODE steps), settled before anything starts: `calibrated` is replaced by the policy
  * the calibration chose (whose exit rates the planner then uses), any other spec is parsed so a typo
  * fails at start, not on every request.
  */
@@ -17,6 +17,8 @@ export function settleExitPolicy(
   if (policy === 'calibrated') {
     const record = readCalibration(options.calibrationFile ?? defaultCalibrationPath(options.modelDir));
     options.settings.exitPolicy = record.policy;
+    // A calibration that chose fewer ODE steps runs them, unless the deployment names its own.
+    if (record.odeSteps !== undefined) options.settings.odeSteps ??= record.odeSteps;
     logger.info({ policy: record.policy }, 'using the calibrated exit policy');
     return record;
   }

@@ -7,6 +7,7 @@ import {
   transferMs,
   wireMs,
 } from './cost-model.js';
+import { distinctWeightSets } from './shared-layers.js';
 import {
   addUsage,
   groupLayerTiming,
@@ -125,7 +126,8 @@ export function fitsRange(
   usable: number[],
 ): boolean {
   for (const [device, perLayer] of c.perLayer) {
-    let u = addUsage(NO_USAGE, perLayer, end - start);
+    // A shared layer group's shard is held once however many of its slots the range covers.
+    let u = addUsage(NO_USAGE, perLayer, distinctWeightSets(ctx.model, start, end));
     if (device === c.host) u = addUsage(u, hostExtrasUsage(ctx, start === 0, exitsInRange));
     if (usageBytes(u, ctx.params) > usable[device]!) return false;
   }

@@ -13,6 +13,12 @@ export interface PlannerModel extends PlanModelInfo {
   vocabSize: number;
   maxPositions: number;
   typeVocabSize?: number;
+  /** Parameter-shared models: the weight group of each layer slot (slots of a group share one shard). */
+  layerGroups?: number[];
+  /** Parameter-shared models: ODE steps K; only K slots compute (planning/shared-layers.ts). exitLayers should be the step slots'. */
+  odeSteps?: number;
+  /** ALBERT: the embedding size E (embeddings are E wide, then projected to the hidden size). */
+  embeddingSize?: number;
 }
 
 export interface CostParams {
@@ -140,7 +146,9 @@ export function partialBytes(dm: Dims, p: CostParams): number {
 
 export function embeddingsWeightBytes(model: PlannerModel): number {
   const H = model.hiddenSize;
-  return ((model.vocabSize + model.maxPositions + (model.typeVocabSize ?? 2)) * H + 2 * H) * F32;
+  const E = model.embeddingSize ?? H;
+  const projection = model.embeddingSize ? E * H + H : 0; // ALBERT's embedding_hidden_mapping_in
+  return ((model.vocabSize + model.maxPositions + (model.typeVocabSize ?? 2)) * E + 2 * E + projection) * F32;
 }
 
 export function wholeLayerWeightBytes({ H, F }: Dims): number {

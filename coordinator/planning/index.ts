@@ -42,6 +42,7 @@ export { planCluster } from './halp-planner.js';
 export { evenSplitPlan, bestSingleDevicePlan, type BaselineOptions } from './baselines.js';
 export { predictPlan } from './predict.js';
 export { readPlannerModel } from './model-shape.js';
+export { appliedSlots, distinctWeightSets, sharedLayerShape } from './shared-layers.js';
 export {
   PlannerError,
   ModelDoesNotFitError,

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CheckpointNotFoundError, CONFIG_FILE, readBertConfig, WEIGHTS_FILE } from '../checkpoint/index.js';
+import { sharedLayerShape } from './shared-layers.js';
 import type { PlannerModel } from './cost-model.js';
 
 /**
@@ -35,6 +36,7 @@ export function readPlannerModel(dir: string): PlannerModel {
     vocabSize: config.vocabSize,
     maxPositions: config.maxPositions,
     typeVocabSize: config.typeVocabSize,
+    ...sharedLayerShape(config),
   };
 }
 

@@ -6,6 +6,7 @@ import { bestSingleDevicePlan, evenSplitPlan } from './baselines.js';
 import { clusterFromFile, readClusterFile } from './cluster-file.js';
 import { planCluster } from './halp-planner.js';
 import { readPlannerModel } from './model-shape.js';
+import { odeSchedule } from '@edgerelay/proto';
 import type { Objective, PlannerOptions, PlannerResult } from './planner-types.js';
 
 /** The files given to `edgerelay plan` do not fit together (calibration, sequence length). */
@@ -24,6 +25,8 @@ export interface PlanFromFilesOptions {
   calibration?: string;
   exitRates?: number[];
   baselines?: boolean;
+  /** Parameter-shared models: cost K applications of the shared layer (ODE steps). */
+  odeSteps?: number;
 }
 
 /** Written by `edgerelay calibrate` beside the model unless told otherwise. */
@@ -80,7 +83,12 @@ export function planFromFiles(opts: PlanFromFilesOptions): {
   options: PlannerOptions;
   exitRatesSource: string;
 } {
-  const model = readPlannerModel(opts.model);
+  const shape = readPlannerModel(opts.model);
+  if (opts.odeSteps !== undefined && !shape.layerGroups) {
+    throw new PlanCommandError(`--ode-steps needs a parameter-shared (ALBERT) model; ${opts.model} is not one.`);
+  }
+  if (opts.odeSteps !== undefined) odeSchedule(shape.numLayers, opts.odeSteps); // 1..L, else a clear error
+  const model = opts.odeSteps === undefined ? shape : { ...shape, odeSteps: opts.odeSteps };
   const file = readClusterFile(opts.cluster);
   const cluster = clusterFromFile(file, opts.cluster);
   const seqLen = opts.seqLen ?? file.seqLen ?? Math.min(128, model.maxPositions);

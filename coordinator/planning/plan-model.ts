@@ -15,6 +15,8 @@ export interface PlanSettings {
   /** An exit-policy spec (device-agent/exits); takes precedence over exitThreshold when set. */
   exitPolicy?: string;
   wireDtype: 'float32' | 'float16';
+  /** Parameter-shared models: ODE steps K every request runs unless it asks otherwise (default: every layer). */
+  odeSteps?: number;
 }
 
 /** Fills every field, as a received message would have them: plans are handled as Plan__Output everywhere. */

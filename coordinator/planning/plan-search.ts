@@ -1,6 +1,7 @@
 import { fitsRange, type Candidate } from './candidates.js';
 import { stageInputBytes, transferMs, wireMs } from './cost-model.js';
 import type { Objective } from './planner-types.js';
+import { appliedSlots } from './shared-layers.js';
 import { embeddingsMs, exitHeadMs, type CostContext } from './stage-cost.js';
 
 export interface ChosenStage {
@@ -50,9 +51,10 @@ export function searchPlan({
   const prefixReach = [0];
   const prefixExitReach = [0];
   const prefixExits = [0];
+  const applied = appliedSlots(ctx.model); // ODE steps: slots without a step cost no compute
   for (let l = 0; l < L; l++) {
-    prefixReach.push(prefixReach[l]! + reach[l]!);
-    prefixExitReach.push(prefixExitReach[l]! + (exits.has(l) ? reach[l]! : 0));
+    prefixReach.push(prefixReach[l]! + reach[l]! * applied[l]!);
+    prefixExitReach.push(prefixExitReach[l]! + (exits.has(l) ? reach[l]! * applied[l]! : 0));
     prefixExits.push(prefixExits[l]! + (exits.has(l) ? 1 : 0));
   }
   const hopBytes = stageInputBytes(ctx.dm, ctx.params);

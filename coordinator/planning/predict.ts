@@ -22,6 +22,7 @@ import {
   type ShareCount,
   type Usage,
 } from './stage-cost.js';
+import { appliedSlots, distinctWeightSets } from './shared-layers.js';
 
 /**
  * Costs any plan on a cluster with the planner's own model: expected and full-path latency,
@@ -31,6 +32,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
   const ctx = costContext(model, cluster, costParams(options));
   const reach = reachProbabilities(model, options.exitRates);
   const exits = new Set(model.exitLayers);
+  const applied = appliedSlots(model);
   const usage = new Map<number, Usage>();
   const busy = new Map<number, number>();
   const addBusy = (d: number, ms: number) => busy.set(d, (busy.get(d) ?? 0) + ms);
@@ -47,7 +49,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       heads: m.heads.length,
       columns: m.ffnColumns.length,
     }));
-    const layers = stage.layerEnd - stage.layerStart;
+    const computed = applied.slice(stage.layerStart, stage.layerEnd).reduce((a, b) => a + b, 0);
     const timing = layerTiming(ctx, host, members);
     const stageExits = model.exitLayers.filter((l) => l >= stage.layerStart && l < stage.layerEnd);
     const hopBytes = stageInputBytes(ctx.dm, ctx.params);
@@ -59,27 +61,29 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
 
     let expected = embMs;
     for (let l = stage.layerStart; l < stage.layerEnd; l++) {
-      const r = reach[l] ?? 0;
+      const r = (reach[l] ?? 0) * applied[l]!;
       expected += r * timing.totalMs + (exits.has(l) ? r * headMs : 0);
       for (const [d, ms] of timing.busyMs) addBusy(d, r * ms);
       if (exits.has(l)) addBusy(host, r * headMs);
     }
     addBusy(host, embMs);
     latencyMs += p * incoming + expected;
-    fullPathMs += incoming + layers * timing.totalMs + embMs + stageExits.length * headMs;
+    fullPathMs += incoming + computed * timing.totalMs + embMs + stageExits.length * headMs;
     resources.push({ name: `stage ${i + 1} (${stage.host})`, ms: expected });
     if (incoming > 0)
       resources.push({ name: `link ${plan.stages[i - 1]!.host} → ${stage.host}`, ms: p * wireMs(hopBytes, link) });
 
-    for (const [d, u] of layerUsage(ctx, host, members)) usage.set(d, addUsage(usage.get(d) ?? NO_USAGE, u, layers));
+    const weightSets = distinctWeightSets(model, stage.layerStart, stage.layerEnd);
+    for (const [d, u] of layerUsage(ctx, host, members))
+      usage.set(d, addUsage(usage.get(d) ?? NO_USAGE, u, weightSets));
     usage.set(host, addUsage(usage.get(host) ?? NO_USAGE, hostExtrasUsage(ctx, i === 0, stageExits.length)));
 
     stages.push({
       layers: [stage.layerStart, stage.layerEnd],
       host: stage.host,
       members: stage.members.map((m) => ({ agent: m.agentId, heads: m.heads.length, columns: m.ffnColumns.length })),
-      computeMs: layers * timing.computeMs + embMs + stageExits.length * headMs,
-      transferMs: incoming + layers * (timing.totalMs - timing.computeMs),
+      computeMs: computed * timing.computeMs + embMs + stageExits.length * headMs,
+      transferMs: incoming + computed * (timing.totalMs - timing.computeMs),
       reachProbability: p,
     });
     prevHost = host;

@@ -1,4 +1,5 @@
 import type { BertConfig, BertWeights, LayerNormWeights, LinearWeights } from '../checkpoint/types.js';
+import { odeSchedule } from '@edgerelay/proto';
 
 /**
  * A plain float64 BERT forward pass with no ONNX Runtime: the independent reference the
@@ -13,8 +14,13 @@ export interface Float64Input {
   tokenTypeIds?: number[][];
 }
 
+export interface Float64Options {
+  /** ODE steps K of a parameter-shared model (default: numLayers, the ordinary model). */
+  odeSteps?: number;
+}
+
 export interface Float64Output {
-  /** hidden state after every encoder layer: [layer][batch] → [seq][hidden] */
+  /** hidden state after every encoder layer (slot; unchanged where an ODE step skips it): [layer][batch] → [seq][hidden] */
   layerOutputs: Matrix[][];
   /** logits of each classifier head by layer (undefined where the layer has none): [layer][batch][label] */
   headLogits: (number[][] | undefined)[];
@@ -84,18 +90,26 @@ function activation(x: number, act: BertConfig['hiddenAct']): number {
 }
 
 function embed(weights: BertWeights, config: BertConfig, ids: number[], types: number[]): Matrix {
-  const H = config.hiddenSize;
   const e = weights.embeddings;
+  const H = e.word.shape[1]!; // embedding_size for ALBERT
   return ids.map((id, pos) => {
     const v = new Float64Array(H);
     for (let h = 0; h < H; h++) {
       v[h] = e.word.data[id * H + h]! + e.position.data[pos * H + h]! + e.tokenType.data[types[pos]! * H + h]!;
     }
-    return layerNorm(v, e.layerNorm, config.layerNormEps);
+    const normed = layerNorm(v, e.layerNorm, config.layerNormEps);
+    return e.projection ? linear(normed, e.projection) : normed;
   });
 }
 
-function encoderLayer(layer: BertWeights['layers'][number], config: BertConfig, x: Matrix, mask: number[]): Matrix {
+/** Post-LN encoder layer; `beta` scales both residual branches, biases included (ODE step size, 1 = BERT). */
+function encoderLayer(
+  layer: BertWeights['layers'][number],
+  config: BertConfig,
+  x: Matrix,
+  mask: number[],
+  beta = 1,
+): Matrix {
   const S = x.length;
   const A = config.numHeads;
   const D = config.hiddenSize / A;
@@ -124,7 +138,7 @@ function encoderLayer(layer: BertWeights['layers'][number], config: BertConfig, 
   const attended = x.map((r, i) => {
     const o = linear(context[i]!, layer.attentionOutput);
     return layerNorm(
-      o.map((val, hIdx) => val + r[hIdx]!),
+      o.map((val, hIdx) => beta * val + r[hIdx]!),
       layer.attentionLayerNorm,
       eps,
     );
@@ -133,14 +147,21 @@ function encoderLayer(layer: BertWeights['layers'][number], config: BertConfig, 
     const inter = linear(r, layer.intermediate).map((val) => activation(val, config.hiddenAct));
     const out = linear(inter, layer.output);
     return layerNorm(
-      out.map((val, hIdx) => val + r[hIdx]!),
+      out.map((val, hIdx) => beta * val + r[hIdx]!),
       layer.outputLayerNorm,
       eps,
     );
   });
 }
 
-export function forwardFloat64(weights: BertWeights, config: BertConfig, input: Float64Input): Float64Output {
+export function forwardFloat64(
+  weights: BertWeights,
+  config: BertConfig,
+  input: Float64Input,
+  options: Float64Options = {},
+): Float64Output {
+  const schedule = odeSchedule(config.numLayers, options.odeSteps);
+  const stepSlots = new Set(schedule.stepSlots);
   const batch = input.inputIds.length;
   let states: Matrix[] = input.inputIds.map((ids, b) =>
     embed(weights, config, ids, input.tokenTypeIds?.[b] ?? ids.map(() => 0)),
@@ -148,8 +169,16 @@ export function forwardFloat64(weights: BertWeights, config: BertConfig, input: 
   const layerOutputs: Matrix[][] = [];
   const headLogits: (number[][] | undefined)[] = [];
   for (let l = 0; l < config.numLayers; l++) {
-    states = states.map((s, b) => encoderLayer(weights.layers[l]!, config, s, input.attentionMask[b]!));
     layerOutputs.push(states);
+    if (!stepSlots.has(l)) {
+      headLogits.push(undefined);
+      continue;
+    }
+    // An ALBERT slot applies its group's inner layers in turn (the same objects for every slot of the group).
+    for (const w of weights.innerLayers?.[l] ?? [weights.layers[l]!]) {
+      states = states.map((s, b) => encoderLayer(w, config, s, input.attentionMask[b]!, schedule.stepSize));
+    }
+    layerOutputs[l] = states;
     const head = weights.heads[l];
     headLogits.push(
       head &&

@@ -5,6 +5,6 @@ export {
   type ExitResult,
   type ReferenceRunnerOptions,
 } from './runner.js';
-export { forwardFloat64, erf, type Float64Input, type Float64Output } from './float64.js';
+export { forwardFloat64, erf, type Float64Input, type Float64Options, type Float64Output } from './float64.js';
 export { softmax, argmax } from './softmax.js';
 export { openReferenceModel, type ModelOptions } from './open-model.js';

@@ -6,6 +6,8 @@ export interface ModelOptions {
   model: string;
   threads?: number;
   maxLength?: number;
+  /** ODE steps K of a parameter-shared model (default: every layer). */
+  odeSteps?: number;
 }
 
 /** checkpoint → tokenizer → reference runner, the way every single-node command starts. */
@@ -15,6 +17,7 @@ export async function openReferenceModel(options: ModelOptions) {
   const runner = await ReferenceRunner.create(checkpoint, tokenizer, {
     threads: options.threads,
     maxLength: options.maxLength,
+    odeSteps: options.odeSteps,
   });
   return { checkpoint, tokenizer, runner };
 }

@@ -1,7 +1,8 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import { compileShard, IO } from '../compiler/index.js';
 import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
-import { EdgeRelayError } from '@edgerelay/proto';
+import { EdgeRelayError, OdeStepsError, odeSchedule } from '@edgerelay/proto';
+import { createHash } from 'node:crypto';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 import { argmax, softmax } from './softmax.js';
 import { sigmoid } from '@edgerelay/device-agent';
@@ -38,6 +39,8 @@ export interface ReferenceRunnerOptions {
   threads?: number;
   /** Tokens per text including [CLS]/[SEP]; defaults to the model's position limit. */
   maxLength?: number;
+  /** ODE steps K of a parameter-shared (ALBERT) model; default: numLayers (the ordinary model). */
+  odeSteps?: number;
 }
 
 /**
@@ -52,6 +55,7 @@ export class ReferenceRunner {
     private readonly layers: ShardSession[],
     private readonly heads: Map<number, ShardSession>,
     readonly maxLength: number,
+    readonly odeSteps: number,
   ) {}
 
   static async create(
@@ -65,8 +69,16 @@ export class ReferenceRunner {
       );
     }
     const threads = options.threads;
-    const load = (spec: Parameters<typeof compileShard>[1]) =>
-      ShardSession.create(compileShard(checkpoint, spec), { threads });
+    // One session per distinct shard: the slots of a shared ALBERT layer group compile to the same bytes.
+    const byHash = new Map<string, ShardSession>();
+    const load = async (spec: Parameters<typeof compileShard>[1]) => {
+      const bytes = compileShard(checkpoint, spec);
+      const hash = createHash('sha256').update(bytes).digest('hex');
+      let session = byHash.get(hash);
+      if (!session) byHash.set(hash, (session = await ShardSession.create(bytes, { threads })));
+      return session;
+    };
+    const odeSteps = checkOdeSteps(checkpoint, options.odeSteps);
     const embeddings = await load({ kind: 'embeddings' });
     const layers: ShardSession[] = [];
     for (let l = 0; l < checkpoint.config.numLayers; l++)
@@ -74,21 +86,34 @@ export class ReferenceRunner {
     const heads = new Map<number, ShardSession>();
     for (const l of checkpoint.exitLayers) heads.set(l, await load({ kind: 'head', layer: l }));
     const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
-    return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength);
+    return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength, odeSteps);
   }
 
-  /** Logits (and halting logits, where the checkpoint has units) of every head for one padded batch. */
-  async runBatch(batch: EncodedBatch): Promise<BatchHeads> {
+  /** Distinct ONNX sessions this runner holds (one per distinct weight set). */
+  get sessionCount(): number {
+    return new Set([this.embeddings, ...this.layers, ...this.heads.values()]).size;
+  }
+
+  /**
+   * Logits (and halting logits, where the checkpoint has units) of every head for one padded batch.
+   * With `odeSteps` K < numLayers only the K step slots run (β = L/K) and only their heads answer.
+   */
+  async runBatch(batch: EncodedBatch, odeSteps = this.odeSteps): Promise<BatchHeads> {
     const dims = [batch.batchSize, batch.seqLen];
+    const schedule = odeSchedule(this.layers.length, checkOdeSteps(this.checkpoint, odeSteps));
+    const steps = new Set(schedule.stepSlots);
     const feeds: Record<string, HostTensor> = {
       [IO.inputIds]: int64Tensor(batch.inputIds, dims),
       [IO.tokenTypeIds]: int64Tensor(batch.tokenTypeIds, dims),
       [IO.attentionMask]: int64Tensor(batch.attentionMask, dims),
+      // Only parameter-shared layer shards read it; a session ignores feeds it has no input for.
+      [IO.stepSize]: { dtype: 'float32', data: Float32Array.of(schedule.stepSize), dims: [1] },
     };
     let hidden = (await this.embeddings.run(feeds))[IO.hiddenOut]!;
     const logits = new Map<number, Float32Array>();
     const halting = new Map<number, Float32Array>();
     for (let l = 0; l < this.layers.length; l++) {
+      if (!steps.has(l)) continue;
       hidden = (await this.layers[l]!.run({ ...feeds, [IO.hidden]: hidden }))[IO.hiddenOut]!;
       const head = this.heads.get(l);
       if (!head) continue;
@@ -100,11 +125,11 @@ export class ReferenceRunner {
     return { logits, halting };
   }
 
-  async classify(texts: string[], batchSize = 16): Promise<ClassifyResult[]> {
+  async classify(texts: string[], batchSize = 16, odeSteps = this.odeSteps): Promise<ClassifyResult[]> {
     const results: ClassifyResult[] = [];
     for (let start = 0; start < texts.length; start += batchSize) {
       const chunk = texts.slice(start, start + batchSize);
-      const heads = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength));
+      const heads = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength), odeSteps);
       chunk.forEach((text, b) => results.push(this.describe(text, heads, b)));
     }
     return results;
@@ -123,6 +148,19 @@ export class ReferenceRunner {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.embeddings, ...this.layers, ...this.heads.values()].map((s) => s.release()));
+    const sessions = new Set([this.embeddings, ...this.layers, ...this.heads.values()]);
+    await Promise.all([...sessions].map((s) => s.release()));
   }
+}
+
+/** K steps of size L/K are only meaningful for a parameter-shared model: every step applies the same layer. */
+function checkOdeSteps(checkpoint: Checkpoint, odeSteps: number | undefined): number {
+  const { steps } = odeSchedule(checkpoint.config.numLayers, odeSteps);
+  if (steps !== checkpoint.config.numLayers && !checkpoint.config.albert) {
+    throw new OdeStepsError(
+      `ode_steps ${steps} needs a parameter-shared (ALBERT) model; ${checkpoint.dir} is a ${checkpoint.config.modelType} ` +
+        `model with ${checkpoint.config.numLayers} distinct layers. Leave ode_steps unset.`,
+    );
+  }
+  return steps;
 }

@@ -10,6 +10,7 @@ import type { FrameOf } from '@edgerelay/proto';
 import type { BertTokenizer } from '../tokenizer/index.js';
 import { softmax } from '../reference/softmax.js';
 import { RequestFailedError, type Dispatcher } from './dispatcher.js';
+import { checkedOdeSteps } from './ode-steps.js';
 
 export interface ClusterBackendOptions {
   labels: string[];
@@ -20,6 +21,10 @@ export interface ClusterBackendOptions {
   retryBackoffMs?: number;
   /** Agents connected now, for /healthz; the daemon's registry knows, the dispatcher does not. */
   agentsConnected?: () => number;
+  /** The deployment's ODE steps (parameter-shared models), used when a request names none. */
+  odeSteps?: number;
+  /** Layer applications of a parameter-shared model (the bound of ode_steps); absent: the model's layers are not shared. */
+  sharedLayers?: number;
   /** Told how every text ended (the coordinator's metrics). */
   observer?: RequestObserver;
 }
@@ -76,7 +81,8 @@ export class ClusterBackend implements ClassifierBackend {
   async classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
     // Every text is encoded before any is sent, so a refused over-long text costs the cluster nothing.
     const encoded = texts.map((t, i) => this.encode(t, i, options.truncate ?? true));
-    return Promise.all(encoded.map((e) => this.observed(e, options)));
+    const odeSteps = checkedOdeSteps(options.odeSteps ?? this.options.odeSteps, this.options.sharedLayers);
+    return Promise.all(encoded.map((e) => this.observed(e, { ...options, odeSteps })));
   }
 
   private async observed(request: EncodedRequest, options: ClassifyOptions): Promise<ClassificationOutcome> {
@@ -129,7 +135,8 @@ export class ClusterBackend implements ClassifierBackend {
       const active = this.dispatcher.activePlan!;
       const policy = requestPolicy(options, active);
       try {
-        const result = await this.dispatcher.submit(ids, policy, Math.max(1, deadline - performance.now()));
+        const remaining = Math.max(1, deadline - performance.now());
+        const result = await this.dispatcher.submit(ids, policy, remaining, options.odeSteps);
         return {
           ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false),
           truncatedTokens,

@@ -184,7 +184,12 @@ export class Dispatcher extends EventEmitter {
   }
 
   /** Runs one tokenized text through the active plan. */
-  submit(inputIds: BigInt64Array, exitPolicy: string, timeoutMs: number): Promise<FrameOf<'result'>> {
+  submit(
+    inputIds: BigInt64Array,
+    exitPolicy: string,
+    timeoutMs: number,
+    odeSteps?: number,
+  ): Promise<FrameOf<'result'>> {
     let exitState: Record<string, number | number[]>;
     try {
       exitState = initialExitState(parseExitPolicy(exitPolicy));
@@ -219,6 +224,7 @@ export class Dispatcher extends EventEmitter {
         exitPolicy,
         exitState,
         trace: [],
+        ...(odeSteps !== undefined && { odeSteps }),
       });
       if (!sent) this.settle(requestId, new RequestFailedError('stage 0 link closed', true));
     });

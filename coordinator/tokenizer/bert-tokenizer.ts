@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 import { forEachPreToken, type BasicTokenizerOptions } from './basic.js';
 import { readTokenizerConfig, readTokenizerJson, readVocabTxt, TokenizerLoadError } from './files.js';
+import { checkTokenizerClass } from './tokenizer-class.js';
 import { WordPiece } from './wordpiece.js';
 
 export interface EncodedText {
@@ -209,6 +210,7 @@ export function loadTokenizer(modelDir: string, options: LoadTokenizerOptions = 
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
     throw new TokenizerLoadError(`model directory ${modelDir} does not exist or is not a directory`);
   }
+  checkTokenizerClass(modelDir); // tokenizer_class picks the tokenizer; only WordPiece is implemented
   const jsonPath = join(modelDir, 'tokenizer.json');
   if (isFile(jsonPath)) return BertTokenizer.fromTokenizerJson(jsonPath, options);
 

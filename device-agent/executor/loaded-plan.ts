@@ -35,6 +35,7 @@ export class LoadedPlan {
 
   /** Releases this plan's sessions, except those a newer plan took over. */
   async release(keep: ReadonlySet<ShardSession> = new Set()): Promise<void> {
-    await Promise.all([...this.sessions.values()].filter((s) => !keep.has(s)).map((s) => s.release()));
+    // A set: slots of a shared layer map to one session, released once.
+    await Promise.all([...new Set(this.sessions.values())].filter((s) => !keep.has(s)).map((s) => s.release()));
   }
 }

@@ -9,6 +9,7 @@ import { PartialWaiter } from './partial-waiter.js';
 import type { AgentStats } from './stats.js';
 import { decideExit, parseExitPolicy, type ExitPolicy } from '../exits/policies.js';
 import { sigmoid, softmax } from '../exits/math.js';
+import { checkSharedLayer, stageOde, type StageOde } from './ode-stage.js';
 
 export interface ExecutorPorts {
   /** Sends a frame to another agent by id (dialing it if needed). */
@@ -100,7 +101,9 @@ export class StageExecutor {
         throw new StepRefusedError(STEP_REFUSED_CODES.missingInput, `stage ${frame.stage} needs a hidden state`);
       hidden = fromWire(frame.hidden);
     }
-    const exits = new Set(stageExitLayers(plan, stage));
+    // ODE steps (parameter-shared models): only the step slots run, at step size L/K, and only their exits answer.
+    const ode = stageOde(plan, frame);
+    const exits = new Set(stageExitLayers(plan, stage).filter(ode.runs));
     const policy = policyOf(frame.exitPolicy);
     let exitState = frame.exitState;
     const finalLayer = plan.numLayers - 1;
@@ -116,14 +119,15 @@ export class StageExecutor {
     });
     this.stats.stageRuns++;
     for (const layer of stageLayers(stage)) {
+      if (!ode.runs(layer)) continue;
       if (isGroupStage(stage)) {
-        const t = await this.groupLayer(frame, stage, layer, hidden, mask, loaded);
+        const t = await this.groupLayer(frame, stage, layer, hidden, mask, loaded, ode);
         hidden = t.hidden;
         groupWaitMs += t.waitMs;
       } else {
-        hidden = (
-          await loaded.session({ kind: 'layers', start: layer, end: layer + 1 }).run({ ...feeds, [IO.hidden]: hidden })
-        )[IO.hiddenOut]!;
+        const session = loaded.session({ kind: 'layers', start: layer, end: layer + 1 });
+        if (ode.skips) checkSharedLayer(session.inputNames, ode.steps);
+        hidden = (await session.run({ ...feeds, ...ode.feed, [IO.hidden]: hidden }))[IO.hiddenOut]!;
       }
       layersRun++;
       this.stats.layersRun++;
@@ -136,7 +140,7 @@ export class StageExecutor {
       const isFinal = layer === finalLayer;
       const decision = decideExit(policy, exitState, softmax(logits), {
         layer,
-        exitLayers: plan.exitLayers,
+        exitLayers: ode.exitLayers,
         ...(unit && { halting: sigmoid(unit.data[0] as number) }),
       });
       exitState = decision.state;
@@ -179,6 +183,7 @@ export class StageExecutor {
       exitPolicy: frame.exitPolicy,
       exitState,
       trace: [...frame.trace, hop()],
+      ...(frame.odeSteps !== undefined && { odeSteps: frame.odeSteps }),
     });
   }
 
@@ -193,6 +198,7 @@ export class StageExecutor {
     hidden: HostTensor,
     mask: HostTensor,
     loaded: LoadedPlan,
+    ode: StageOde,
   ): Promise<{ hidden: HostTensor; waitMs: number }> {
     let waitMs = 0;
     const own = memberShare(stage, this.options.agentId);
@@ -224,9 +230,10 @@ export class StageExecutor {
       partials.push(...(await gathered));
       waitMs += performance.now() - t;
       const combine = name === 'attention' ? 'attention-combine' : 'ffn-combine';
-      const out = await loaded
-        .session({ kind: combine, layer })
-        .run({ [IO.hidden]: input, [IO.partialSum]: sumFloat32(partials) });
+      // The step size scales the summed branch (Σ partials + bias) in the combine; partials stay unscaled.
+      const session = loaded.session({ kind: combine, layer });
+      if (ode.skips) checkSharedLayer(session.inputNames, ode.steps);
+      const out = await session.run({ ...ode.feed, [IO.hidden]: input, [IO.partialSum]: sumFloat32(partials) });
       return out[IO.hiddenOut]!;
     };
     const attended = await part('attention', hidden);

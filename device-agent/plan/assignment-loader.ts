@@ -96,7 +96,8 @@ export class AssignmentLoader {
     try {
       for (const ref of assignment.shards) {
         const spec = specFromMessage(ref.spec!);
-        const reused = reusable.get(ref.sha256);
+        // Shards with the same bytes (every slot of a shared ALBERT layer) get one session: weights once per device.
+        const reused = byHash.get(ref.sha256) ?? reusable.get(ref.sha256);
         if (reused) {
           sessions.set(shardKey(spec), reused);
           byHash.set(ref.sha256, reused);

@@ -17,6 +17,11 @@ export function registerSim(program: Command): void {
       '--tls-dir <dir>',
       'mutual TLS on the control plane and the data plane (wss) with certificates from `edgerelay certs` (agents named agent-0, ...)',
     )
+    .option(
+      '--ode-steps <k>',
+      'parameter-shared (ALBERT) models: apply the shared layer K times per request',
+      parsePositiveInt,
+    )
     .option('--log-level <level>', 'log level of the coordinator and agents', 'warn')
     .action(
       async (opts: {
@@ -29,6 +34,7 @@ export function registerSim(program: Command): void {
         tlsDir?: string;
         wireDtype: 'float32' | 'float16';
         logLevel: string;
+        odeSteps?: number;
       }) => {
         const cluster = await startSimCluster({
           ...opts,
