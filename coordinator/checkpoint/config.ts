@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { BertConfig, HiddenAct } from './types.js';
 import { InvalidConfigError, UnsupportedArchitectureError } from './errors.js';
+import { parsePrunedHeads } from './pruned-heads.js';
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = ['bert'];
 /** Architectures with a sequence-classification head; the research DeeBERT/PABEE classes share BERT's weights layout. */
@@ -32,6 +33,7 @@ const configSchema = z.looseObject({
   id2label: z.record(z.string(), z.string()).optional(),
   num_labels: z.number().int().nonnegative().optional(),
   early_exit_layers: z.array(z.number().int().nonnegative()).optional(),
+  pruned_heads: z.record(z.string(), z.array(z.number())).optional(),
 });
 
 export interface ParsedBertConfig {
@@ -120,6 +122,8 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
     labels,
     padTokenId,
   };
+  const prunedHeads = parsePrunedHeads(c.pruned_heads, c.num_hidden_layers, c.num_attention_heads, file);
+  if (prunedHeads) config.prunedHeads = prunedHeads;
   const result: ParsedBertConfig = { config, architectureDeclared };
   if (c.early_exit_layers) result.earlyExitLayers = [...new Set(c.early_exit_layers)].sort((a, b) => a - b);
   return result;

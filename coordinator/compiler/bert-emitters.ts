@@ -8,6 +8,7 @@ import type {
 } from '../checkpoint/types.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { headDims, scaled, selectEntries, transposeSelect } from './weight-slices.js';
+import { emitNoHeads, layerHeadCount } from './pruned-emitters.js';
 
 /**
  * Emitters add one piece of a BERT encoder to a graph and return the name of its output.
@@ -149,10 +150,14 @@ export function emitEncoderLayer(
   additiveMask: string,
   withReceived: boolean,
 ): LayerOutputs {
-  const allHeads = Array.from({ length: config.numHeads }, (_, i) => i);
+  // The weights say how many heads the layer has: fewer than numHeads once heads are pruned (pruned_heads).
+  const allHeads = Array.from({ length: layerHeadCount(w, config) }, (_, i) => i);
   const allColumns = Array.from({ length: config.intermediateSize }, (_, i) => i);
   const eps = config.layerNormEps;
-  const attn = emitAttentionPartial(g, w, config, hidden, additiveMask, allHeads, withReceived);
+  const attn =
+    allHeads.length > 0
+      ? emitAttentionPartial(g, w, config, hidden, additiveMask, allHeads, withReceived)
+      : emitNoHeads(g, hidden, withReceived);
   const attended = emitResidualCombine(g, hidden, attn.partial, w.attentionOutput.bias, w.attentionLayerNorm, eps);
   const ffn = emitFfnPartial(g, w, config, attended, allColumns);
   const out = emitResidualCombine(g, attended, ffn, w.output.bias, w.outputLayerNorm, eps);

@@ -12,6 +12,7 @@ import {
   emitResidualCombine,
 } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
+import { layerHeadCount } from './pruned-emitters.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {
@@ -127,7 +128,7 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
 }
 
 function validateSpec(model: CompilableModel, spec: ShardSpec): void {
-  const { numLayers, numHeads, intermediateSize } = model.config;
+  const { numLayers, intermediateSize } = model.config;
   const fail = (why: string): never => {
     throw new ShardSpecError(`Cannot compile shard "${describeShard(spec)}": ${why}.`);
   };
@@ -149,7 +150,8 @@ function validateSpec(model: CompilableModel, spec: ShardSpec): void {
       return;
     case 'attention-partial':
       checkLayer(spec.layer);
-      return checkIndices(spec.heads, numHeads, 'head');
+      // A pruned layer has fewer heads than numHeads; its heads are numbered 0.. in the order kept.
+      return checkIndices(spec.heads, layerHeadCount(model.weights.layers[spec.layer]!, model.config), 'head');
     case 'ffn-partial':
       checkLayer(spec.layer);
       return checkIndices(spec.columns, intermediateSize, 'FFN column');
