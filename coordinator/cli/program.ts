@@ -9,6 +9,7 @@ import { registerCalibrate } from './calibrate.js';
 import { registerFitExits } from './fit-exits.js';
 import { registerFitHalting } from './fit-halting.js';
 import { registerCerts } from './certs.js';
+import { registerPruneHeads } from './prune-heads.js';
 
 export function buildProgram(): Command {
   const program = new Command('edgerelay')
@@ -24,5 +25,6 @@ export function buildProgram(): Command {
   registerFitExits(program);
   registerFitHalting(program);
   registerCerts(program);
+  registerPruneHeads(program);
   return program;
 }
