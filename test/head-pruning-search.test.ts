@@ -2,13 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  loadCheckpoint,
-  readSafetensors,
-  writeRandomCheckpoint,
-  writeSafetensors,
-  type SafetensorsWriteTensor,
-} from '../coordinator/checkpoint/index.js';
+import { loadCheckpoint, writeRandomCheckpoint } from '../coordinator/checkpoint/index.js';
+import { amplifyAttention } from './helpers/amplify.js';
 import { splitRows } from '../coordinator/calibration/split.js';
 import {
   aStarPrune,
@@ -62,23 +57,6 @@ async function exhaustiveBest(order: number[], evaluate: (s: number[]) => Promis
     if (inSpace) best = Math.max(best, size);
   }
   return { best, unrestricted };
-}
-
-/**
- * A random model's attention and classifier barely move its answers (weights of std 0.02); scaling the attention weights up
- * makes every head matter, so the constraint has something to bite on.
- */
-function amplifyAttention(dir: string, factor: number): void {
-  const file = readSafetensors(path.join(dir, 'model.safetensors'));
-  const tensors: Record<string, SafetensorsWriteTensor> = {};
-  for (const name of file.names()) {
-    const data = Float32Array.from(file.float32(name));
-    // The classifier too, or its bias decides every answer.
-    if (/(attention\.(self\.(query|key|value)|output\.dense)|pooler\.dense|classifier)\.weight$/.test(name))
-      for (let i = 0; i < data.length; i++) data[i]! *= factor;
-    tensors[name] = { shape: [...file.info(name).shape], data };
-  }
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { dtype: 'F32' });
 }
 
 function popcount(x: number): number {

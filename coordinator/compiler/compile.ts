@@ -12,7 +12,7 @@ import {
   emitResidualCombine,
 } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
-import { layerHeadCount } from './pruned-emitters.js';
+import { emitNoHeads, localHeads } from './pruned-emitters.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {
@@ -63,7 +63,11 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
       const hidden = hiddenInput(IO.hidden);
       const mask = emitAdditiveMask(g, tokenInput(IO.attentionMask));
       const w = weights.layers[spec.layer]!;
-      const out = emitAttentionPartial(g, w, config, hidden, mask, spec.heads, !!spec.attentionReceived);
+      // spec.heads are original head indices; in a pruned layer the removed ones compute nothing.
+      const heads = localHeads(config, spec.layer, spec.heads);
+      const out = heads.length
+        ? emitAttentionPartial(g, w, config, hidden, mask, heads, !!spec.attentionReceived)
+        : emitNoHeads(g, hidden, !!spec.attentionReceived);
       g.expose(out.partial, IO.partial, 'float32', hiddenDims);
       if (out.received) g.expose(out.received, IO.attentionReceived, 'float32', TOKENS);
       break;
@@ -128,7 +132,7 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
 }
 
 function validateSpec(model: CompilableModel, spec: ShardSpec): void {
-  const { numLayers, intermediateSize } = model.config;
+  const { numLayers, numHeads, intermediateSize } = model.config;
   const fail = (why: string): never => {
     throw new ShardSpecError(`Cannot compile shard "${describeShard(spec)}": ${why}.`);
   };
@@ -150,8 +154,7 @@ function validateSpec(model: CompilableModel, spec: ShardSpec): void {
       return;
     case 'attention-partial':
       checkLayer(spec.layer);
-      // A pruned layer has fewer heads than numHeads; its heads are numbered 0.. in the order kept.
-      return checkIndices(spec.heads, layerHeadCount(model.weights.layers[spec.layer]!, model.config), 'head');
+      return checkIndices(spec.heads, numHeads, 'head');
     case 'ffn-partial':
       checkLayer(spec.layer);
       return checkIndices(spec.columns, intermediateSize, 'FFN column');

@@ -2,6 +2,20 @@
 import type { BertConfig, EncoderLayerWeights } from '../checkpoint/types.js';
 import type { GraphBuilder } from './graph-builder.js';
 import type { AttentionPartial } from './bert-emitters.js';
+import { keptHeads } from '../checkpoint/pruned-heads.js';
+
+/**
+ * A share of a layer's heads, given by original index (what plans list, so one list serves every layer of
+ * a stage), as the layer's own head positions: heads pruned from the layer drop out.
+ */
+export function localHeads(config: BertConfig, layer: number, heads: number[]): number[] {
+  if (!config.prunedHeads?.[layer]?.length) return heads;
+  const kept = keptHeads(config, layer);
+  return heads.flatMap((h) => {
+    const local = kept.indexOf(h);
+    return local < 0 ? [] : [local];
+  });
+}
 
 /** Heads a layer computes, read from its weights: query rows / head size (head size = hidden / numHeads). */
 export function layerHeadCount(w: EncoderLayerWeights, config: BertConfig): number {
