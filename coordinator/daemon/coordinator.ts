@@ -255,6 +255,7 @@ export class Coordinator {
         hiddenSize: config.hiddenSize,
         vocabSize: config.vocabSize,
         maxPositions: config.maxPositions,
+        ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
       },
       exitRates: this.exitRates,
       link: (a, b) =>

@@ -19,6 +19,7 @@ import {
   type LayerTiming,
   type Usage,
 } from './stage-cost.js';
+import { layerCosts, type LayerCost } from './pruned-layers.js';
 
 /** One way to run a stage: a single device running whole layers, or a head group with its host and shares. */
 export interface Candidate {
@@ -31,6 +32,8 @@ export interface Candidate {
   shares: MemberShare[];
   timing: LayerTiming;
   perLayer: Map<number, Usage>;
+  /** Per model layer: what `timing` and `perLayer` say for an intact layer, less for one with pruned heads. */
+  layers: LayerCost[];
 }
 
 export function singleCandidate(ctx: CostContext, device: number, mask: number): Candidate {
@@ -41,6 +44,7 @@ export function singleCandidate(ctx: CostContext, device: number, mask: number):
     shares: [],
     timing: wholeLayerTiming(ctx, device),
     perLayer: layerUsage(ctx, device, []),
+    layers: layerCosts(ctx, device, []),
   };
 }
 
@@ -71,6 +75,7 @@ export function groupCandidate(ctx: CostContext, devices: number[], mask: number
     shares: best.shares,
     timing: best.timing,
     perLayer: layerUsage(ctx, best.host, counts),
+    layers: layerCosts(ctx, best.host, best.shares),
   };
 }
 
@@ -124,8 +129,9 @@ export function fitsRange(
   exitsInRange: number,
   usable: number[],
 ): boolean {
-  for (const [device, perLayer] of c.perLayer) {
-    let u = addUsage(NO_USAGE, perLayer, end - start);
+  for (const device of c.perLayer.keys()) {
+    let u = NO_USAGE;
+    for (let l = start; l < end; l++) u = addUsage(u, c.layers[l]!.usage.get(device) ?? NO_USAGE);
     if (device === c.host) u = addUsage(u, hostExtrasUsage(ctx, start === 0, exitsInRange));
     if (usageBytes(u, ctx.params) > usable[device]!) return false;
   }

@@ -35,6 +35,7 @@ export function readPlannerModel(dir: string): PlannerModel {
     vocabSize: config.vocabSize,
     maxPositions: config.maxPositions,
     typeVocabSize: config.typeVocabSize,
+    ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
   };
 }
 

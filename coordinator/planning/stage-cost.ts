@@ -61,8 +61,9 @@ export interface LayerTiming {
 
 const gflops = (ctx: CostContext, device: number) => ctx.cluster.devices[device]!.gflops;
 
-export function wholeLayerTiming(ctx: CostContext, device: number): LayerTiming {
-  const ms = computeMs(wholeLayerFlops(ctx.dm), gflops(ctx, device), 1, ctx.params);
+/** A whole layer on one device; `heads` is what the layer has left (all, unless heads were pruned). */
+export function wholeLayerTiming(ctx: CostContext, device: number, heads = ctx.dm.A): LayerTiming {
+  const ms = computeMs(wholeLayerFlops(ctx.dm, heads), gflops(ctx, device), 1, ctx.params);
   return { totalMs: ms, computeMs: ms, busyMs: new Map([[device, ms]]) };
 }
 
@@ -112,8 +113,8 @@ export function groupLayerTiming(ctx: CostContext, host: number, members: ShareC
   return { totalMs: a.totalMs + f.totalMs, computeMs: a.computeMs + f.computeMs, busyMs };
 }
 
-export function layerTiming(ctx: CostContext, host: number, members: ShareCount[]): LayerTiming {
-  return members.length === 0 ? wholeLayerTiming(ctx, host) : groupLayerTiming(ctx, host, members);
+export function layerTiming(ctx: CostContext, host: number, members: ShareCount[], heads = ctx.dm.A): LayerTiming {
+  return members.length === 0 ? wholeLayerTiming(ctx, host, heads) : groupLayerTiming(ctx, host, members);
 }
 
 export function embeddingsMs(ctx: CostContext, host: number): number {
@@ -148,12 +149,17 @@ export function usageBytes(u: Usage, params: CostParams): number {
 }
 
 /** Per device, what one layer of the stage costs in memory (group hosts hold the combine shards). */
-export function layerUsage(ctx: CostContext, host: number, members: ShareCount[]): Map<number, Usage> {
+export function layerUsage(
+  ctx: CostContext,
+  host: number,
+  members: ShareCount[],
+  heads = ctx.dm.A,
+): Map<number, Usage> {
   const { dm } = ctx;
   const usage = new Map<number, Usage>();
   const add = (device: number, u: Usage) => usage.set(device, addUsage(usage.get(device) ?? NO_USAGE, u));
   if (members.length === 0) {
-    add(host, { weights: wholeLayerWeightBytes(dm), sessions: 1, activation: activationBytes(dm, dm.A, dm.F) });
+    add(host, { weights: wholeLayerWeightBytes(dm, heads), sessions: 1, activation: activationBytes(dm, heads, dm.F) });
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });
