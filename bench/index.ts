@@ -4,6 +4,7 @@ import { benchClusterOverhead } from './cluster-overhead.js';
 import { benchChaos } from './chaos.js';
 import { benchPlanner } from './planner.js';
 import { benchSoak } from './soak.js';
+import { benchHeadPruning, type HeadPruningBenchArgs } from './head-pruning.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -58,5 +59,20 @@ program
   .option('--json', 'one JSON document with the totals, every minute and the memory trends')
   .option('--no-faults', 'the same load with no fault injected (the control run for the memory trends)')
   .action((opts: { minutes: number; concurrency: number; json?: boolean; faults: boolean }) => benchSoak(opts));
+
+program
+  .command('head-pruning')
+  .description('bert-base shape with a share of its heads pruned vs unpruned: single-node latency, planner on 4 × Pi 4')
+  .option('--rounds <n>', 'timed rounds per variant', int, 15)
+  .option('--seq-len <n>', 'tokens', int, 128)
+  .option(
+    '--fraction <x>',
+    'share of the heads removed (default: what prune-heads removed on the fixture)',
+    Number,
+    0.5,
+  )
+  .option('--cluster-rounds <n>', 'requests per plan on the emulated cluster', int, 5)
+  .option('--no-cluster', 'skip the emulated 4 × Pi 4 cluster')
+  .action((opts: HeadPruningBenchArgs) => benchHeadPruning(opts));
 
 await program.parseAsync(process.argv);
