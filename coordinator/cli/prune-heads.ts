@@ -121,7 +121,7 @@ function report(r: PruneHeadsResult): string {
   ];
   const search =
     `${r.method === 'astar' ? 'A*' : 'greedy'}: ${r.evaluations} evaluations (${r.searchEvaluations} in the search), ` +
-    `${r.seconds.toFixed(1)} s` +
+    `${r.seconds.toFixed(1)} s, ${r.layersPerEvaluation.toFixed(2)} of ${r.numLayers} layers run per evaluation` +
     (r.method === 'astar'
       ? r.optimal
         ? ', finished: no set in the search space removes more heads'

@@ -62,6 +62,8 @@ export interface PruneHeadsResult {
   /** The unpruned model on the same rows. */
   baseline: { tuning: PruneFigures; heldApart: PruneFigures };
   searchEvaluations: number;
+  /** Encoder layers run per evaluation on average (of numLayers): what caching the lower layers saves. */
+  layersPerEvaluation: number;
   /** The search finished within its budget, so no set in its search space removes more heads. */
   optimal: boolean;
   totalHeads: number;
@@ -154,6 +156,7 @@ export async function pruneHeads(options: PruneHeadsOptions): Promise<PruneHeads
       method,
       baseline: { tuning: figures(baseTuning), heldApart: heldFigures.base },
       searchEvaluations: result.evaluations,
+      layersPerEvaluation: evaluator.evaluations ? evaluator.layerRuns / evaluator.evaluations : 0,
       optimal: result.optimal,
       totalHeads: total,
       numLayers: checkpoint.config.numLayers,
