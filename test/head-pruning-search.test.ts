@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint, writeRandomCheckpoint } from '../coordinator/checkpoint/index.js';
 import { amplifyAttention } from './helpers/amplify.js';
+import { edgerelay } from './helpers/cli.js';
 import { splitRows } from '../coordinator/calibration/split.js';
 import {
   aStarPrune,
@@ -225,5 +226,39 @@ describe('head pruning: the search', function () {
     } finally {
       await model.release();
     }
+  });
+
+  it('the CLI prints the issue’s JSON with --json, and a grid of removed heads otherwise', async function () {
+    this.timeout(60_000);
+    const args = [
+      'prune-heads',
+      '--model',
+      dir,
+      '--data',
+      data,
+      '--max-drop',
+      '0.05',
+      '--budget',
+      '20',
+      '--threads',
+      '1',
+    ];
+    const json = await edgerelay([...args, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const doc = JSON.parse(json.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(doc), ['removed', 'fraction', 'tuning', 'heldApart', 'evaluations', 'seconds']);
+    assert.deepEqual(Object.keys(doc.tuning as object), ['accuracy', 'agreement']);
+    assert.deepEqual(Object.keys(doc.heldApart as object), ['accuracy', 'agreement']);
+    const removed = doc.removed as [number, number][];
+    assert.ok(removed.every(([l, h]) => l >= 0 && l < 2 && h >= 0 && h < 3));
+    assert.equal(doc.fraction, removed.length / 6);
+    const text = await edgerelay(args);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`removed ${removed.length} of 6 heads`));
+    assert.match(text.stdout, /layer\s+h0\s+h1\s+h2\s+removed/);
+    assert.match(text.stdout, /held apart\s+30\s/);
+    const bad = await edgerelay([...args, '--max-drop', '2']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--max-drop/);
   });
 });
