@@ -32,6 +32,8 @@ export function sharesAt(model: PlannerModel, layer: number, members: MemberShar
     device: m.device,
     heads: pruned.size ? m.heads.filter((h) => !pruned.has(h)).length : m.heads.length,
     columns: m.columns.length,
+    // The executor still sends its scatter and sums its (zero) partial: the round trip stays.
+    attends: m.heads.length > 0,
   }));
 }
 

@@ -48,6 +48,12 @@ export interface ShareCount {
   device: number;
   heads: number;
   columns: number;
+  /**
+   * Whether the member runs an attention share at all. Plans name heads per stage, so in a layer whose
+   * pruning took all of a member's heads it still gets the scatter and returns a zero partial (heads 0,
+   * attends true). Defaults to heads > 0.
+   */
+  attends?: boolean;
 }
 
 export interface LayerTiming {
@@ -75,11 +81,11 @@ function partTiming(
   busy: Map<number, number>,
 ) {
   const { dm, params, cluster } = ctx;
-  const units = (m: ShareCount) => (part === 'attention' ? m.heads : m.columns);
   const flops = (m: ShareCount) =>
     part === 'attention' ? attentionPartialFlops(dm, m.heads) : ffnPartialFlops(dm, m.columns);
-  const own = members.find((m) => m.device === host && units(m) > 0);
-  const owners = members.filter((m) => m.device !== host && units(m) > 0);
+  const holds = (m: ShareCount) => (part === 'attention' ? (m.attends ?? m.heads > 0) : m.columns > 0);
+  const own = members.find((m) => m.device === host && holds(m));
+  const owners = members.filter((m) => m.device !== host && holds(m));
   const out = scatterBytes(dm, params);
   const back = partialBytes(dm, params);
   // Scatters leave one after another through the host's network interface.
@@ -166,7 +172,7 @@ export function layerUsage(
   for (const m of members) {
     add(m.device, {
       weights: attentionPartialWeightBytes(dm, m.heads) + ffnPartialWeightBytes(dm, m.columns),
-      sessions: (m.heads > 0 ? 1 : 0) + (m.columns > 0 ? 1 : 0),
+      sessions: ((m.attends ?? m.heads > 0) ? 1 : 0) + (m.columns > 0 ? 1 : 0),
       activation: activationBytes(dm, m.heads, m.columns),
     });
   }
