@@ -6,6 +6,7 @@ import { benchPlanner } from './planner.js';
 import { benchSoak } from './soak.js';
 import { benchOperator } from './operator.js';
 import { benchAlbert } from './albert.js';
+import { benchHeadPruning, type HeadPruningBenchArgs } from './head-pruning.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -75,5 +76,20 @@ program
   .description('cost of a /metrics scrape and of loading the cluster page (headless Chromium), against /healthz')
   .option('--rounds <n>', 'timed rounds per variant', int, 20)
   .action((opts: { rounds: number }) => benchOperator(opts));
+
+program
+  .command('head-pruning')
+  .description('bert-base shape with a share of its heads pruned vs unpruned: single-node latency, planner on 4 × Pi 4')
+  .option('--rounds <n>', 'timed rounds per variant', int, 15)
+  .option('--seq-len <n>', 'tokens', int, 128)
+  .option(
+    '--fraction <x>',
+    'share of the heads removed (default 17/24: what A* removed on the fixture at --max-drop 0.0025)',
+    Number,
+    17 / 24,
+  )
+  .option('--cluster-rounds <n>', 'requests per plan on the emulated cluster', int, 5)
+  .option('--no-cluster', 'skip the emulated 4 × Pi 4 cluster')
+  .action((opts: HeadPruningBenchArgs) => benchHeadPruning(opts));
 
 await program.parseAsync(process.argv);

@@ -43,7 +43,7 @@ interface Row {
 }
 
 /** Median request latency of one plan on the emulated cluster. */
-async function measure(url: string, texts: string[], rounds: number, policy: string): Promise<number> {
+export async function measure(url: string, texts: string[], rounds: number, policy: string): Promise<number> {
   const once = async (text: string) => {
     const t0 = performance.now();
     const res = await fetch(`${url}/v1/classify`, {
@@ -99,14 +99,7 @@ export async function benchPlanner(args: { rounds: number; json?: boolean; only?
       evenPipeline: evenSplitPlan(model, cluster, { ...base, style: 'pipeline' }),
       evenTensorParallel: evenSplitPlan(model, cluster, { ...base, style: 'tensor-parallel' }),
     };
-    const devices: EmulatedDevice[] = file.devices.map((d) => {
-      const profile = d.profile ? DEVICE_PROFILES[d.profile as keyof typeof DEVICE_PROFILES] : undefined;
-      const link =
-        typeof file.links.default === 'string'
-          ? file.links.default
-          : `${file.links.default.bandwidthMbps}:${file.links.default.latencyMs}`;
-      return { name: d.name, gflops: d.gflops ?? profile!.gflops, memoryMB: d.memoryMB ?? profile?.memoryMB, link };
-    });
+    const devices = emulatedDevices(file);
     process.stderr.write(`scenario ${scenario.name}: starting ${devices.length} emulated agents\n`);
     const sim = await startSimCluster({
       model: modelDir,
@@ -163,4 +156,16 @@ export async function benchPlanner(args: { rounds: number; json?: boolean; only?
       `${r.name.padEnd(45)}  ${r.plannerMs.toFixed(0).padStart(10)}  ${r.bestSingleMs.toFixed(0).padStart(14)}  ${`${r.evenSplitMs.toFixed(0)} (${r.evenPipelineMs.toFixed(0)} / ${r.evenTensorParallelMs.toFixed(0)})`.padStart(29)}  ${r.predictedMs.toFixed(0).padStart(12)}  ${(r.bestSingleMs / r.plannerMs).toFixed(2).padStart(8)}x  ${(r.evenSplitMs / r.plannerMs).toFixed(2).padStart(6)}x  ${(((r.predictedMs - r.plannerMs) / r.plannerMs) * 100).toFixed(1).padStart(15)}%\n`,
     );
   }
+}
+
+/** The agents that emulate a cluster file's devices and links. */
+export function emulatedDevices(file: ReturnType<typeof readClusterFile>): EmulatedDevice[] {
+  return file.devices.map((d) => {
+    const profile = d.profile ? DEVICE_PROFILES[d.profile as keyof typeof DEVICE_PROFILES] : undefined;
+    const link =
+      typeof file.links.default === 'string'
+        ? file.links.default
+        : `${file.links.default.bandwidthMbps}:${file.links.default.latencyMs}`;
+    return { name: d.name, gflops: d.gflops ?? profile!.gflops, memoryMB: d.memoryMB ?? profile?.memoryMB, link };
+  });
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { BertConfig, HiddenAct } from './types.js';
 import { InvalidConfigError, UnsupportedArchitectureError } from './errors.js';
 import { ALBERT_ARCHITECTURES, albertDefaults, parseAlbertShape } from './albert-config.js';
+import { parsePrunedHeads } from './pruned-heads.js';
 
 export const SUPPORTED_MODEL_TYPES: readonly string[] = ['bert', 'albert'];
 /** Architectures with a sequence-classification head; the research DeeBERT/PABEE classes share BERT's weights layout. */
@@ -40,6 +41,7 @@ const configSchema = z.looseObject({
   id2label: z.record(z.string(), z.string()).optional(),
   num_labels: z.number().int().nonnegative().optional(),
   early_exit_layers: z.array(z.number().int().nonnegative()).optional(),
+  pruned_heads: z.record(z.string(), z.array(z.number())).optional(),
 });
 
 export interface ParsedBertConfig {
@@ -130,6 +132,8 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
   };
   if (modelType === 'albert')
     config.albert = parseAlbertShape(raw as Record<string, unknown>, c.num_hidden_layers, file);
+  const prunedHeads = parsePrunedHeads(c.pruned_heads, c.num_hidden_layers, c.num_attention_heads, file);
+  if (prunedHeads) config.prunedHeads = prunedHeads;
   const result: ParsedBertConfig = { config, architectureDeclared };
   if (c.early_exit_layers) result.earlyExitLayers = [...new Set(c.early_exit_layers)].sort((a, b) => a - b);
   return result;

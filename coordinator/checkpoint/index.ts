@@ -40,3 +40,14 @@ export {
   type ConvertDtype,
   type ConvertResult,
 } from './convert.js';
+export {
+  checkAttentionWidth,
+  headCounts,
+  headSize,
+  headsInLayer,
+  keptHeads,
+  parsePrunedHeads,
+  prunedHeadsJson,
+  type PrunedHeads,
+} from './pruned-heads.js';
+export { PruneOverwriteError, writePrunedCheckpoint, type HeadRef, type PrunedWriteResult } from './prune-write.js';

@@ -81,6 +81,11 @@ export interface BertConfig {
   /** Label names by class index (defaults to LABEL_0, LABEL_1, ...). */
   labels: string[];
   padTokenId: number;
+  /**
+   * Heads removed per layer (original indices, ascending; [] for an intact layer), from config.json's
+   * "pruned_heads" (see pruned-heads.ts); absent when no head was removed.
+   */
+  prunedHeads?: number[][];
   /** Present for parameter-shared (ALBERT) checkpoints; numLayers then counts applications of the groups. */
   albert?: AlbertShape;
 }

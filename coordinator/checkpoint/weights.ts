@@ -12,6 +12,7 @@ import type {
 import type { SafetensorsFile } from './safetensors.js';
 import { MissingTensorError, TensorShapeError } from './errors.js';
 import { albertPrefix, mapAlbertWeights } from './albert-weights.js';
+import { checkAttentionWidth, headSize, headsInLayer } from './pruned-heads.js';
 
 export interface MappedWeights {
   weights: BertWeights;
@@ -116,11 +117,14 @@ export function mapBertWeights(
   const layers: EncoderLayerWeights[] = [];
   for (let i = 0; i < L; i++) {
     const b = `${prefix}encoder.layer.${i}`;
+    // With pruned_heads, the layer's attention is only as wide as the heads it kept.
+    checkAttentionWidth(file, b, i, config);
+    const width = headsInLayer(config, i) * headSize(config);
     layers.push({
-      query: linear(`${b}.attention.self.query`, H, H),
-      key: linear(`${b}.attention.self.key`, H, H),
-      value: linear(`${b}.attention.self.value`, H, H),
-      attentionOutput: linear(`${b}.attention.output.dense`, H, H),
+      query: linear(`${b}.attention.self.query`, width, H),
+      key: linear(`${b}.attention.self.key`, width, H),
+      value: linear(`${b}.attention.self.value`, width, H),
+      attentionOutput: linear(`${b}.attention.output.dense`, H, width),
       attentionLayerNorm: layerNorm(`${b}.attention.output.LayerNorm`),
       intermediate: linear(`${b}.intermediate.dense`, config.intermediateSize, H),
       output: linear(`${b}.output.dense`, H, config.intermediateSize),

@@ -10,6 +10,7 @@ import { registerFitExits } from './fit-exits.js';
 import { registerFitHalting } from './fit-halting.js';
 import { registerCerts } from './certs.js';
 import { registerStatus } from './status.js';
+import { registerPruneHeads } from './prune-heads.js';
 
 export function buildProgram(): Command {
   const program = new Command('edgerelay')
@@ -26,5 +27,6 @@ export function buildProgram(): Command {
   registerFitHalting(program);
   registerCerts(program);
   registerStatus(program);
+  registerPruneHeads(program);
   return program;
 }

@@ -8,6 +8,7 @@ import type {
 } from '../checkpoint/types.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { headDims, scaled, selectEntries, transposeSelect } from './weight-slices.js';
+import { emitNoHeads, layerHeadCount } from './pruned-emitters.js';
 
 /**
  * Emitters add one piece of a BERT encoder to a graph and return the name of its output.
@@ -163,10 +164,14 @@ export function emitEncoderLayer(
   withReceived: boolean,
   stepSize?: string,
 ): LayerOutputs {
-  const allHeads = Array.from({ length: config.numHeads }, (_, i) => i);
+  // The weights say how many heads the layer has: fewer than numHeads once heads are pruned (pruned_heads).
+  const allHeads = Array.from({ length: layerHeadCount(w, config) }, (_, i) => i);
   const allColumns = Array.from({ length: config.intermediateSize }, (_, i) => i);
   const eps = config.layerNormEps;
-  const attn = emitAttentionPartial(g, w, config, hidden, additiveMask, allHeads, withReceived);
+  const attn =
+    allHeads.length > 0
+      ? emitAttentionPartial(g, w, config, hidden, additiveMask, allHeads, withReceived)
+      : emitNoHeads(g, hidden, withReceived);
   const attended = emitResidualCombine(
     g,
     hidden,

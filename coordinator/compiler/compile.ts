@@ -13,6 +13,7 @@ import {
 } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
 import { sharedGraphName, slotLayers } from './shared-layers.js';
+import { emitNoHeads, localHeads } from './pruned-emitters.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {
@@ -72,7 +73,11 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
       const hidden = hiddenInput(IO.hidden);
       const mask = emitAdditiveMask(g, tokenInput(IO.attentionMask));
       const w = weights.layers[spec.layer]!;
-      const out = emitAttentionPartial(g, w, config, hidden, mask, spec.heads, !!spec.attentionReceived);
+      // spec.heads are original head indices; in a pruned layer the removed ones compute nothing.
+      const heads = localHeads(config, spec.layer, spec.heads);
+      const out = heads.length
+        ? emitAttentionPartial(g, w, config, hidden, mask, heads, !!spec.attentionReceived)
+        : emitNoHeads(g, hidden, !!spec.attentionReceived);
       g.expose(out.partial, IO.partial, 'float32', hiddenDims);
       if (out.received) g.expose(out.received, IO.attentionReceived, 'float32', TOKENS);
       break;

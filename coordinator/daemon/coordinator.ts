@@ -283,6 +283,7 @@ export class Coordinator {
         vocabSize: config.vocabSize,
         maxPositions: config.maxPositions,
         ...sharedLayerShape(config, this.options.settings.odeSteps),
+        ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
       },
       exitRates: this.exitRates,
       link: (a, b) =>

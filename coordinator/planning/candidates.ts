@@ -7,7 +7,7 @@ import {
   transferMs,
   wireMs,
 } from './cost-model.js';
-import { distinctWeightSets } from './shared-layers.js';
+import { weightSetSlots } from './shared-layers.js';
 import {
   addUsage,
   groupLayerTiming,
@@ -20,6 +20,7 @@ import {
   type LayerTiming,
   type Usage,
 } from './stage-cost.js';
+import { layerCosts, type LayerCost } from './pruned-layers.js';
 
 /** One way to run a stage: a single device running whole layers, or a head group with its host and shares. */
 export interface Candidate {
@@ -32,6 +33,8 @@ export interface Candidate {
   shares: MemberShare[];
   timing: LayerTiming;
   perLayer: Map<number, Usage>;
+  /** Per model layer: what `timing` and `perLayer` say for an intact layer, less for one with pruned heads. */
+  layers: LayerCost[];
 }
 
 export function singleCandidate(ctx: CostContext, device: number, mask: number): Candidate {
@@ -42,6 +45,7 @@ export function singleCandidate(ctx: CostContext, device: number, mask: number):
     shares: [],
     timing: wholeLayerTiming(ctx, device),
     perLayer: layerUsage(ctx, device, []),
+    layers: layerCosts(ctx, device, []),
   };
 }
 
@@ -72,6 +76,7 @@ export function groupCandidate(ctx: CostContext, devices: number[], mask: number
     shares: best.shares,
     timing: best.timing,
     perLayer: layerUsage(ctx, best.host, counts),
+    layers: layerCosts(ctx, best.host, best.shares),
   };
 }
 
@@ -125,9 +130,10 @@ export function fitsRange(
   exitsInRange: number,
   usable: number[],
 ): boolean {
-  for (const [device, perLayer] of c.perLayer) {
+  for (const device of c.perLayer.keys()) {
+    let u = NO_USAGE;
     // A shared layer group's shard is held once however many of its slots the range covers.
-    let u = addUsage(NO_USAGE, perLayer, distinctWeightSets(ctx.model, start, end));
+    for (const l of weightSetSlots(ctx.model, start, end)) u = addUsage(u, c.layers[l]!.usage.get(device) ?? NO_USAGE);
     if (device === c.host) u = addUsage(u, hostExtrasUsage(ctx, start === 0, exitsInRange));
     if (usageBytes(u, ctx.params) > usable[device]!) return false;
   }

@@ -19,6 +19,11 @@ export interface PlannerModel extends PlanModelInfo {
   odeSteps?: number;
   /** ALBERT: the embedding size E (embeddings are E wide, then projected to the hidden size). */
   embeddingSize?: number;
+  /**
+   * Heads removed per layer (original indices; config.json's pruned_heads): a pruned layer costs only its
+   * remaining heads. Absent for an unpruned model. See pruned-layers.ts.
+   */
+  prunedHeads?: number[][];
 }
 
 export interface CostParams {
@@ -110,8 +115,9 @@ export function combineFlops({ S, H }: Dims, partials: number): number {
   return S * H * (partials + 2 + LAYERNORM_FLOPS);
 }
 
-export function wholeLayerFlops(dm: Dims): number {
-  return attentionPartialFlops(dm, dm.A) + ffnPartialFlops(dm, dm.F) + 2 * combineFlops(dm, 1);
+/** A whole layer with `heads` heads (fewer than A once heads are pruned). */
+export function wholeLayerFlops(dm: Dims, heads = dm.A): number {
+  return attentionPartialFlops(dm, heads) + ffnPartialFlops(dm, dm.F) + 2 * combineFlops(dm, 1);
 }
 
 export function embeddingsFlops({ S, H }: Dims): number {
@@ -151,8 +157,10 @@ export function embeddingsWeightBytes(model: PlannerModel): number {
   return ((model.vocabSize + model.maxPositions + (model.typeVocabSize ?? 2)) * E + 2 * E + projection) * F32;
 }
 
-export function wholeLayerWeightBytes({ H, F }: Dims): number {
-  return (4 * H * H + 4 * H + 2 * H * F + F + H + 4 * H) * F32;
+export function wholeLayerWeightBytes({ H, F, A, d }: Dims, heads = A): number {
+  const hd = heads * d;
+  // Q, K, V and output projections with their biases, FFN, two LayerNorms; hd = H when no head is pruned.
+  return (4 * H * hd + 3 * hd + H + 2 * H * F + F + H + 4 * H) * F32;
 }
 
 export function attentionPartialWeightBytes({ H, d }: Dims, heads: number): number {

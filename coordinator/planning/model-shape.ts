@@ -37,6 +37,7 @@ export function readPlannerModel(dir: string): PlannerModel {
     maxPositions: config.maxPositions,
     typeVocabSize: config.typeVocabSize,
     ...sharedLayerShape(config),
+    ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
   };
 }
 

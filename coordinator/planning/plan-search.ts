@@ -48,12 +48,10 @@ export function searchPlan({
   const via = new Int32Array(size).fill(-1);
 
   const exits = new Set(ctx.model.exitLayers);
-  const prefixReach = [0];
   const prefixExitReach = [0];
   const prefixExits = [0];
   const applied = appliedSlots(ctx.model); // ODE steps: slots without a step cost no compute
   for (let l = 0; l < L; l++) {
-    prefixReach.push(prefixReach[l]! + reach[l]! * applied[l]!);
     prefixExitReach.push(prefixExitReach[l]! + (exits.has(l) ? reach[l]! * applied[l]! : 0));
     prefixExits.push(prefixExits[l]! + (exits.has(l) ? 1 : 0));
   }
@@ -61,6 +59,13 @@ export function searchPlan({
   const hostPos = candidates.map((c) => pool.indexOf(c.host));
   const hop = pool.map((from) => pool.map((to) => transferMs(hopBytes, ctx.cluster.links[from]![to]!)));
   const hopWire = pool.map((from) => pool.map((to) => wireMs(hopBytes, ctx.cluster.links[from]![to]!)));
+  // stageCost[c][l]: expected layer time of layers [0, l) on candidate c (layers differ once heads are pruned;
+  // under ODE steps only the step slots compute).
+  const stageCost = candidates.map((c) => {
+    const prefix = [0];
+    for (let l = 0; l < L; l++) prefix.push(prefix[l]! + reach[l]! * applied[l]! * c.layers[l]!.timing.totalMs);
+    return prefix;
+  });
   const embMs = candidates.map((c) => embeddingsMs(ctx, c.host));
   const headMs = candidates.map((c) => exitHeadMs(ctx, c.host));
   // maxEnd[c][start]: the last layer boundary candidate c can hold from `start` (memory only grows with layers).
@@ -86,7 +91,8 @@ export function searchPlan({
           const enter = latency[s]! + reach[a]! * incoming;
           for (let b = a + 1; b <= maxEnd[ci]![a]!; b++) {
             const stage =
-              (prefixReach[b]! - prefixReach[a]!) * c.timing.totalMs +
+              stageCost[ci]![b]! -
+              stageCost[ci]![a]! +
               (a === 0 ? embMs[ci]! : 0) +
               (prefixExitReach[b]! - prefixExitReach[a]!) * headMs[ci]!;
             const lat = enter + stage;

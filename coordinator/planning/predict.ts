@@ -15,14 +15,13 @@ import {
   embeddingsMs,
   exitHeadMs,
   hostExtrasUsage,
-  layerTiming,
-  layerUsage,
   NO_USAGE,
   usageBytes,
-  type ShareCount,
   type Usage,
 } from './stage-cost.js';
-import { appliedSlots, distinctWeightSets } from './shared-layers.js';
+import { appliedSlots, weightSetSlots } from './shared-layers.js';
+import { layerCosts, type LayerCost } from './pruned-layers.js';
+import type { MemberShare } from './shares.js';
 
 /**
  * Costs any plan on a cluster with the planner's own model: expected and full-path latency,
@@ -44,13 +43,14 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
 
   plan.stages.forEach((stage, i) => {
     const host = deviceIndex(cluster, stage.host);
-    const members: ShareCount[] = stage.members.map((m) => ({
+    const members: MemberShare[] = stage.members.map((m) => ({
       device: deviceIndex(cluster, m.agentId),
-      heads: m.heads.length,
-      columns: m.ffnColumns.length,
+      heads: m.heads,
+      columns: m.ffnColumns,
     }));
-    const computed = applied.slice(stage.layerStart, stage.layerEnd).reduce((a, b) => a + b, 0);
-    const timing = layerTiming(ctx, host, members);
+    // Per layer: a layer with pruned heads costs less (pruned-layers.ts); under ODE steps only step slots compute.
+    const perLayer = layerCosts(ctx, host, members);
+    const stageSlots = Array.from({ length: stage.layerEnd - stage.layerStart }, (_, i) => stage.layerStart + i);
     const stageExits = model.exitLayers.filter((l) => l >= stage.layerStart && l < stage.layerEnd);
     const hopBytes = stageInputBytes(ctx.dm, ctx.params);
     const link = cluster.links[prevHost < 0 ? host : prevHost]![host]!;
@@ -62,28 +62,32 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     let expected = embMs;
     for (let l = stage.layerStart; l < stage.layerEnd; l++) {
       const r = (reach[l] ?? 0) * applied[l]!;
+      const timing = perLayer[l]!.timing;
       expected += r * timing.totalMs + (exits.has(l) ? r * headMs : 0);
       for (const [d, ms] of timing.busyMs) addBusy(d, r * ms);
       if (exits.has(l)) addBusy(host, r * headMs);
     }
     addBusy(host, embMs);
     latencyMs += p * incoming + expected;
-    fullPathMs += incoming + computed * timing.totalMs + embMs + stageExits.length * headMs;
+    const sum = (f: (c: LayerCost) => number) => stageSlots.reduce((t, l) => t + applied[l]! * f(perLayer[l]!), 0);
+    const layersMs = sum((c) => c.timing.totalMs);
+    const layersComputeMs = sum((c) => c.timing.computeMs);
+    fullPathMs += incoming + layersMs + embMs + stageExits.length * headMs;
     resources.push({ name: `stage ${i + 1} (${stage.host})`, ms: expected });
     if (incoming > 0)
       resources.push({ name: `link ${plan.stages[i - 1]!.host} → ${stage.host}`, ms: p * wireMs(hopBytes, link) });
 
-    const weightSets = distinctWeightSets(model, stage.layerStart, stage.layerEnd);
-    for (const [d, u] of layerUsage(ctx, host, members))
-      usage.set(d, addUsage(usage.get(d) ?? NO_USAGE, u, weightSets));
+    // A shared layer group's weights are held once however many of its slots the stage covers.
+    for (const l of weightSetSlots(model, stage.layerStart, stage.layerEnd))
+      for (const [d, u] of perLayer[l]!.usage) usage.set(d, addUsage(usage.get(d) ?? NO_USAGE, u));
     usage.set(host, addUsage(usage.get(host) ?? NO_USAGE, hostExtrasUsage(ctx, i === 0, stageExits.length)));
 
     stages.push({
       layers: [stage.layerStart, stage.layerEnd],
       host: stage.host,
       members: stage.members.map((m) => ({ agent: m.agentId, heads: m.heads.length, columns: m.ffnColumns.length })),
-      computeMs: computed * timing.computeMs + embMs + stageExits.length * headMs,
-      transferMs: incoming + computed * (timing.totalMs - timing.computeMs),
+      computeMs: layersComputeMs + embMs + stageExits.length * headMs,
+      transferMs: incoming + (layersMs - layersComputeMs),
       reachProbability: p,
     });
     prevHost = host;

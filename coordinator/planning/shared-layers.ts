@@ -34,3 +34,16 @@ export function appliedSlots(model: PlannerModel): number[] {
   const runs = new Set(odeSchedule(model.numLayers, model.odeSteps).stepSlots);
   return Array.from({ length: model.numLayers }, (_, l) => (runs.has(l) ? 1 : 0));
 }
+
+/** The slots of [start, end) whose weights a device holds: the first slot of each shared group, every slot otherwise. */
+export function weightSetSlots(model: PlannerModel, start: number, end: number): number[] {
+  const seen = new Set<number>();
+  const slots: number[] = [];
+  for (let l = start; l < end; l++) {
+    const set = model.layerGroups?.[l] ?? l;
+    if (seen.has(set)) continue;
+    seen.add(set);
+    slots.push(l);
+  }
+  return slots;
+}

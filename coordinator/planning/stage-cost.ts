@@ -48,6 +48,12 @@ export interface ShareCount {
   device: number;
   heads: number;
   columns: number;
+  /**
+   * Whether the member runs an attention share at all. Plans name heads per stage, so in a layer whose
+   * pruning took all of a member's heads it still gets the scatter and returns a zero partial (heads 0,
+   * attends true). Defaults to heads > 0.
+   */
+  attends?: boolean;
 }
 
 export interface LayerTiming {
@@ -61,8 +67,9 @@ export interface LayerTiming {
 
 const gflops = (ctx: CostContext, device: number) => ctx.cluster.devices[device]!.gflops;
 
-export function wholeLayerTiming(ctx: CostContext, device: number): LayerTiming {
-  const ms = computeMs(wholeLayerFlops(ctx.dm), gflops(ctx, device), 1, ctx.params);
+/** A whole layer on one device; `heads` is what the layer has left (all, unless heads were pruned). */
+export function wholeLayerTiming(ctx: CostContext, device: number, heads = ctx.dm.A): LayerTiming {
+  const ms = computeMs(wholeLayerFlops(ctx.dm, heads), gflops(ctx, device), 1, ctx.params);
   return { totalMs: ms, computeMs: ms, busyMs: new Map([[device, ms]]) };
 }
 
@@ -74,11 +81,11 @@ function partTiming(
   busy: Map<number, number>,
 ) {
   const { dm, params, cluster } = ctx;
-  const units = (m: ShareCount) => (part === 'attention' ? m.heads : m.columns);
   const flops = (m: ShareCount) =>
     part === 'attention' ? attentionPartialFlops(dm, m.heads) : ffnPartialFlops(dm, m.columns);
-  const own = members.find((m) => m.device === host && units(m) > 0);
-  const owners = members.filter((m) => m.device !== host && units(m) > 0);
+  const holds = (m: ShareCount) => (part === 'attention' ? (m.attends ?? m.heads > 0) : m.columns > 0);
+  const own = members.find((m) => m.device === host && holds(m));
+  const owners = members.filter((m) => m.device !== host && holds(m));
   const out = scatterBytes(dm, params);
   const back = partialBytes(dm, params);
   // Scatters leave one after another through the host's network interface.
@@ -112,8 +119,8 @@ export function groupLayerTiming(ctx: CostContext, host: number, members: ShareC
   return { totalMs: a.totalMs + f.totalMs, computeMs: a.computeMs + f.computeMs, busyMs };
 }
 
-export function layerTiming(ctx: CostContext, host: number, members: ShareCount[]): LayerTiming {
-  return members.length === 0 ? wholeLayerTiming(ctx, host) : groupLayerTiming(ctx, host, members);
+export function layerTiming(ctx: CostContext, host: number, members: ShareCount[], heads = ctx.dm.A): LayerTiming {
+  return members.length === 0 ? wholeLayerTiming(ctx, host, heads) : groupLayerTiming(ctx, host, members);
 }
 
 export function embeddingsMs(ctx: CostContext, host: number): number {
@@ -148,19 +155,24 @@ export function usageBytes(u: Usage, params: CostParams): number {
 }
 
 /** Per device, what one layer of the stage costs in memory (group hosts hold the combine shards). */
-export function layerUsage(ctx: CostContext, host: number, members: ShareCount[]): Map<number, Usage> {
+export function layerUsage(
+  ctx: CostContext,
+  host: number,
+  members: ShareCount[],
+  heads = ctx.dm.A,
+): Map<number, Usage> {
   const { dm } = ctx;
   const usage = new Map<number, Usage>();
   const add = (device: number, u: Usage) => usage.set(device, addUsage(usage.get(device) ?? NO_USAGE, u));
   if (members.length === 0) {
-    add(host, { weights: wholeLayerWeightBytes(dm), sessions: 1, activation: activationBytes(dm, dm.A, dm.F) });
+    add(host, { weights: wholeLayerWeightBytes(dm, heads), sessions: 1, activation: activationBytes(dm, heads, dm.F) });
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });
   for (const m of members) {
     add(m.device, {
       weights: attentionPartialWeightBytes(dm, m.heads) + ffnPartialWeightBytes(dm, m.columns),
-      sessions: (m.heads > 0 ? 1 : 0) + (m.columns > 0 ? 1 : 0),
+      sessions: ((m.attends ?? m.heads > 0) ? 1 : 0) + (m.columns > 0 ? 1 : 0),
       activation: activationBytes(dm, m.heads, m.columns),
     });
   }

@@ -12,6 +12,8 @@ export interface Float64Input {
   inputIds: number[][];
   attentionMask: number[][];
   tokenTypeIds?: number[][];
+  /** Per layer, a weight per head (0 removes the head, as Hugging Face's head_mask); all 1 when absent. */
+  headMask?: number[][];
 }
 
 export interface Float64Options {
@@ -109,15 +111,18 @@ function encoderLayer(
   x: Matrix,
   mask: number[],
   beta = 1,
+  headMask?: number[],
 ): Matrix {
   const S = x.length;
-  const A = config.numHeads;
-  const D = config.hiddenSize / A;
+  // Head size is fixed by the config; the number of heads by the weights (fewer once heads are pruned).
+  const D = config.hiddenSize / config.numHeads;
+  const A = layer.query.weight.shape[0]! / D;
   const q = x.map((r) => linear(r, layer.query));
   const k = x.map((r) => linear(r, layer.key));
   const v = x.map((r) => linear(r, layer.value));
-  const context = x.map(() => new Float64Array(config.hiddenSize));
+  const context = x.map(() => new Float64Array(A * D));
   for (let h = 0; h < A; h++) {
+    const weight = headMask?.[h] ?? 1;
     for (let i = 0; i < S; i++) {
       const scores = new Float64Array(S);
       for (let j = 0; j < S; j++) {
@@ -129,7 +134,7 @@ function encoderLayer(
       const exps = scores.map((s) => Math.exp(s - max));
       const total = exps.reduce((a, b) => a + b, 0);
       for (let j = 0; j < S; j++) {
-        const p = exps[j]! / total;
+        const p = (weight * exps[j]!) / total;
         for (let d = 0; d < D; d++) context[i]![h * D + d]! += p * v[j]![h * D + d]!;
       }
     }
@@ -176,7 +181,9 @@ export function forwardFloat64(
     }
     // An ALBERT slot applies its group's inner layers in turn (the same objects for every slot of the group).
     for (const w of weights.innerLayers?.[l] ?? [weights.layers[l]!]) {
-      states = states.map((s, b) => encoderLayer(w, config, s, input.attentionMask[b]!, schedule.stepSize));
+      states = states.map((s, b) =>
+        encoderLayer(w, config, s, input.attentionMask[b]!, schedule.stepSize, input.headMask?.[l]),
+      );
     }
     layerOutputs[l] = states;
     const head = weights.heads[l];
