@@ -20,7 +20,7 @@ export interface Float64Output {
   headLogits: (number[][] | undefined)[];
 }
 
-function linear(x: Float64Array, w: LinearWeights): Float64Array {
+export function linear(x: Float64Array, w: LinearWeights): Float64Array {
   const [outDim, inDim] = w.weight.shape as [number, number];
   const y = new Float64Array(outDim);
   for (let o = 0; o < outDim; o++) {
@@ -83,7 +83,7 @@ function activation(x: number, act: BertConfig['hiddenAct']): number {
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 }
 
-function embed(weights: BertWeights, config: BertConfig, ids: number[], types: number[]): Matrix {
+export function embed(weights: BertWeights, config: BertConfig, ids: number[], types: number[]): Matrix {
   const H = config.hiddenSize;
   const e = weights.embeddings;
   return ids.map((id, pos) => {
@@ -95,7 +95,14 @@ function embed(weights: BertWeights, config: BertConfig, ids: number[], types: n
   });
 }
 
-function encoderLayer(layer: BertWeights['layers'][number], config: BertConfig, x: Matrix, mask: number[]): Matrix {
+/** One encoder layer; `probs`, when given, receives each head's attention probabilities [head][query][key]. */
+export function encoderLayer(
+  layer: BertWeights['layers'][number],
+  config: BertConfig,
+  x: Matrix,
+  mask: number[],
+  probs?: Float64Array[][],
+): Matrix {
   const S = x.length;
   const A = config.numHeads;
   const D = config.hiddenSize / A;
@@ -104,6 +111,8 @@ function encoderLayer(layer: BertWeights['layers'][number], config: BertConfig, 
   const v = x.map((r) => linear(r, layer.value));
   const context = x.map(() => new Float64Array(config.hiddenSize));
   for (let h = 0; h < A; h++) {
+    const headProbs: Float64Array[] = [];
+    probs?.push(headProbs);
     for (let i = 0; i < S; i++) {
       const scores = new Float64Array(S);
       for (let j = 0; j < S; j++) {
@@ -114,6 +123,7 @@ function encoderLayer(layer: BertWeights['layers'][number], config: BertConfig, 
       const max = Math.max(...scores);
       const exps = scores.map((s) => Math.exp(s - max));
       const total = exps.reduce((a, b) => a + b, 0);
+      headProbs.push(exps.map((e) => e / total));
       for (let j = 0; j < S; j++) {
         const p = exps[j]! / total;
         for (let d = 0; d < D; d++) context[i]![h * D + d]! += p * v[j]![h * D + d]!;

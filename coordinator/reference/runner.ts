@@ -4,12 +4,15 @@ import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 import { argmax, softmax } from './softmax.js';
-import { sigmoid } from '@edgerelay/device-agent';
+import { checkScheduleFits, keepsEverything, sigmoid, type TokenPruning } from '@edgerelay/device-agent';
+import { runPrunedBatch } from './pruned-batch.js';
 
 /** What the heads produced for one batch: layer → [batch × numLabels] logits, and layer → [batch] halting logits (units only). */
 export interface BatchHeads {
   logits: Map<number, Float32Array>;
   halting: Map<number, Float32Array>;
+  /** With token pruning: tokens[l][b], the tokens layer l ran on for sequence b. */
+  tokens?: number[][];
 }
 
 export interface ExitResult {
@@ -28,6 +31,8 @@ export interface ClassifyResult {
   score: number;
   /** Every classifier head, shallowest first; the last is the final classifier. */
   exits: ExitResult[];
+  /** With token pruning: tokensPerLayer[l], the tokens layer l ran on (real tokens, [CLS]/[SEP] included). */
+  tokensPerLayer?: number[];
 }
 
 export class NoClassifierError extends EdgeRelayError {
@@ -52,7 +57,11 @@ export class ReferenceRunner {
     private readonly layers: ShardSession[],
     private readonly heads: Map<number, ShardSession>,
     readonly maxLength: number,
+    private readonly threads?: number,
   ) {}
+
+  /** Layer shards that also output each token's context contribution, loaded on the first pruned run. */
+  private scoringLayers?: Promise<ShardSession[]>;
 
   static async create(
     checkpoint: Checkpoint,
@@ -74,11 +83,28 @@ export class ReferenceRunner {
     const heads = new Map<number, ShardSession>();
     for (const l of checkpoint.exitLayers) heads.set(l, await load({ kind: 'head', layer: l }));
     const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
-    return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength);
+    return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength, threads);
   }
 
-  /** Logits (and halting logits, where the checkpoint has units) of every head for one padded batch. */
-  async runBatch(batch: EncodedBatch): Promise<BatchHeads> {
+  /**
+   * Logits (and halting logits, where the checkpoint has units) of every head for one padded batch;
+   * with a token-pruning schedule that drops anything, between layers each sequence keeps its top-k tokens.
+   */
+  async runBatch(batch: EncodedBatch, pruning?: TokenPruning): Promise<BatchHeads> {
+    if (!keepsEverything(pruning)) {
+      checkScheduleFits(pruning!, this.checkpoint.config.numLayers);
+      this.scoringLayers ??= Promise.all(
+        this.layers.map((_, l) =>
+          ShardSession.create(
+            compileShard(this.checkpoint, { kind: 'layers', start: l, end: l + 1, attentionReceived: true }),
+            {
+              threads: this.threads,
+            },
+          ),
+        ),
+      );
+      return runPrunedBatch(batch, pruning!, this.embeddings, await this.scoringLayers, this.heads);
+    }
     const dims = [batch.batchSize, batch.seqLen];
     const feeds: Record<string, HostTensor> = {
       [IO.inputIds]: int64Tensor(batch.inputIds, dims),
@@ -100,11 +126,11 @@ export class ReferenceRunner {
     return { logits, halting };
   }
 
-  async classify(texts: string[], batchSize = 16): Promise<ClassifyResult[]> {
+  async classify(texts: string[], batchSize = 16, pruning?: TokenPruning): Promise<ClassifyResult[]> {
     const results: ClassifyResult[] = [];
     for (let start = 0; start < texts.length; start += batchSize) {
       const chunk = texts.slice(start, start + batchSize);
-      const heads = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength));
+      const heads = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength), pruning);
       chunk.forEach((text, b) => results.push(this.describe(text, heads, b)));
     }
     return results;
@@ -119,10 +145,12 @@ export class ReferenceRunner {
       return { layer, logits: row, probs, label: labels[argmax(probs)]!, ...(unit && { halting: sigmoid(unit[b]!) }) };
     });
     const final = exits[exits.length - 1]!;
-    return { text, label: final.label, score: Math.max(...final.probs), exits };
+    const tokens = heads.tokens && { tokensPerLayer: heads.tokens.map((perSeq) => perSeq[b]!) };
+    return { text, label: final.label, score: Math.max(...final.probs), exits, ...tokens };
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.embeddings, ...this.layers, ...this.heads.values()].map((s) => s.release()));
+    const scoring = this.scoringLayers ? await this.scoringLayers : [];
+    await Promise.all([this.embeddings, ...this.layers, ...scoring, ...this.heads.values()].map((s) => s.release()));
   }
 }

@@ -1,0 +1,11 @@
+export {
+  SpeedupTargetError,
+  encoderFlops,
+  flopsOfTokens,
+  layerFlops,
+  parseSpeedupTarget,
+  predictedSpeedup,
+  scheduleForSpeedup,
+  type InvertOptions,
+  type LayerShape,
+} from './flops.js';
