@@ -1,5 +1,6 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import type { ClassifyResult, ReferenceRunner } from '../reference/index.js';
+import type { TokenPruning } from '@edgerelay/device-agent';
 
 /** One example seen through every exit head. */
 export interface ExitRun {
@@ -8,6 +9,8 @@ export interface ExitRun {
   label?: number;
   /** halting[k]: the trained DACT halting value of the k-th exit (every exit but the last), when the checkpoint has units. */
   halting?: number[];
+  /** With token pruning: tokens[l], the tokens layer l ran on (tokens[0] is the real length). */
+  tokens?: number[];
 }
 
 /** One classified example as calibration keeps it. */
@@ -16,6 +19,7 @@ export function exitRunOf(result: ClassifyResult, label?: number): ExitRun {
   if (label !== undefined) run.label = label;
   const units = result.exits.slice(0, -1);
   if (units.length > 0 && units.every((e) => e.halting !== undefined)) run.halting = units.map((e) => e.halting!);
+  if (result.tokensPerLayer) run.tokens = result.tokensPerLayer;
   return run;
 }
 
@@ -35,6 +39,8 @@ export interface ExitRuns {
 
 export interface CollectOptions {
   batchSize?: number;
+  /** Run under this token-pruning schedule (rows then carry the tokens each layer ran on). */
+  pruning?: TokenPruning;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -49,7 +55,7 @@ export async function collectExitRuns(
   const batchSize = options.batchSize ?? 32;
   const rows: ExitRun[] = [];
   for (let start = 0; start < texts.length; start += batchSize) {
-    const results = await runner.classify(texts.slice(start, start + batchSize), batchSize);
+    const results = await runner.classify(texts.slice(start, start + batchSize), batchSize, options.pruning);
     for (const r of results) {
       const i = rows.length;
       rows.push(exitRunOf(r, labels?.[i]));

@@ -3,6 +3,8 @@ import { readLabelledTsv } from '../datasets/index.js';
 import { argmax } from '../reference/index.js';
 import { policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
 import { collectWithModel } from './run.js';
+import { evaluateTokenPruning, type TokenPruningFigures } from './pruning-eval.js';
+import { formatExitPolicy } from '@edgerelay/device-agent';
 
 export interface ExitEvaluation {
   /** 1-based layer the exit reads */
@@ -16,6 +18,8 @@ export interface Evaluation {
   exits: ExitEvaluation[];
   /** With options.policy: the run under that early-exit policy. */
   policy?: PolicyFigures;
+  /** With options.tokenPruning: the pruned run (under the policy too, when one is given). */
+  tokenPruning?: TokenPruningFigures;
 }
 
 export interface EvaluateOptions {
@@ -28,6 +32,8 @@ export interface EvaluateOptions {
   policy?: string;
   /** Calibration file for policy 'calibrated' (default <model>/edgerelay-calibration.json). */
   calibration?: string;
+  /** A token-pruning schedule ('keep=1,1,0.7,…', 'none' or 'calibrated') to also report the run under. */
+  tokenPruning?: string;
   /** Called after each batch with (done, total); the CLI draws its progress bar with it. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -49,6 +55,18 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   }));
   const final = predictions[predictions.length - 1]?.preds;
   const share = (hits: number) => hits / examples.length;
+  const texts = examples.map((e) => e.sentence);
+  const tokenPruning =
+    options.tokenPruning === undefined
+      ? undefined
+      : await evaluateTokenPruning(
+          options.tokenPruning,
+          options,
+          texts,
+          labels,
+          runs,
+          policy && { policy, name: formatExitPolicy(policy) },
+        );
   return {
     examples: examples.length,
     exits: predictions.map(({ layer, preds }) => ({
@@ -57,5 +75,6 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       agreement: share(preds.filter((p, i) => p === final![i]).length),
     })),
     ...(policy && { policy: policyFigures(policy, runs) }),
+    ...(tokenPruning && { tokenPruning }),
   };
 }

@@ -55,3 +55,10 @@ export {
 } from './run.js';
 export { evaluate, type EvaluateOptions, type Evaluation, type ExitEvaluation } from './evaluate.js';
 export { haltingSignalOf, policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
+export { simulatePruning, type PruningOutcome } from './pruning-outcome.js';
+export {
+  evaluateTokenPruning,
+  resolveTokenPruning,
+  type PruningEvalOptions,
+  type TokenPruningFigures,
+} from './pruning-eval.js';

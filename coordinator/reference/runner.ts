@@ -130,7 +130,10 @@ export class ReferenceRunner {
     const results: ClassifyResult[] = [];
     for (let start = 0; start < texts.length; start += batchSize) {
       const chunk = texts.slice(start, start + batchSize);
-      const heads = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength), pruning);
+      const batch = this.tokenizer.encodeBatch(chunk, this.maxLength);
+      const heads = await this.runBatch(batch, pruning);
+      // Under a schedule that keeps everything, every layer ran on the whole of each text.
+      if (pruning && !heads.tokens) heads.tokens = this.layers.map(() => [...batch.lengths]);
       chunk.forEach((text, b) => results.push(this.describe(text, heads, b)));
     }
     return results;
