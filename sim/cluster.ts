@@ -18,6 +18,8 @@ export interface SimClusterOptions {
   exitThreshold?: number;
   exitPolicy?: string;
   calibrationFile?: string;
+  /** Token pruning for requests that name none: "keep=…", "calibrated" or "none". */
+  tokenPruning?: string;
   wireDtype?: 'float32' | 'float16';
   /** Agent names; defaults to agent-0, agent-1, ... */
   names?: string[];
@@ -99,6 +101,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
       wireDtype: options.wireDtype ?? 'float32',
     },
     calibrationFile: options.calibrationFile,
+    ...(options.tokenPruning && { tokenPruning: options.tokenPruning }),
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     deployTimeoutMs: 120_000,
     logger,

@@ -38,6 +38,8 @@ export interface ClassifyOptions {
   exitThreshold?: number;
   /** An exit-policy spec ("entropy=0.2", "patience=2", "dact", "none") for these texts; wins over exitThreshold. */
   exitPolicy?: string;
+  /** A token-pruning schedule ("keep=…"), "calibrated" (the deployment's) or "none"; default: the deployment's. */
+  tokenPruning?: string;
   /**
    * false: refuse a text longer than the model's positions (InputTooLongError) instead of cutting it.
    * Default true, cutting wordpieces from the end and reporting how many in truncatedTokens.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseExitPolicy, POLICY_FORMS } from '@edgerelay/device-agent';
+import { tokenPruningProblem } from './token-pruning-param.js';
 
 function validPolicy(spec: string): boolean {
   try {
@@ -37,6 +38,8 @@ export interface ClassifyRequest {
   topK?: number;
   exitThreshold?: number;
   exitPolicy?: string;
+  /** parameters.token_pruning: a keep=… schedule, "calibrated" or "none" (checked against the model by the backend). */
+  tokenPruning?: string;
   /** false when parameters.truncation forbids cutting over-long texts. */
   truncate: boolean;
   details: boolean;
@@ -127,6 +130,14 @@ export function classifyRequestSchema(limits: ApiLimits) {
         .max(64)
         .refine((s) => validPolicy(s), { error: `must be one of ${POLICY_FORMS}` })
         .optional(),
+      token_pruning: z
+        .string({ error: 'must be a string: keep=R0,R1,… (one ratio per layer), "calibrated" or "none"' })
+        .max(1024)
+        .superRefine((s, ctx) => {
+          const problem = tokenPruningProblem(s);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
       truncation: z
         .union([z.boolean(), z.enum(TRUNCATION_VALUES)], {
           error: `must be true, false or one of ${TRUNCATION_VALUES.map((v) => `"${v}"`).join(', ')}`,
@@ -137,7 +148,7 @@ export function classifyRequestSchema(limits: ApiLimits) {
     {
       error: (iss) =>
         iss.code === 'unrecognized_keys'
-          ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, truncation, details`
+          ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, token_pruning, truncation, details`
           : 'must be an object',
     },
   );
@@ -185,6 +196,7 @@ function parseClassifyRequest(body: Buffer, schema: ReturnType<typeof classifyRe
     ...(parameters.top_k !== undefined && { topK: parameters.top_k }),
     ...(parameters.exit_threshold !== undefined && { exitThreshold: parameters.exit_threshold }),
     ...(parameters.exit_policy !== undefined && { exitPolicy: parameters.exit_policy }),
+    ...(parameters.token_pruning !== undefined && { tokenPruning: parameters.token_pruning }),
     truncate: allowsTruncation(parameters.truncation),
     details: parameters.details ?? false,
   };

@@ -19,6 +19,7 @@ import {
   type PlanModelInfo,
 } from '../planning/index.js';
 import { ClusterBackend } from '../serving/cluster-backend.js';
+import { deploymentTokenPruning } from './token-pruning.js';
 import { surveyLinks } from './link-survey.js';
 import { choosePlan } from './plan-choice.js';
 import { Dispatcher } from '../serving/dispatcher.js';
@@ -130,6 +131,7 @@ export class Coordinator {
       maxLength: this.options.maxLength ?? Math.min(this.checkpoint.config.maxPositions, 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
+      ...deploymentTokenPruning(this.options, this.checkpoint.config.numLayers),
     });
     this.api = await startHttpApi(backend, {
       port: this.options.httpPort,

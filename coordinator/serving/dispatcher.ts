@@ -8,7 +8,7 @@ import { maxFrameBytesFor } from '@edgerelay/proto';
 import { toWire, int64Tensor } from '@edgerelay/device-agent';
 import { PendingReplies } from '@edgerelay/device-agent';
 import { EdgeRelayError } from '@edgerelay/proto';
-import { initialExitState, parseExitPolicy } from '@edgerelay/device-agent';
+import { initialExitState, parseExitPolicy, type TokenPruning } from '@edgerelay/device-agent';
 
 export class RequestFailedError extends EdgeRelayError {
   override readonly code: string = 'EDGERELAY_REQUEST_FAILED';
@@ -182,7 +182,12 @@ export class Dispatcher extends EventEmitter {
   }
 
   /** Runs one tokenized text through the active plan. */
-  submit(inputIds: BigInt64Array, exitPolicy: string, timeoutMs: number): Promise<FrameOf<'result'>> {
+  submit(
+    inputIds: BigInt64Array,
+    exitPolicy: string,
+    timeoutMs: number,
+    tokenPruning?: TokenPruning,
+  ): Promise<FrameOf<'result'>> {
     let exitState: Record<string, number | number[]>;
     try {
       exitState = initialExitState(parseExitPolicy(exitPolicy));
@@ -217,6 +222,7 @@ export class Dispatcher extends EventEmitter {
         exitPolicy,
         exitState,
         trace: [],
+        ...(tokenPruning && { tokenPruning: { keep: tokenPruning.keep, length: inputIds.length } }),
       });
       if (!sent) this.settle(requestId, new RequestFailedError('stage 0 link closed', true));
     });
