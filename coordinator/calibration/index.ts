@@ -62,3 +62,13 @@ export {
   type PruningEvalOptions,
   type TokenPruningFigures,
 } from './pruning-eval.js';
+export {
+  calibratePruning,
+  candidateSchedules,
+  pruningCost,
+  type PruningCalibration,
+  type PruningChoice,
+  type PruningRow,
+  type PruningSweepInput,
+} from './pruning-calibrate.js';
+export { formatPruning } from './pruning-report.js';

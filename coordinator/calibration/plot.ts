@@ -1,6 +1,7 @@
 /** The speed-accuracy curve of every swept policy as a PNG: mean layers run against accuracy. */
 import type { CalibrationRecord } from './calibrate.js';
 import { Raster, textWidth, type Rgb } from './png.js';
+import { pruningPoints } from './plot-pruning.js';
 
 const COLORS: Record<string, Rgb> = {
   'max-prob': [31, 119, 180],
@@ -28,7 +29,8 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   const img = new Raster(W, H);
   const yOf = (r: { accuracy?: number; agreement: number }) => 100 * (record.labelled ? r.accuracy! : r.agreement);
   const finalY = record.labelled ? 100 * (record.finalAccuracy?.tuning ?? 0) : 100;
-  const ys = [...record.table.map(yOf), finalY];
+  const pruningCurves = record.pruning ? pruningPoints(record) : [];
+  const ys = [...record.table.map(yOf), ...pruningCurves.flatMap((c) => c.points.map(yOf)), finalY];
   const [yMin, yMax, yStep] = niceRange(Math.min(...ys), Math.max(...ys));
   const xMin = 0;
   const xMax = record.numLayers;
@@ -50,7 +52,9 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   img.line(px(xMin), py(yMin), px(xMin), py(yMax), INK, 2);
 
   // Axis titles and the chart title.
-  const xTitle = 'mean encoder layers run';
+  const xTitle = record.pruning
+    ? 'encoder compute in layers (FLOPs ratio × layers; = mean layers run without pruning)'
+    : 'mean encoder layers run';
   img.text((px(xMin) + px(xMax)) / 2 - textWidth(xTitle) / 2, H - 35, xTitle, INK);
   const yTitle = record.labelled ? 'accuracy' : 'agreement with final exit';
   img.textUp(18, (py(yMin) + py(yMax)) / 2 + textWidth(yTitle) / 2, yTitle, INK);
@@ -81,10 +85,18 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
       img.line(points[i - 1]![0], points[i - 1]![1], points[i]![0], points[i]![1], color, 2);
     for (const [x, y] of points) img.circle(x, y, 3, color);
   }
-  const chosen = record.tuning;
-  const chosenY = 100 * (record.labelled ? chosen.accuracy! : chosen.agreement);
-  img.circle(px(chosen.meanLayers), py(chosenY), 9, INK, false);
-  img.circle(px(chosen.meanLayers), py(chosenY), 10, INK, false);
+  for (const curve of pruningCurves) {
+    const points = curve.points.map((r) => [px(r.x), py(yOf(r))] as const).sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < points.length; i++)
+      img.line(points[i - 1]![0], points[i - 1]![1], points[i]![0], points[i]![1], curve.color, 2, 4);
+    for (const [x, y] of points) img.circle(x, y, 3, curve.color);
+  }
+  const joint = record.pruning?.joint.tuning;
+  const chosen = joint
+    ? { x: joint.flopsRatio * record.numLayers, y: yOf({ accuracy: joint.accuracy, agreement: joint.agreement }) }
+    : { x: record.tuning.meanLayers, y: yOf(record.tuning) };
+  img.circle(px(chosen.x), py(chosen.y), 9, INK, false);
+  img.circle(px(chosen.x), py(chosen.y), 10, INK, false);
 
   // Legend.
   let ly = TOP + 10;
@@ -94,13 +106,19 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
     img.text(lx + 40, ly, legendName(kind), INK);
     ly += 28;
   }
+  for (const curve of pruningCurves) {
+    img.line(lx, ly + 7, lx + 30, ly + 7, curve.color, 3, 4);
+    img.text(lx + 40, ly, curve.name, INK);
+    ly += 28;
+  }
   img.line(lx, ly + 7, lx + 30, ly + 7, COLORS.none!, 1, 6);
   img.text(lx + 40, ly, 'final exit', INK);
   ly += 28;
   img.circle(lx + 15, ly + 7, 9, INK, false);
   img.text(lx + 40, ly, 'chosen:', INK);
   // Long settings (dact-entropy=0.88) do not fit the legend column at the normal size.
-  img.text(lx + 40, ly + 22, record.policy, INK, textWidth(record.policy) > RIGHT - 65 ? 1 : 2);
+  const chosenName = record.tokenPruning ? `${record.policy} + pruning` : record.policy;
+  img.text(lx + 40, ly + 22, chosenName, INK, textWidth(chosenName) > RIGHT - 65 ? 1 : 2);
   return img.toPng();
 }
 

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   calibrate,
   formatChoice,
+  formatPruning,
   formatTable,
   parsePolicyList,
   parseTarget,
@@ -25,6 +26,7 @@ interface CalibrateCliOptions {
   threads?: number;
   maxLength?: number;
   batchSize: number;
+  tokenPruning?: boolean;
 }
 
 export function registerCalibrate(program: Command): void {
@@ -59,9 +61,14 @@ export function registerCalibrate(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads', parsePositiveInt)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', parsePositiveInt)
     .option('--batch-size <n>', 'texts per batch', parsePositiveInt, 32)
+    .option(
+      '--token-pruning',
+      'also sweep token-pruning schedules, alone and with the policies (--policy none: pruning alone), and store the cheapest meeting the target',
+    )
     .action(async (opts: CalibrateCliOptions) => {
       const target = parseTarget(opts.target);
-      const policies = parsePolicyList(opts.policy);
+      // `none` tunes no exit policy: with --token-pruning, pruning alone.
+      const policies = opts.policy.trim() === 'none' ? [] : parsePolicyList(opts.policy);
       const bar = examplesProgressBar('calibrate');
       const { record, out, plot } = await calibrate({ ...opts, target, policies, onProgress: bar.onProgress });
       bar.stop();
@@ -74,7 +81,7 @@ export function registerCalibrate(program: Command): void {
         `${record.split.tuningRows + record.split.heldOutRows} ${what} rows; speed-accuracy on the ${record.split.tuningRows} tuning rows:\n\n`,
       );
       process.stdout.write(
-        `${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n\nwrote ${out}\nplot  ${plot}\n`,
+        `${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n${record.pruning ? `\n${formatPruning(record.pruning)}\n` : ''}\nwrote ${out}\nplot  ${plot}\n`,
       );
     });
 }
