@@ -4,6 +4,7 @@ import { benchClusterOverhead } from './cluster-overhead.js';
 import { benchChaos } from './chaos.js';
 import { benchPlanner } from './planner.js';
 import { benchSoak } from './soak.js';
+import { benchTokenPruning } from './token-pruning.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -58,5 +59,14 @@ program
   .option('--json', 'one JSON document with the totals, every minute and the memory trends')
   .option('--no-faults', 'the same load with no fault injected (the control run for the memory trends)')
   .action((opts: { minutes: number; concurrency: number; json?: boolean; faults: boolean }) => benchSoak(opts));
+
+program
+  .command('token-pruning')
+  .description(
+    'token pruning (bert-base shape): measured vs predicted speed-up of three schedules, single node and 3-stage pipeline, bytes per request',
+  )
+  .option('--rounds <n>', 'timed rounds per variant', int, 9)
+  .option('--seq-len <n>', 'tokens', int, 128)
+  .action((opts: { rounds: number; seqLen: number }) => benchTokenPruning(opts));
 
 await program.parseAsync(process.argv);

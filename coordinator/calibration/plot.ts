@@ -52,9 +52,7 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   img.line(px(xMin), py(yMin), px(xMin), py(yMax), INK, 2);
 
   // Axis titles and the chart title.
-  const xTitle = record.pruning
-    ? 'encoder compute in layers (FLOPs ratio × layers; = mean layers run without pruning)'
-    : 'mean encoder layers run';
+  const xTitle = record.pruning ? 'encoder compute, in layers (FLOPs ratio x layers)' : 'mean encoder layers run';
   img.text((px(xMin) + px(xMax)) / 2 - textWidth(xTitle) / 2, H - 35, xTitle, INK);
   const yTitle = record.labelled ? 'accuracy' : 'agreement with final exit';
   img.textUp(18, (py(yMin) + py(yMax)) / 2 + textWidth(yTitle) / 2, yTitle, INK);
@@ -87,9 +85,11 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   }
   for (const curve of pruningCurves) {
     const points = curve.points.map((r) => [px(r.x), py(yOf(r))] as const).sort((a, b) => a[0] - b[0]);
-    for (let i = 1; i < points.length; i++)
-      img.line(points[i - 1]![0], points[i - 1]![1], points[i]![0], points[i]![1], curve.color, 2, 4);
     for (const [x, y] of points) img.circle(x, y, 3, curve.color);
+    // The line joins the frontier: the best answer at or below each compute.
+    const frontier = points.filter((p, i) => points.slice(0, i).every((q) => q[1] > p[1]));
+    for (let i = 1; i < frontier.length; i++)
+      img.line(frontier[i - 1]![0], frontier[i - 1]![1], frontier[i]![0], frontier[i]![1], curve.color, 2, 4);
   }
   const joint = record.pruning?.joint.tuning;
   const chosen = joint
@@ -117,7 +117,11 @@ export function plotCalibration(record: CalibrationRecord): Buffer {
   img.circle(lx + 15, ly + 7, 9, INK, false);
   img.text(lx + 40, ly, 'chosen:', INK);
   // Long settings (dact-entropy=0.88) do not fit the legend column at the normal size.
-  const chosenName = record.tokenPruning ? `${record.policy} + pruning` : record.policy;
+  const chosenName = !record.tokenPruning
+    ? record.policy
+    : record.policy === 'none'
+      ? 'pruning alone'
+      : `${record.policy} + pruning`;
   img.text(lx + 40, ly + 22, chosenName, INK, textWidth(chosenName) > RIGHT - 65 ? 1 : 2);
   return img.toPng();
 }

@@ -69,20 +69,24 @@ function better(a: PruningOutcome, b: PruningOutcome, target: CalibrationTarget)
 
 /**
  * Schedules to sweep for a model: the speed-up model's inversions (least pruning early on) for
- * speed-ups 1.1…4 at floors 0.2 / 0.35 / 0.5, and linear decays from layer 1, all at the data's mean length.
+ * speed-ups 1.1…4 at floors 0.2 / 0.35 / 0.5 (at the data's mean length), steps (all tokens up to a layer,
+ * then 30 / 50 / 70 %) and linear decays from layer 1.
  */
 export function candidateSchedules(shape: LayerShape, meanLength: number): number[][] {
   const out = new Map<string, number[]>();
   const add = (keep: number[]) => out.set(formatKeep(keep), keep);
   add(new Array<number>(shape.numLayers).fill(1));
   for (const floor of [0.2, 0.35, 0.5])
-    for (let s = 1.1; s <= 4.001; s += 0.1) {
+    for (let s = 1.1; s <= 4.001; s += 0.15) {
       try {
         add(scheduleForSpeedup(shape, Number(s.toFixed(2)), meanLength, { floor }).keep);
       } catch {
         break; // out of reach at this floor
       }
     }
+  // Steps: every token up to layer s, then a constant share.
+  for (let s = 1; s < shape.numLayers; s++)
+    for (const r of [0.3, 0.5, 0.7]) add(Array.from({ length: shape.numLayers }, (_, l) => (l < s ? 1 : r)));
   for (const end of [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
     add(
       Array.from({ length: shape.numLayers }, (_, l) =>

@@ -20,6 +20,7 @@ import {
 } from '../planning/index.js';
 import { ClusterBackend } from '../serving/cluster-backend.js';
 import { deploymentTokenPruning } from './token-pruning.js';
+import { parseTokenPruning } from '@edgerelay/device-agent';
 import { surveyLinks } from './link-survey.js';
 import { choosePlan } from './plan-choice.js';
 import { Dispatcher } from '../serving/dispatcher.js';
@@ -70,6 +71,7 @@ export class Coordinator {
   grpcPort = 0;
   /** Share of requests answered after each layer, from calibration (the planner uses it). */
   exitRates: number[] | undefined;
+  private tokenKeep: number[] | undefined;
   /** Links the agents measured between each other over the data plane, by "from|to". */
   readonly measuredLinks = new Map<string, { bandwidthBytesPerSec: number; latencyMs: number }>();
   private measuredFor = '';
@@ -126,12 +128,15 @@ export class Coordinator {
     );
     this.grpcServer = control.server;
     this.grpcPort = control.port;
+    const pruning = deploymentTokenPruning(this.options, this.checkpoint.config.numLayers);
+    // The planner costs each stage at the tokens the deployment's default schedule leaves it.
+    this.tokenKeep = parseTokenPruning(pruning.tokenPruning ?? 'none')?.keep;
     const backend = new ClusterBackend(tokenizer, this.dispatcher, {
       labels: this.checkpoint.config.labels,
       maxLength: this.options.maxLength ?? Math.min(this.checkpoint.config.maxPositions, 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
-      ...deploymentTokenPruning(this.options, this.checkpoint.config.numLayers),
+      ...pruning,
     });
     this.api = await startHttpApi(backend, {
       port: this.options.httpPort,
@@ -259,6 +264,7 @@ export class Coordinator {
         maxPositions: config.maxPositions,
       },
       exitRates: this.exitRates,
+      ...(this.tokenKeep && { tokenKeep: this.tokenKeep }),
       link: (a, b) =>
         this.measuredLinks.get(`${a}|${b}`) ??
         this.measuredLinks.get(`${b}|${a}`) ??

@@ -22,6 +22,7 @@ import {
   type ShareCount,
   type Usage,
 } from './stage-cost.js';
+import { layerTokens } from './token-scale.js';
 
 /**
  * Costs any plan on a cluster with the planner's own model: expected and full-path latency,
@@ -29,6 +30,10 @@ import {
  */
 export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerModel, options: CostOptions): Prediction {
   const ctx = costContext(model, cluster, costParams(options));
+  // Token pruning: each layer is costed at the tokens it runs on, each hop at the rows it carries.
+  const tokens = layerTokens(model.numLayers, options);
+  const ctxAt = (layer: number) =>
+    tokens[layer] === options.seqLen ? ctx : costContext(model, cluster, { ...ctx.params, seqLen: tokens[layer]! });
   const reach = reachProbabilities(model, options.exitRates);
   const exits = new Set(model.exitLayers);
   const usage = new Map<number, Usage>();
@@ -48,9 +53,9 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       columns: m.ffnColumns.length,
     }));
     const layers = stage.layerEnd - stage.layerStart;
-    const timing = layerTiming(ctx, host, members);
+    const timings = Array.from({ length: layers }, (_, k) => layerTiming(ctxAt(stage.layerStart + k), host, members));
     const stageExits = model.exitLayers.filter((l) => l >= stage.layerStart && l < stage.layerEnd);
-    const hopBytes = stageInputBytes(ctx.dm, ctx.params);
+    const hopBytes = stageInputBytes(ctxAt(stage.layerStart).dm, ctx.params);
     const link = cluster.links[prevHost < 0 ? host : prevHost]![host]!;
     const incoming = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link);
     const embMs = i === 0 ? embeddingsMs(ctx, host) : 0;
@@ -60,13 +65,15 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     let expected = embMs;
     for (let l = stage.layerStart; l < stage.layerEnd; l++) {
       const r = reach[l] ?? 0;
-      expected += r * timing.totalMs + (exits.has(l) ? r * headMs : 0);
-      for (const [d, ms] of timing.busyMs) addBusy(d, r * ms);
+      const t = timings[l - stage.layerStart]!;
+      expected += r * t.totalMs + (exits.has(l) ? r * headMs : 0);
+      for (const [d, ms] of t.busyMs) addBusy(d, r * ms);
       if (exits.has(l)) addBusy(host, r * headMs);
     }
     addBusy(host, embMs);
     latencyMs += p * incoming + expected;
-    fullPathMs += incoming + layers * timing.totalMs + embMs + stageExits.length * headMs;
+    const sum = (f: (t: (typeof timings)[number]) => number) => timings.reduce((a, t) => a + f(t), 0);
+    fullPathMs += incoming + sum((t) => t.totalMs) + embMs + stageExits.length * headMs;
     resources.push({ name: `stage ${i + 1} (${stage.host})`, ms: expected });
     if (incoming > 0)
       resources.push({ name: `link ${plan.stages[i - 1]!.host} → ${stage.host}`, ms: p * wireMs(hopBytes, link) });
@@ -78,8 +85,8 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       layers: [stage.layerStart, stage.layerEnd],
       host: stage.host,
       members: stage.members.map((m) => ({ agent: m.agentId, heads: m.heads.length, columns: m.ffnColumns.length })),
-      computeMs: layers * timing.computeMs + embMs + stageExits.length * headMs,
-      transferMs: incoming + layers * (timing.totalMs - timing.computeMs),
+      computeMs: sum((t) => t.computeMs) + embMs + stageExits.length * headMs,
+      transferMs: incoming + sum((t) => t.totalMs - t.computeMs),
       reachProbability: p,
     });
     prevHost = host;
