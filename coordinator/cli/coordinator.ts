@@ -41,6 +41,10 @@ export function registerCoordinator(program: Command): void {
       '--calibration <file>',
       'calibration file for --exit-policy calibrated (default: <model>/edgerelay-calibration.json)',
     )
+    .option(
+      '--token-pruning <spec>',
+      'token pruning for requests that name none: keep=R0,R1,… (one ratio per layer), calibrated, or none',
+    )
     .option('--wire-dtype <dtype>', 'hidden states between agents as float32 or float16', parseWireDtype, 'float32')
     .option('--request-timeout <ms>', 'per-request deadline', parsePositiveInt, 30_000)
     .option(
@@ -78,6 +82,7 @@ export function registerCoordinator(program: Command): void {
         maxInFlight: number;
         exitPolicy?: string;
         calibration?: string;
+        tokenPruning?: string;
         tlsDir?: string;
       }) => {
         const logger = pino({ name: 'coordinator', level: opts.logLevel }, pino.destination(2));
@@ -101,6 +106,7 @@ export function registerCoordinator(program: Command): void {
           minAgents: opts.minAgents,
           settings: { exitThreshold: opts.exitThreshold, exitPolicy: opts.exitPolicy, wireDtype: opts.wireDtype },
           calibrationFile: opts.calibration,
+          ...(opts.tokenPruning && { tokenPruning: opts.tokenPruning }),
           requestTimeoutMs: opts.requestTimeout,
           deployTimeoutMs: 300_000,
           logger,
