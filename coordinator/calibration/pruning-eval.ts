@@ -2,6 +2,8 @@
 import { checkScheduleFits, formatTokenPruning, parseTokenPruning, type ExitPolicy } from '@edgerelay/device-agent';
 import type { TokenPruning } from '@edgerelay/device-agent';
 import { readPlannerModel } from '../planning/index.js';
+import { parseSpeedupTarget, scheduleForSpeedup } from '../pruning/index.js';
+import { loadTokenizer } from '../tokenizer/index.js';
 import type { ExitRuns } from './collect.js';
 import { simulatePruning } from './pruning-outcome.js';
 import { collectWithModel } from './run.js';
@@ -19,6 +21,13 @@ export interface TokenPruningFigures {
   meanTokens: number;
   /** The exit policy the figures were taken under, when one was given. */
   policy?: string;
+}
+
+/** Mean tokens per text ([CLS] and [SEP] included) as the model will see them. */
+function meanLength(options: PruningEvalOptions, texts: string[]): number {
+  const tokenizer = loadTokenizer(options.model);
+  const max = options.maxLength ?? readPlannerModel(options.model).maxPositions;
+  return texts.reduce((a, t) => a + tokenizer.encode(t, max).ids.length, 0) / Math.max(1, texts.length);
 }
 
 /** 'calibrated' reads the schedule stored by `calibrate --token-pruning`; anything else is a spec (or none). */
@@ -50,7 +59,9 @@ export async function evaluateTokenPruning(
   policy?: { policy: ExitPolicy; name: string },
 ): Promise<TokenPruningFigures> {
   const shape = readPlannerModel(options.model);
-  const pruning = resolveTokenPruning(spec, options) ?? { keep: new Array<number>(shape.numLayers).fill(1) };
+  const pruning = /^\s*speedup=/.test(spec)
+    ? scheduleForSpeedup(shape, parseSpeedupTarget(spec), meanLength(options, texts))
+    : (resolveTokenPruning(spec, options) ?? { keep: new Array<number>(shape.numLayers).fill(1) });
   checkScheduleFits(pruning, shape.numLayers);
   const runs = await collectWithModel({ ...options, pruning }, texts, labels);
   const o = simulatePruning(shape, runs, unpruned, policy?.policy);

@@ -22,7 +22,7 @@ export function registerEval(program: Command): void {
     .option('--calibration <file>', 'calibration for --policy calibrated (default <model>/edgerelay-calibration.json)')
     .option(
       '--token-pruning <spec>',
-      'also run with token pruning: keep=R0,R1,… (one keep ratio per layer), calibrated, or none',
+      "also run with token pruning: keep=R0,R1,… (one keep ratio per layer), speedup=S (the FLOP model's schedule for S at the data's mean length), calibrated, or none",
     )
     .action(
       async (opts: {
