@@ -7,6 +7,7 @@ import { benchSoak } from './soak.js';
 import { benchOperator } from './operator.js';
 import { benchAlbert } from './albert.js';
 import { benchHeadPruning, type HeadPruningBenchArgs } from './head-pruning.js';
+import { benchTokenPruning } from './token-pruning.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -91,5 +92,14 @@ program
   .option('--cluster-rounds <n>', 'requests per plan on the emulated cluster', int, 5)
   .option('--no-cluster', 'skip the emulated 4 × Pi 4 cluster')
   .action((opts: HeadPruningBenchArgs) => benchHeadPruning(opts));
+
+program
+  .command('token-pruning')
+  .description(
+    'token pruning (bert-base shape): measured vs predicted speed-up of three schedules, single node and 3-stage pipeline, bytes per request',
+  )
+  .option('--rounds <n>', 'timed rounds per variant', int, 9)
+  .option('--seq-len <n>', 'tokens', int, 128)
+  .action((opts: { rounds: number; seqLen: number }) => benchTokenPruning(opts));
 
 await program.parseAsync(process.argv);

@@ -37,3 +37,19 @@ export { InvalidShardKeyError, ShardIntegrityError } from './shard-cache.js';
 export { SecretFileError, SecretOptionConflictError } from './security/secret-options.js';
 export { TlsFilesError } from './security/tls-files.js';
 export { DuplicateWaitError } from './util/pending-replies.js';
+export {
+  MAX_PRUNING_LAYERS,
+  TokenPruningSpecError,
+  checkScheduleFits,
+  formatKeep,
+  formatTokenPruning,
+  keepsEverything,
+  parseTokenPruning,
+  pruneBatch,
+  realRows,
+  selectTokens,
+  tokensAt,
+  validateKeep,
+  type PrunedBatch,
+  type TokenPruning,
+} from './pruning/index.js';

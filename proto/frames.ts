@@ -60,6 +60,12 @@ export type Hop = z.infer<typeof hopSchema>;
 
 const requestFields = { requestId: id, planVersion: count };
 
+/** keep[l]: share of the real tokens layer l runs on; length: real tokens before pruning. */
+const tokenPruningSchema = z.object({
+  keep: z.array(z.number().finite().gt(0).lte(1)).min(1).max(64),
+  length: z.number().int().min(1).max(FRAME_LIMITS.maxTokens),
+});
+
 export const frameSchema = z.discriminatedUnion('type', [
   /** Server → dialer, first frame on a connection: the nonce the dialer must prove the plan key with. */
   z.object({ type: z.literal('challenge'), nonce: z.string().min(16).max(128) }),
@@ -91,6 +97,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     trace: z.array(hopSchema).max(FRAME_LIMITS.maxTraceHops),
     /** parameter-shared models: apply the shared layer K times with step size L/K (absent: every layer) */
     odeSteps: z.number().int().positive().max(FRAME_LIMITS.maxOdeSteps).optional(),
+    /** token pruning (device-agent/pruning): the schedule, and the text's real length before any pruning */
+    tokenPruning: tokenPruningSchema.optional(),
   }),
   /** Host → group member: compute your share of `part` of `layer` on this hidden state. */
   z.object({
@@ -100,6 +108,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     part: z.enum(['attention', 'ffn']),
     hidden: wireTensorSchema,
     attentionMask: wireTensorSchema,
+    /** attention part under token pruning: also return the share's context contribution per token */
+    scores: z.boolean().optional(),
   }),
   /** Group member → host: the partial sum of its share. */
   z.object({
@@ -109,6 +119,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     part: z.enum(['attention', 'ffn']),
     partial: wireTensorSchema,
     computeMs: ms,
+    /** when the scatter asked for scores: the share's context contribution, float32 [batch, seq] */
+    scores: wireTensorSchema.optional(),
   }),
   /** Agent → coordinator: the answer, from the final classifier or an early exit. */
   z.object({
@@ -231,7 +243,16 @@ function requestTensorProblem(frame: Frame): string | undefined {
       return `${name} [${t.shape.join(', ')}] does not match the attention mask [${b}, ${s}]`;
     return undefined;
   };
-  if (frame.type === 'partial') return hiddenProblem('partial', frame.partial);
+  if (frame.type === 'partial') {
+    const [pb = 0, ps = 0] = frame.partial.shape;
+    const scores = frame.scores;
+    if (
+      scores &&
+      (scores.dtype !== 'float32' || scores.shape.length !== 2 || scores.shape[0] !== pb || scores.shape[1] !== ps)
+    )
+      return `scores must be float32 [${pb}, ${ps}] like the partial, got ${scores.dtype} [${scores.shape.join(', ')}]`;
+    return hiddenProblem('partial', frame.partial);
+  }
   if (frame.type !== 'stage-input' && frame.type !== 'scatter') return undefined;
   const mask = frame.attentionMask;
   const [b = 0, s = 0] = mask.shape;

@@ -20,6 +20,8 @@ export interface SimClusterOptions {
   /** Parameter-shared models: the deployment's ODE steps K. */
   odeSteps?: number;
   calibrationFile?: string;
+  /** Token pruning for requests that name none: "keep=…", "calibrated" or "none". */
+  tokenPruning?: string;
   wireDtype?: 'float32' | 'float16';
   /** Agent names; defaults to agent-0, agent-1, ... */
   names?: string[];
@@ -102,6 +104,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
       ...(options.odeSteps !== undefined && { odeSteps: options.odeSteps }),
     },
     calibrationFile: options.calibrationFile,
+    ...(options.tokenPruning && { tokenPruning: options.tokenPruning }),
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     deployTimeoutMs: 120_000,
     logger,

@@ -99,7 +99,7 @@ describe('StageExecutor (unit, fake shards and ports)', function () {
 
       assert.deepEqual(
         calls.map((c) => c.key),
-        ['embeddings', 'layers:0-1:0:0', 'layers:1-2:0:0', 'head:1', 'layers:2-3:0:0'],
+        ['embeddings', 'layers:0-1:0:1', 'layers:1-2:0:1', 'head:1', 'layers:2-3:0:1'],
       );
       assert.deepEqual(Array.from(calls[0]!.feeds.token_type_ids!.data as BigInt64Array), [0n, 0n, 0n]);
       assert.deepEqual(toCoordinator(ports.sent), [
@@ -142,7 +142,7 @@ describe('StageExecutor (unit, fake shards and ports)', function () {
 
       assert.deepEqual(
         calls.map((c) => c.key),
-        ['embeddings', 'layers:0-1:0:0', 'layers:1-2:0:0', 'head:1'],
+        ['embeddings', 'layers:0-1:0:1', 'layers:1-2:0:1', 'head:1'],
       );
       assert.deepEqual(Array.from(calls[3]!.feeds.hidden!.data as Float32Array), hiddenValues(1 + 2));
       assert.equal(toAgents(ports.sent).length, 0);
@@ -177,7 +177,7 @@ describe('StageExecutor (unit, fake shards and ports)', function () {
 
       assert.deepEqual(
         calls.map((c) => c.key),
-        ['layers:3-4:0:0', 'head:3'],
+        ['layers:3-4:0:1', 'head:3'],
       );
       assert.deepEqual(Array.from(calls[1]!.feeds.hidden!.data as Float32Array), hiddenValues(6 + 4));
       const sent = toCoordinator(ports.sent);

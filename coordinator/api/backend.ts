@@ -40,6 +40,8 @@ export interface ClassifyOptions {
   exitPolicy?: string;
   /** Parameter-shared models: apply the shared layer K times (step size L/K), overriding the deployment's. */
   odeSteps?: number;
+  /** A token-pruning schedule ("keep=…"), "calibrated" (the deployment's) or "none"; default: the deployment's. */
+  tokenPruning?: string;
   /**
    * false: refuse a text longer than the model's positions (InputTooLongError) instead of cutting it.
    * Default true, cutting wordpieces from the end and reporting how many in truncatedTokens.

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 import type pino from 'pino';
+import { TokenPruningSpecError } from '@edgerelay/device-agent';
 
 import {
   BackendUnavailableError,
@@ -15,6 +16,7 @@ import {
   ClientGoneError,
   HttpApiError,
   HttpApiStartError,
+  InvalidRequestError,
   PayloadTooLargeError,
   ServiceUnavailableError,
   TextTooLongError,
@@ -199,11 +201,14 @@ export async function startHttpApi(backend: ClassifierBackend, options: HttpApiO
         ...(request.exitThreshold !== undefined && { exitThreshold: request.exitThreshold }),
         ...(request.exitPolicy !== undefined && { exitPolicy: request.exitPolicy }),
         ...(request.odeSteps !== undefined && { odeSteps: request.odeSteps }),
+        ...(request.tokenPruning !== undefined && { tokenPruning: request.tokenPruning }),
         ...(!request.truncate && { truncate: false }),
       });
     } catch (err) {
       if (err instanceof BackendUnavailableError) throw new ServiceUnavailableError(err.message, err.retryAfterSeconds);
       if (err instanceof InputTooLongError) throw new TextTooLongError(err.index, err.tokens, err.maxTokens);
+      if (err instanceof TokenPruningSpecError)
+        throw new InvalidRequestError(`parameters.token_pruning: ${err.message}`);
       throw err;
     }
     if (!Array.isArray(outcomes) || outcomes.length !== request.texts.length) {

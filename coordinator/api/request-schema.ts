@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FRAME_LIMITS } from '@edgerelay/proto';
 import { parseExitPolicy, POLICY_FORMS } from '@edgerelay/device-agent';
+import { tokenPruningProblem } from './token-pruning-param.js';
 
 function validPolicy(spec: string): boolean {
   try {
@@ -39,6 +40,8 @@ export interface ClassifyRequest {
   exitThreshold?: number;
   exitPolicy?: string;
   odeSteps?: number;
+  /** parameters.token_pruning: a keep=… schedule, "calibrated" or "none" (checked against the model by the backend). */
+  tokenPruning?: string;
   /** false when parameters.truncation forbids cutting over-long texts. */
   truncate: boolean;
   details: boolean;
@@ -135,6 +138,14 @@ export function classifyRequestSchema(limits: ApiLimits) {
         .min(1, { error: 'must be a positive integer (ODE steps of a parameter-shared model)' })
         .max(FRAME_LIMITS.maxOdeSteps, { error: `must be at most ${FRAME_LIMITS.maxOdeSteps}` })
         .optional(),
+      token_pruning: z
+        .string({ error: 'must be a string: keep=R0,R1,… (one ratio per layer), "calibrated" or "none"' })
+        .max(1024)
+        .superRefine((s, ctx) => {
+          const problem = tokenPruningProblem(s);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
       truncation: z
         .union([z.boolean(), z.enum(TRUNCATION_VALUES)], {
           error: `must be true, false or one of ${TRUNCATION_VALUES.map((v) => `"${v}"`).join(', ')}`,
@@ -145,7 +156,7 @@ export function classifyRequestSchema(limits: ApiLimits) {
     {
       error: (iss) =>
         iss.code === 'unrecognized_keys'
-          ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, ode_steps, truncation, details`
+          ? `unknown parameter(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; accepted: top_k, function_to_apply, exit_threshold, exit_policy, ode_steps, token_pruning, truncation, details`
           : 'must be an object',
     },
   );
@@ -194,6 +205,7 @@ function parseClassifyRequest(body: Buffer, schema: ReturnType<typeof classifyRe
     ...(parameters.exit_threshold !== undefined && { exitThreshold: parameters.exit_threshold }),
     ...(parameters.exit_policy !== undefined && { exitPolicy: parameters.exit_policy }),
     ...(parameters.ode_steps !== undefined && { odeSteps: parameters.ode_steps }),
+    ...(parameters.token_pruning !== undefined && { tokenPruning: parameters.token_pruning }),
     truncate: allowsTruncation(parameters.truncation),
     details: parameters.details ?? false,
   };

@@ -8,6 +8,7 @@ import { hasTrainedHalting, selectRows, type ExitRuns } from './collect.js';
 import type { HaltingSignal } from '@edgerelay/device-agent';
 import { simulatePolicy, type PolicyOutcome } from './simulate.js';
 import { splitRows } from './split.js';
+import type { PruningCalibration } from './pruning-calibrate.js';
 import { compareForTarget, formatTarget, meetsTarget, type CalibrationTarget } from './target.js';
 import { SWEPT_POLICIES, sweep, type SweepRow, type SweptPolicy } from './sweep.js';
 
@@ -71,6 +72,9 @@ export interface CalibrationRecord {
   perPolicy: PolicyChoice[];
   /** Every setting tried, on the tuning rows. */
   table: TableRow[];
+  /** `calibrate --token-pruning`: the chosen schedule ("keep=…" or "none") and its sweep (token-pruning.ts). */
+  tokenPruning?: string;
+  pruning?: PruningCalibration;
   /** Parameter-shared models calibrated over ODE steps: the chosen K (the deployment runs it) ... */
   odeSteps?: number;
   /** ... and each K's best setting, judged against the ordinary model's final exit. */

@@ -1,6 +1,7 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import type { ClassifyResult, ReferenceRunner } from '../reference/index.js';
 import { odeExitLayers, odeSchedule } from '@edgerelay/proto';
+import type { TokenPruning } from '@edgerelay/device-agent';
 
 /** One example seen through every exit head. */
 export interface ExitRun {
@@ -14,6 +15,8 @@ export interface ExitRun {
    * then judged against it, and every answer counts as early (it ran fewer applications than the full model).
    */
   reference?: number;
+  /** With token pruning: tokens[l], the tokens layer l ran on (tokens[0] is the real length). */
+  tokens?: number[];
 }
 
 /** One classified example as calibration keeps it. */
@@ -22,6 +25,7 @@ export function exitRunOf(result: ClassifyResult, label?: number): ExitRun {
   if (label !== undefined) run.label = label;
   const units = result.exits.slice(0, -1);
   if (units.length > 0 && units.every((e) => e.halting !== undefined)) run.halting = units.map((e) => e.halting!);
+  if (result.tokensPerLayer) run.tokens = result.tokensPerLayer;
   return run;
 }
 
@@ -47,6 +51,8 @@ export interface CollectOptions {
   batchSize?: number;
   /** ODE steps K (default: the runner's own). */
   odeSteps?: number;
+  /** Run under this token-pruning schedule (rows then carry the tokens each layer ran on). */
+  pruning?: TokenPruning;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -62,7 +68,12 @@ export async function collectExitRuns(
   const schedule = odeSchedule(checkpoint.config.numLayers, options.odeSteps ?? runner.odeSteps);
   const rows: ExitRun[] = [];
   for (let start = 0; start < texts.length; start += batchSize) {
-    const results = await runner.classify(texts.slice(start, start + batchSize), batchSize, schedule.steps);
+    const results = await runner.classify(
+      texts.slice(start, start + batchSize),
+      batchSize,
+      schedule.steps,
+      options.pruning,
+    );
     for (const r of results) {
       const i = rows.length;
       rows.push(exitRunOf(r, labels?.[i]));

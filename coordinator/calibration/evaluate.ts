@@ -4,6 +4,8 @@ import { argmax } from '../reference/index.js';
 import { policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
 import { collectWithModel } from './run.js';
 import { defaultCalibrationPath, readCalibration } from './store.js';
+import { evaluateTokenPruning, type TokenPruningFigures } from './pruning-eval.js';
+import { formatExitPolicy } from '@edgerelay/device-agent';
 
 export interface ExitEvaluation {
   /** 1-based layer the exit reads */
@@ -22,6 +24,8 @@ export interface Evaluation {
   exits: ExitEvaluation[];
   /** With options.policy: the run under that early-exit policy. */
   policy?: PolicyFigures;
+  /** With options.tokenPruning: the pruned run (under the policy too, when one is given). */
+  tokenPruning?: TokenPruningFigures;
 }
 
 export interface EvaluateOptions {
@@ -36,6 +40,8 @@ export interface EvaluateOptions {
   policy?: string;
   /** Calibration file for policy 'calibrated' (default <model>/edgerelay-calibration.json). */
   calibration?: string;
+  /** A token-pruning schedule ('keep=1,1,0.7,…', 'none' or 'calibrated') to also report the run under. */
+  tokenPruning?: string;
   /** Called after each batch with (done, total); the CLI draws its progress bar with it. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -63,6 +69,18 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   }));
   const final = predictions[predictions.length - 1]?.preds;
   const share = (hits: number) => hits / examples.length;
+  const texts = examples.map((e) => e.sentence);
+  const tokenPruning =
+    options.tokenPruning === undefined
+      ? undefined
+      : await evaluateTokenPruning(
+          options.tokenPruning,
+          options,
+          texts,
+          labels,
+          runs,
+          policy && { policy, name: formatExitPolicy(policy) },
+        );
   return {
     examples: examples.length,
     odeSteps: runs.odeSteps ?? runs.numLayers,
@@ -74,5 +92,6 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
       agreement: share(preds.filter((p, i) => p === final![i]).length),
     })),
     ...(policy && { policy: policyFigures(policy, runs) }),
+    ...(tokenPruning && { tokenPruning }),
   };
 }

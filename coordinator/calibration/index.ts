@@ -57,3 +57,20 @@ export {
 export { evaluate, type EvaluateOptions, type Evaluation, type ExitEvaluation } from './evaluate.js';
 export { haltingSignalOf, policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
 export { calibrateOdeRuns, calibrateWithOdeSteps, collectOdeRuns, formatOdeSweep } from './ode-sweep.js';
+export { simulatePruning, type PruningOutcome } from './pruning-outcome.js';
+export {
+  evaluateTokenPruning,
+  resolveTokenPruning,
+  type PruningEvalOptions,
+  type TokenPruningFigures,
+} from './pruning-eval.js';
+export {
+  calibratePruning,
+  candidateSchedules,
+  pruningCost,
+  type PruningCalibration,
+  type PruningChoice,
+  type PruningRow,
+  type PruningSweepInput,
+} from './pruning-calibrate.js';
+export { formatPruning } from './pruning-report.js';

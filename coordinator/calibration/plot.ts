@@ -6,6 +6,7 @@ import { Resvg } from '@resvg/resvg-js';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { CalibrationRecord } from './calibrate.js';
+import { frontier, pruningPoints } from './plot-pruning.js';
 
 /** The policies' colours (Tableau 10, as before): the same policy is the same colour in every chart. */
 export const POLICY_COLORS: Record<string, string> = {
@@ -40,8 +41,35 @@ export function calibrationSpec(record: CalibrationRecord): TopLevelSpec {
     y: y(r),
   }));
   const kinds = [...new Set(record.table.map((r) => r.kind))];
+  // calibrate --token-pruning: its curves in compute (FLOPs ratio × layers), dots with a dashed frontier.
+  const pruning = pruningPoints(record);
+  const pruned = pruning.flatMap((c) =>
+    c.points.map((p) => ({ series: c.name, policy: p.policy, layers: p.x, y: y(p) })),
+  );
+  const prunedFrontier = pruning.flatMap((c) =>
+    frontier(c.points.map((p) => ({ series: c.name, layers: p.x, x: p.x, y: y(p) }))),
+  );
+  const series = [
+    ...kinds.map((k) => ({ name: seriesName(k, record), color: POLICY_COLORS[k] ?? '#333333' })),
+    ...pruning.map((c) => ({ name: c.name, color: c.color })),
+  ];
+  const color = {
+    field: 'series',
+    type: 'nominal' as const,
+    title: 'policy',
+    scale: { domain: series.map((s) => s.name), range: series.map((s) => s.color) },
+  };
   const finalY = record.labelled ? 100 * (record.finalAccuracy?.tuning ?? 0) : 100;
-  const yValues = [...points.map((p) => p.y), finalY];
+  const joint = record.pruning?.joint.tuning;
+  const chosen = joint
+    ? { layers: joint.flopsRatio * record.numLayers, y: y({ accuracy: joint.accuracy, agreement: joint.agreement }) }
+    : { layers: record.tuning.meanLayers, y: y(record.tuning) };
+  const chosenName = !record.tokenPruning
+    ? record.policy
+    : record.policy === 'none'
+      ? `pruning alone (${record.tokenPruning})`
+      : `${record.policy} + ${record.tokenPruning}`;
+  const yValues = [...points.map((p) => p.y), ...pruned.map((p) => p.y), finalY];
   const yScale = {
     zero: false,
     domain: [Math.floor(Math.min(...yValues) - 0.5), Math.ceil(Math.max(...yValues) + 0.5)],
@@ -49,12 +77,12 @@ export function calibrationSpec(record: CalibrationRecord): TopLevelSpec {
   const x = {
     field: 'layers',
     type: 'quantitative' as const,
-    title: 'mean encoder layers run',
+    title: record.pruning ? 'encoder compute, in layers (FLOPs ratio × layers)' : 'mean encoder layers run',
     scale: { domain: [0, record.numLayers] },
   };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `speed vs ${record.labelled ? 'accuracy' : 'agreement'}, ${record.split.tuningRows} tuning rows, target ${record.target}; chosen ${record.policy}`,
+    title: `speed vs ${record.labelled ? 'accuracy' : 'agreement'}, ${record.split.tuningRows} tuning rows, target ${record.target}; chosen ${chosenName}`,
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
@@ -65,19 +93,35 @@ export function calibrationSpec(record: CalibrationRecord): TopLevelSpec {
         encoding: {
           x,
           y: { field: 'y', type: 'quantitative', title: `${measure} (%)`, scale: yScale },
-          color: {
-            field: 'series',
-            type: 'nominal',
-            title: 'policy',
-            scale: {
-              domain: kinds.map((k) => seriesName(k, record)),
-              range: kinds.map((k) => POLICY_COLORS[k] ?? '#333333'),
-            },
-          },
+          color,
           order: { field: 'layers', type: 'quantitative' },
           tooltip: [{ field: 'policy' }, { field: 'layers', format: '.2f' }, { field: 'y', format: '.2f' }],
         },
       },
+      ...(pruned.length
+        ? [
+            {
+              data: { values: pruned },
+              mark: { type: 'point' as const, filled: true, size: 30 },
+              encoding: {
+                x,
+                y: { field: 'y', type: 'quantitative' as const, scale: yScale },
+                color,
+                tooltip: [{ field: 'policy' }, { field: 'layers', format: '.2f' }, { field: 'y', format: '.2f' }],
+              },
+            },
+            {
+              data: { values: prunedFrontier },
+              mark: { type: 'line' as const, strokeDash: [4, 3], strokeWidth: 2 },
+              encoding: {
+                x,
+                y: { field: 'y', type: 'quantitative' as const, scale: yScale },
+                color,
+                order: { field: 'layers', type: 'quantitative' as const },
+              },
+            },
+          ]
+        : []),
       {
         data: { values: [{ y: finalY, label: 'final exit' }] },
         mark: { type: 'rule', strokeDash: [6, 4], color: FINAL_COLOR },
@@ -90,7 +134,7 @@ export function calibrationSpec(record: CalibrationRecord): TopLevelSpec {
       },
       {
         data: {
-          values: [{ layers: record.tuning.meanLayers, y: y(record.tuning), policy: `chosen: ${record.policy}` }],
+          values: [{ ...chosen, policy: `chosen: ${chosenName}` }],
         },
         mark: { type: 'point', shape: 'circle', size: 400, strokeWidth: 2, color: '#141414', filled: false },
         encoding: { x, y: { field: 'y', type: 'quantitative', scale: yScale }, tooltip: [{ field: 'policy' }] },

@@ -9,6 +9,11 @@ import { plotCalibration } from './plot.js';
 import { defaultCalibrationPath, writeCalibration } from './store.js';
 import type { SweptPolicy } from './sweep.js';
 import type { CalibrationTarget } from './target.js';
+import { parseExitPolicy } from '@edgerelay/device-agent';
+import { readPlannerModel } from '../planning/index.js';
+import { calibratePruning } from './pruning-calibrate.js';
+import { collectPruningSweep } from './pruning-run.js';
+import { simulatePolicy } from './simulate.js';
 
 export interface CollectFileOptions {
   model: string;
@@ -49,6 +54,8 @@ export interface CalibrateOptions extends CollectFileOptions {
   out?: string;
   /** PNG of the curves; default beside the JSON, same name with .png. */
   plot?: string;
+  /** Also sweep token-pruning schedules, alone and with the policies, and store the cheapest meeting the target. */
+  tokenPruning?: boolean;
 }
 
 export interface CalibrateResult {
@@ -58,8 +65,40 @@ export interface CalibrateResult {
 }
 
 export async function calibrate(options: CalibrateOptions): Promise<CalibrateResult> {
+  if (options.tokenPruning) return calibrateWithPruning(options);
   const runs = await collectFromFile(options);
   const record = calibrateRuns(runs, { ...options, model: resolve(options.model), data: resolve(options.data) });
+  return store(options, record);
+}
+
+/** Exit calibration on the unpruned runs as without pruning, then the pruning sweep over the same split. */
+async function calibrateWithPruning(options: CalibrateOptions): Promise<CalibrateResult> {
+  const shape = readPlannerModel(options.model);
+  const sweep = await collectPruningSweep(options, shape);
+  const where = { model: resolve(options.model), data: resolve(options.data) };
+  const record = calibrateRuns(sweep.reference, { ...options, ...where });
+  const pruning = calibratePruning({
+    shape,
+    target: options.target,
+    reference: sweep.reference,
+    pruned: sweep.pruned,
+    policies: options.policies ?? [],
+    holdout: options.holdout ?? 0.5,
+    seed: options.seed ?? 0,
+  });
+  // What is deployed is the joint choice: its schedule, and its exit policy with the exit rates it gives.
+  const chosen = sweep.pruned.find((p) => p.schedule === pruning.joint.schedule)!;
+  const policy = parseExitPolicy(pruning.joint.policy);
+  return store(options, {
+    ...record,
+    policy: pruning.joint.policy,
+    exitRates: simulatePolicy(policy, chosen.runs).exitRates,
+    tokenPruning: pruning.joint.schedule,
+    pruning,
+  });
+}
+
+async function store(options: CalibrateOptions, record: CalibrationRecord): Promise<CalibrateResult> {
   const out = resolve(options.out ?? defaultCalibrationPath(options.model));
   const plot = resolve(options.plot ?? out.replace(/\.json$/i, '') + '.png');
   writeCalibration(out, record);

@@ -5,6 +5,7 @@ import {
   calibrateWithOdeSteps,
   formatChoice,
   formatOdeSweep,
+  formatPruning,
   formatTable,
   parsePolicyList,
   parseTarget,
@@ -28,6 +29,7 @@ interface CalibrateCliOptions {
   maxLength?: number;
   batchSize: number;
   odeSteps?: number[];
+  tokenPruning?: boolean;
 }
 
 export function registerCalibrate(program: Command): void {
@@ -67,11 +69,20 @@ export function registerCalibrate(program: Command): void {
       'parameter-shared (ALBERT) models: also sweep the ODE step counts K, comma-separated (e.g. 6,4,3,2)',
       parseStepList,
     )
+    .option(
+      '--token-pruning',
+      'also sweep token-pruning schedules, alone and with the policies (--policy none: pruning alone), and store the cheapest meeting the target',
+    )
     .action(async (opts: CalibrateCliOptions) => {
       const target = parseTarget(opts.target);
-      const policies = parsePolicyList(opts.policy);
+      // `none` tunes no exit policy: with --token-pruning, pruning alone.
+      const policies = opts.policy.trim() === 'none' ? [] : parsePolicyList(opts.policy);
       const bar = examplesProgressBar('calibrate');
       const { odeSteps, ...rest } = opts;
+      if (odeSteps && opts.tokenPruning)
+        throw new InvalidArgumentError(
+          '--ode-steps and --token-pruning cannot be swept together yet: run them one at a time',
+        );
       const run = { ...rest, target, policies, onProgress: bar.onProgress };
       const { record, out, plot } = odeSteps ? await calibrateWithOdeSteps(run, odeSteps) : await calibrate(run);
       bar.stop();
@@ -84,7 +95,7 @@ export function registerCalibrate(program: Command): void {
         `${record.split.tuningRows + record.split.heldOutRows} ${what} rows; speed-accuracy on the ${record.split.tuningRows} tuning rows:\n\n`,
       );
       process.stdout.write(
-        `${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n${formatOdeSweep(record)}\nwrote ${out}\nplot  ${plot}\n`,
+        `${formatTable(record, opts.all)}\n\n${formatChoice(record)}\n${formatOdeSweep(record)}${record.pruning ? `\n${formatPruning(record.pruning)}\n` : ''}\nwrote ${out}\nplot  ${plot}\n`,
       );
     });
 }

@@ -46,6 +46,10 @@ export function registerCoordinator(program: Command): void {
       'parameter-shared (ALBERT) models: apply the shared layer K times per request',
       parsePositiveInt,
     )
+    .option(
+      '--token-pruning <spec>',
+      'token pruning for requests that name none: keep=R0,R1,… (one ratio per layer), calibrated, or none',
+    )
     .option('--wire-dtype <dtype>', 'hidden states between agents as float32 or float16', parseWireDtype, 'float32')
     .option('--request-timeout <ms>', 'per-request deadline', parsePositiveInt, 30_000)
     .option(
@@ -83,6 +87,7 @@ export function registerCoordinator(program: Command): void {
         maxInFlight: number;
         exitPolicy?: string;
         calibration?: string;
+        tokenPruning?: string;
         tlsDir?: string;
         odeSteps?: number;
       }) => {
@@ -112,6 +117,7 @@ export function registerCoordinator(program: Command): void {
             ...(opts.odeSteps !== undefined && { odeSteps: opts.odeSteps }),
           },
           calibrationFile: opts.calibration,
+          ...(opts.tokenPruning && { tokenPruning: opts.tokenPruning }),
           requestTimeoutMs: opts.requestTimeout,
           deployTimeoutMs: 300_000,
           logger,

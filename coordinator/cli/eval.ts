@@ -25,6 +25,10 @@ export function registerEval(program: Command): void {
       'also run under an exit policy: calibrated, max-prob=P, entropy=T, patience=N, dact[=S], none',
     )
     .option('--calibration <file>', 'calibration for --policy calibrated (default <model>/edgerelay-calibration.json)')
+    .option(
+      '--token-pruning <spec>',
+      "also run with token pruning: keep=R0,R1,… (one keep ratio per layer), speedup=S (the FLOP model's schedule for S at the data's mean length), calibrated, or none",
+    )
     .action(
       async (opts: {
         model: string;
@@ -36,6 +40,7 @@ export function registerEval(program: Command): void {
         odeSteps?: number;
         policy?: string;
         calibration?: string;
+        tokenPruning?: string;
       }) => {
         const bar = examplesProgressBar('eval');
         const result = await evaluate({ ...opts, onProgress: bar.onProgress });
@@ -57,6 +62,14 @@ export function registerEval(program: Command): void {
           process.stdout.write(
             `\npolicy ${p.name}${p.halting ? ` (halting: ${p.halting})` : ''}: accuracy ${pct(p.accuracy ?? 0)}, agreement with final ${pct(p.agreement)}, ` +
               `${p.meanLayers.toFixed(2)} layers run on average (${p.speedup.toFixed(2)}× less encoder compute)\n`,
+          );
+        }
+        const t = result.tokenPruning;
+        if (t) {
+          process.stdout.write(
+            `\ntoken pruning ${t.spec}${t.policy ? ` with policy ${t.policy}` : ''}: accuracy ${pct(t.accuracy ?? 0)}, ` +
+              `agreement with the unpruned model ${pct(t.agreement)}, ${t.meanTokensKept.toFixed(1)} of ${t.meanTokens.toFixed(1)} tokens per layer, ` +
+              `encoder FLOPs ×${t.flopsRatio.toFixed(3)} (${(1 / t.flopsRatio).toFixed(2)}× fewer)\n`,
           );
         }
       },

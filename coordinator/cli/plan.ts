@@ -115,6 +115,10 @@ export function registerPlan(program: Command): void {
       'JSON with "exitRates" (fraction answered at each exit layer), from edgerelay calibrate',
     )
     .option('--exit-rates <list>', 'exit rates inline, e.g. 0.6,0.2,0.1 (overrides --calibration)', parseRates)
+    .option(
+      '--token-pruning <spec>',
+      'cost each layer and hop at the tokens a keep=R0,R1,… schedule leaves (docs/token-pruning.md)',
+    )
     .option('--baselines', 'also cost the even splits and the best single device')
     .option(
       '--ode-steps <k>',

@@ -6,6 +6,7 @@ import type {
   LayerNormWeights,
   LinearWeights,
 } from '../checkpoint/types.js';
+import { emitContextContribution } from './context-contribution.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { headDims, scaled, selectEntries, transposeSelect } from './weight-slices.js';
 import { emitNoHeads, layerHeadCount } from './pruned-emitters.js';
@@ -60,7 +61,7 @@ export function emitAdditiveMask(g: GraphBuilder, attentionMask: string): string
 export interface AttentionPartial {
   /** Σ over the chosen heads of context_h · W_o[:, h]ᵀ, without the output bias: [batch, seq, hidden]. */
   partial: string;
-  /** Attention probabilities summed over the chosen heads and over queries: [batch, seq] (what each token receives). */
+  /** Each token's context contribution from the chosen heads, [batch, seq]: see context-contribution.ts. */
   received?: string;
 }
 
@@ -94,8 +95,7 @@ export function emitAttentionPartial(
   const woT = g.weight('o_w', transposeSelect(w.attentionOutput.weight, undefined, dims), [width, config.hiddenSize]);
   const partial = g.op('MatMul', [merged, woT]);
   if (!withReceived) return { partial };
-  const received = g.op('ReduceSum', [probs, g.int64s('heads_queries', [1, 2])], { keepdims: { int: 0 } });
-  return { partial, received };
+  return { partial, received: emitContextContribution(g, probs, additiveMask) };
 }
 
 /**

@@ -32,7 +32,8 @@ const TOKENS: Dim[] = ['batch', 'seq'];
 export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Array {
   validateSpec(model, spec);
   const { config, weights } = model;
-  const name = sharedGraphName(config, spec) ?? describeShard(spec);
+  const shared = sharedGraphName(config, spec);
+  const name = shared ?? describeShard(spec);
   const g = new GraphBuilder(name);
   // Parameter-shared models take the ODE step size as an input, so one shard serves every step count.
   const stepInput = () => (config.albert ? g.input(IO.stepSize, 'float32', [1]) : undefined);
@@ -60,7 +61,9 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
           received = out.received;
         }
         // With several inner layers (ALBERT inner_group_num > 1) the slot reports its last layer's attention.
-        if (received) g.expose(received, IO.attentionReceivedAt(layer), 'float32', TOKENS);
+        // A shared model's one-slot shard names its scores without the slot, so every slot's bytes are identical.
+        const receivedName = shared ? IO.attentionReceived : IO.attentionReceivedAt(layer);
+        if (received) g.expose(received, receivedName, 'float32', TOKENS);
         if (spec.exitLogits && weights.heads[layer]) {
           const logits = emitClassifierHead(g, head(layer), config, hidden);
           g.expose(logits, IO.exitLogits(layer), 'float32', ['batch', config.numLabels]);

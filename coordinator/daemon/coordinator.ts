@@ -19,6 +19,8 @@ import {
   type PlanModelInfo,
 } from '../planning/index.js';
 import { ClusterBackend } from '../serving/cluster-backend.js';
+import { deploymentTokenPruning } from './token-pruning.js';
+import { parseTokenPruning } from '@edgerelay/device-agent';
 import { surveyLinks } from './link-survey.js';
 import { createOperatorView, type OperatorView } from './operator-view.js';
 import { choosePlan } from './plan-choice.js';
@@ -73,6 +75,7 @@ export class Coordinator {
   grpcPort = 0;
   /** Share of requests answered after each layer, from calibration (the planner uses it). */
   exitRates: number[] | undefined;
+  private tokenKeep: number[] | undefined;
   /** Links the agents measured between each other over the data plane, by "from|to". */
   readonly measuredLinks = new Map<string, { bandwidthBytesPerSec: number; latencyMs: number }>();
   private measuredFor = '';
@@ -129,6 +132,9 @@ export class Coordinator {
     );
     this.grpcServer = control.server;
     this.grpcPort = control.port;
+    const pruning = deploymentTokenPruning(this.options, this.checkpoint.config.numLayers);
+    // The planner costs each stage at the tokens the deployment's default schedule leaves it.
+    this.tokenKeep = parseTokenPruning(pruning.tokenPruning ?? 'none')?.keep;
     const { config } = this.checkpoint;
     this.operator = createOperatorView({
       registry: this.registry,
@@ -153,6 +159,7 @@ export class Coordinator {
       agentsConnected: () => this.registry.connected().length,
       ...(this.options.settings.odeSteps !== undefined && { odeSteps: this.options.settings.odeSteps }),
       ...(this.checkpoint.config.albert && { sharedLayers: this.checkpoint.config.numLayers }),
+      ...pruning,
     });
     this.api = await startHttpApi(backend, {
       port: this.options.httpPort,
@@ -286,6 +293,7 @@ export class Coordinator {
         ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
       },
       exitRates: this.exitRates,
+      ...(this.tokenKeep && { tokenKeep: this.tokenKeep }),
       link: (a, b) =>
         this.measuredLinks.get(`${a}|${b}`) ??
         this.measuredLinks.get(`${b}|${a}`) ??

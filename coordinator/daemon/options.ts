@@ -32,6 +32,8 @@ export interface CoordinatorOptions {
   links?: (a: string, b: string) => { bandwidthBytesPerSec: number; latencyMs: number } | undefined;
   /** Calibration file for `exitPolicy: 'calibrated'` (default: <model>/edgerelay-calibration.json). */
   calibrationFile?: string;
+  /** Token pruning for requests that name none: "keep=…", "calibrated" or "none" (default none). */
+  tokenPruning?: string;
   /** gRPC server credentials (mutual TLS); insecure when undefined. */
   grpcCredentials?: grpc.ServerCredentials;
   /** Data-plane credentials: dial the agents over wss with mutual TLS; plain ws when undefined. */

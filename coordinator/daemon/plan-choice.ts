@@ -28,6 +28,8 @@ export interface PlanChoiceInputs {
   settings: PlanSettings;
   model: PlannerModel;
   exitRates: number[] | undefined;
+  /** The deployment's token-pruning keep ratios, when it prunes by default: the planner costs stages with them. */
+  tokenKeep?: number[];
   /** The link between two agents: measured, from a cluster file, or assumed. */
   link: (a: string, b: string) => Link;
   objective: 'latency' | 'throughput';
@@ -95,6 +97,7 @@ function plannerPlan(x: PlanChoiceInputs): Plan {
       seqLen: x.seqLen,
       wireDtype: x.settings.wireDtype,
       exitRates: x.exitRates,
+      ...(x.tokenKeep && { tokenKeep: x.tokenKeep }),
       version: x.nextVersion,
       exitThreshold: x.settings.exitThreshold,
     });

@@ -23,6 +23,8 @@ import { predictPlan } from './predict.js';
 import { costContext, type CostContext } from './stage-cost.js';
 import { validatePlan } from './validate.js';
 
+import { layerComputeScale, layerTokenScale } from './token-scale.js';
+
 const DEFAULT_MAX_GROUP = 4;
 const DEFAULT_MAX_EXACT = 8;
 
@@ -48,7 +50,18 @@ export function planCluster(model: PlannerModel, cluster: ClusterModel, options:
     );
   }
   const candidates = buildCandidates(ctx, pool, maxGroup);
-  let stages = searchPlan({ ctx, pool, candidates, reach, objective: options.objective, usable });
+  let stages = searchPlan({
+    ctx,
+    pool,
+    candidates,
+    reach,
+    objective: options.objective,
+    usable,
+    ...(options.tokenKeep && {
+      computeScale: layerComputeScale(model, options),
+      tokenScale: layerTokenScale(model, options),
+    }),
+  });
   if (!stages && pool.length < cluster.devices.length) {
     stages = greedyStages(ctx, bySpeed, usable, options.objective);
     if (stages)

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EdgeRelayError } from '@edgerelay/proto';
+import { checkScheduleFits, parseTokenPruning } from '@edgerelay/device-agent';
 import { bestSingleDevicePlan, evenSplitPlan } from './baselines.js';
 import { clusterFromFile, readClusterFile } from './cluster-file.js';
 import { planCluster } from './halp-planner.js';
@@ -24,9 +25,18 @@ export interface PlanFromFilesOptions {
   exitThreshold: number;
   calibration?: string;
   exitRates?: number[];
+  /** A token-pruning schedule ("keep=…" or "none"): each layer and hop costed at the tokens it leaves. */
+  tokenPruning?: string;
   baselines?: boolean;
   /** Parameter-shared models: cost K applications of the shared layer (ODE steps). */
   odeSteps?: number;
+}
+
+function tokenKeepOf(spec: string | undefined, numLayers: number): { tokenKeep?: number[] } {
+  const pruning = spec === undefined ? undefined : parseTokenPruning(spec);
+  if (!pruning) return {};
+  checkScheduleFits(pruning, numLayers);
+  return { tokenKeep: pruning.keep };
 }
 
 /** Written by `edgerelay calibrate` beside the model unless told otherwise. */
@@ -103,6 +113,7 @@ export function planFromFiles(opts: PlanFromFilesOptions): {
     seqLen,
     wireDtype: opts.wireDtype ?? file.wireDtype ?? 'float32',
     ...(exitRates ? { exitRates } : {}),
+    ...tokenKeepOf(opts.tokenPruning, model.numLayers),
     version: 1,
     exitThreshold: opts.exitThreshold,
   };

@@ -18,6 +18,9 @@ export interface SearchInput {
   reach: number[];
   objective: Objective;
   usable: number[];
+  /** Token pruning (token-scale.ts): per layer, compute relative to unpruned, and rows entering a stage there. */
+  computeScale?: number[];
+  tokenScale?: number[];
 }
 
 const EPS = 1e-9;
@@ -35,6 +38,8 @@ export function searchPlan({
   reach,
   objective,
   usable,
+  computeScale,
+  tokenScale,
 }: SearchInput): ChosenStage[] | undefined {
   const L = ctx.model.numLayers;
   const n = pool.length;
@@ -57,15 +62,18 @@ export function searchPlan({
   }
   const hopBytes = stageInputBytes(ctx.dm, ctx.params);
   const hostPos = candidates.map((c) => pool.indexOf(c.host));
-  const hop = pool.map((from) => pool.map((to) => transferMs(hopBytes, ctx.cluster.links[from]![to]!)));
   const hopWire = pool.map((from) => pool.map((to) => wireMs(hopBytes, ctx.cluster.links[from]![to]!)));
   // stageCost[c][l]: expected layer time of layers [0, l) on candidate c (layers differ once heads are pruned;
-  // under ODE steps only the step slots compute).
+  // under ODE steps only the step slots compute; token pruning scales each layer's work).
   const stageCost = candidates.map((c) => {
     const prefix = [0];
-    for (let l = 0; l < L; l++) prefix.push(prefix[l]! + reach[l]! * applied[l]! * c.layers[l]!.timing.totalMs);
+    for (let l = 0; l < L; l++)
+      prefix.push(prefix[l]! + reach[l]! * applied[l]! * (computeScale?.[l] ?? 1) * c.layers[l]!.timing.totalMs);
     return prefix;
   });
+  const hopLatency = pool.map((from, i) =>
+    pool.map((to, j) => transferMs(hopBytes, ctx.cluster.links[from]![to]!) - hopWire[i]![j]!),
+  );
   const embMs = candidates.map((c) => embeddingsMs(ctx, c.host));
   const headMs = candidates.map((c) => exitHeadMs(ctx, c.host));
   // maxEnd[c][start]: the last layer boundary candidate c can hold from `start` (memory only grows with layers).
@@ -86,8 +94,10 @@ export function searchPlan({
         if (latency[s] === Infinity) continue;
         candidates.forEach((c, ci) => {
           if (c.mask & mask) return;
-          const incoming = k === 0 ? 0 : hop[k - 1]![hostPos[ci]!]!;
-          const incomingWire = k === 0 ? 0 : hopWire[k - 1]![hostPos[ci]!]!;
+          // Under token pruning the hidden state entering layer a carries only its kept rows.
+          const rows = tokenScale?.[a] ?? 1;
+          const incomingWire = k === 0 ? 0 : rows * hopWire[k - 1]![hostPos[ci]!]!;
+          const incoming = k === 0 ? 0 : hopLatency[k - 1]![hostPos[ci]!]! + incomingWire;
           const enter = latency[s]! + reach[a]! * incoming;
           for (let b = a + 1; b <= maxEnd[ci]![a]!; b++) {
             const stage =

@@ -12,6 +12,8 @@ export interface CostOptions {
   exitRates?: number[];
   /** Cost-model knobs (per-op overhead, memory reserve, ...); defaults in DEFAULT_COST_PARAMS. */
   cost?: Partial<Omit<CostParams, 'seqLen' | 'wireDtype'>>;
+  /** Token pruning's keep ratios, one per layer: layer l runs on tokensAt(keep, l, seqLen) tokens (token-scale.ts). */
+  tokenKeep?: number[];
 }
 
 export interface PlannerOptions extends CostOptions {

@@ -22,6 +22,7 @@ import {
 import { appliedSlots, weightSetSlots } from './shared-layers.js';
 import { layerCosts, type LayerCost } from './pruned-layers.js';
 import type { MemberShare } from './shares.js';
+import { layerTokens } from './token-scale.js';
 
 /**
  * Costs any plan on a cluster with the planner's own model: expected and full-path latency,
@@ -29,6 +30,10 @@ import type { MemberShare } from './shares.js';
  */
 export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerModel, options: CostOptions): Prediction {
   const ctx = costContext(model, cluster, costParams(options));
+  // Token pruning: each layer is costed at the tokens it runs on, each hop at the rows it carries.
+  const tokens = layerTokens(model.numLayers, options);
+  const ctxAt = (layer: number) =>
+    tokens[layer] === options.seqLen ? ctx : costContext(model, cluster, { ...ctx.params, seqLen: tokens[layer]! });
   const reach = reachProbabilities(model, options.exitRates);
   const exits = new Set(model.exitLayers);
   const applied = appliedSlots(model);
@@ -48,11 +53,19 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       heads: m.heads,
       columns: m.ffnColumns,
     }));
-    // Per layer: a layer with pruned heads costs less (pruned-layers.ts); under ODE steps only step slots compute.
+    // Per layer: a layer with pruned heads costs less (pruned-layers.ts), under ODE steps only step slots
+    // compute, and under token pruning each layer is costed at the tokens it runs on.
     const perLayer = layerCosts(ctx, host, members);
+    const atTokens = new Map<number, LayerCost[]>([[ctx.params.seqLen, perLayer]]);
+    const costOf = (l: number): LayerCost => {
+      const c = ctxAt(l);
+      let all = atTokens.get(c.params.seqLen);
+      if (!all) atTokens.set(c.params.seqLen, (all = layerCosts(c, host, members)));
+      return all[l]!;
+    };
     const stageSlots = Array.from({ length: stage.layerEnd - stage.layerStart }, (_, i) => stage.layerStart + i);
     const stageExits = model.exitLayers.filter((l) => l >= stage.layerStart && l < stage.layerEnd);
-    const hopBytes = stageInputBytes(ctx.dm, ctx.params);
+    const hopBytes = stageInputBytes(ctxAt(stage.layerStart).dm, ctx.params);
     const link = cluster.links[prevHost < 0 ? host : prevHost]![host]!;
     const incoming = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link);
     const embMs = i === 0 ? embeddingsMs(ctx, host) : 0;
@@ -62,14 +75,14 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     let expected = embMs;
     for (let l = stage.layerStart; l < stage.layerEnd; l++) {
       const r = (reach[l] ?? 0) * applied[l]!;
-      const timing = perLayer[l]!.timing;
+      const timing = costOf(l).timing;
       expected += r * timing.totalMs + (exits.has(l) ? r * headMs : 0);
       for (const [d, ms] of timing.busyMs) addBusy(d, r * ms);
       if (exits.has(l)) addBusy(host, r * headMs);
     }
     addBusy(host, embMs);
     latencyMs += p * incoming + expected;
-    const sum = (f: (c: LayerCost) => number) => stageSlots.reduce((t, l) => t + applied[l]! * f(perLayer[l]!), 0);
+    const sum = (f: (c: LayerCost) => number) => stageSlots.reduce((t, l) => t + applied[l]! * f(costOf(l)), 0);
     const layersMs = sum((c) => c.timing.totalMs);
     const layersComputeMs = sum((c) => c.timing.computeMs);
     fullPathMs += incoming + layersMs + embMs + stageExits.length * headMs;

@@ -1,4 +1,4 @@
-/** Attention-head pruning: A* search (and Michel et al.'s greedy baseline) over head masks; docs/head-pruning.md. */
+/** Pruning. Attention heads: A* search (and Michel et al.'s greedy baseline) over head masks; docs/head-pruning.md. */
 export { aStarPrune, type AStarOptions, type SearchResult, type Verdict } from './astar.js';
 export { greedyPrune } from './greedy.js';
 export { HeadMaskEvaluator, type EvaluatorOptions, type RowBatches } from './evaluator.js';
@@ -13,3 +13,14 @@ export {
   type PruneMethod,
 } from './prune-heads.js';
 export { batchRows, predictions, rowFigures, type RowFigures } from './rows.js';
+export {
+  SpeedupTargetError,
+  encoderFlops,
+  flopsOfTokens,
+  layerFlops,
+  parseSpeedupTarget,
+  predictedSpeedup,
+  scheduleForSpeedup,
+  type InvertOptions,
+  type LayerShape,
+} from './flops.js';

@@ -28,7 +28,7 @@ export interface Float64Output {
   headLogits: (number[][] | undefined)[];
 }
 
-function linear(x: Float64Array, w: LinearWeights): Float64Array {
+export function linear(x: Float64Array, w: LinearWeights): Float64Array {
   const [outDim, inDim] = w.weight.shape as [number, number];
   const y = new Float64Array(outDim);
   for (let o = 0; o < outDim; o++) {
@@ -91,7 +91,7 @@ function activation(x: number, act: BertConfig['hiddenAct']): number {
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 }
 
-function embed(weights: BertWeights, config: BertConfig, ids: number[], types: number[]): Matrix {
+export function embed(weights: BertWeights, config: BertConfig, ids: number[], types: number[]): Matrix {
   const e = weights.embeddings;
   const H = e.word.shape[1]!; // embedding_size for ALBERT
   return ids.map((id, pos) => {
@@ -104,14 +104,19 @@ function embed(weights: BertWeights, config: BertConfig, ids: number[], types: n
   });
 }
 
-/** Post-LN encoder layer; `beta` scales both residual branches, biases included (ODE step size, 1 = BERT). */
-function encoderLayer(
+/**
+ * Post-LN encoder layer; `beta` scales both residual branches, biases included (ODE step size, 1 = BERT);
+ * `headMask` weighs each head (0 removes it); `probs`, when given, receives each head's attention
+ * probabilities [head][query][key].
+ */
+export function encoderLayer(
   layer: BertWeights['layers'][number],
   config: BertConfig,
   x: Matrix,
   mask: number[],
   beta = 1,
   headMask?: number[],
+  probs?: Float64Array[][],
 ): Matrix {
   const S = x.length;
   // Head size is fixed by the config; the number of heads by the weights (fewer once heads are pruned).
@@ -123,6 +128,8 @@ function encoderLayer(
   const context = x.map(() => new Float64Array(A * D));
   for (let h = 0; h < A; h++) {
     const weight = headMask?.[h] ?? 1;
+    const headProbs: Float64Array[] = [];
+    probs?.push(headProbs);
     for (let i = 0; i < S; i++) {
       const scores = new Float64Array(S);
       for (let j = 0; j < S; j++) {
@@ -133,6 +140,7 @@ function encoderLayer(
       const max = Math.max(...scores);
       const exps = scores.map((s) => Math.exp(s - max));
       const total = exps.reduce((a, b) => a + b, 0);
+      headProbs.push(exps.map((e) => e / total));
       for (let j = 0; j < S; j++) {
         const p = (weight * exps[j]!) / total;
         for (let d = 0; d < D; d++) context[i]![h * D + d]! += p * v[j]![h * D + d]!;

@@ -5,12 +5,15 @@ import { EdgeRelayError, OdeStepsError, odeSchedule } from '@edgerelay/proto';
 import { createHash } from 'node:crypto';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 import { argmax, softmax } from './softmax.js';
-import { sigmoid } from '@edgerelay/device-agent';
+import { checkScheduleFits, keepsEverything, sigmoid, type TokenPruning } from '@edgerelay/device-agent';
+import { runPrunedBatch } from './pruned-batch.js';
 
 /** What the heads produced for one batch: layer → [batch × numLabels] logits, and layer → [batch] halting logits (units only). */
 export interface BatchHeads {
   logits: Map<number, Float32Array>;
   halting: Map<number, Float32Array>;
+  /** With token pruning: tokens[l][b], the tokens layer l ran on for sequence b. */
+  tokens?: number[][];
 }
 
 export interface ExitResult {
@@ -29,6 +32,8 @@ export interface ClassifyResult {
   score: number;
   /** Every classifier head, shallowest first; the last is the final classifier. */
   exits: ExitResult[];
+  /** With token pruning: tokensPerLayer[l], the tokens layer l ran on (real tokens, [CLS]/[SEP] included). */
+  tokensPerLayer?: number[];
 }
 
 export class NoClassifierError extends EdgeRelayError {
@@ -56,7 +61,11 @@ export class ReferenceRunner {
     private readonly heads: Map<number, ShardSession>,
     readonly maxLength: number,
     readonly odeSteps: number,
+    private readonly threads?: number,
   ) {}
+
+  /** Layer shards that also output each token's context contribution, loaded on the first pruned run. */
+  private scoringLayers?: Promise<ShardSession[]>;
 
   static async create(
     checkpoint: Checkpoint,
@@ -86,7 +95,7 @@ export class ReferenceRunner {
     const heads = new Map<number, ShardSession>();
     for (const l of checkpoint.exitLayers) heads.set(l, await load({ kind: 'head', layer: l }));
     const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
-    return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength, odeSteps);
+    return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength, odeSteps, threads);
   }
 
   /** Distinct ONNX sessions this runner holds (one per distinct weight set). */
@@ -96,9 +105,26 @@ export class ReferenceRunner {
 
   /**
    * Logits (and halting logits, where the checkpoint has units) of every head for one padded batch.
-   * With `odeSteps` K < numLayers only the K step slots run (β = L/K) and only their heads answer.
+   * With `odeSteps` K < numLayers only the K step slots run (β = L/K) and only their heads answer; with a
+   * token-pruning schedule that drops anything, between layers each sequence keeps its top-k tokens.
    */
-  async runBatch(batch: EncodedBatch, odeSteps = this.odeSteps): Promise<BatchHeads> {
+  async runBatch(batch: EncodedBatch, odeSteps = this.odeSteps, pruning?: TokenPruning): Promise<BatchHeads> {
+    if (!keepsEverything(pruning)) {
+      checkScheduleFits(pruning!, this.checkpoint.config.numLayers);
+      if (odeSteps !== this.checkpoint.config.numLayers)
+        throw new OdeStepsError('token pruning and fewer ODE steps cannot be combined yet: choose one of them');
+      this.scoringLayers ??= Promise.all(
+        this.layers.map((_, l) =>
+          ShardSession.create(
+            compileShard(this.checkpoint, { kind: 'layers', start: l, end: l + 1, attentionReceived: true }),
+            {
+              threads: this.threads,
+            },
+          ),
+        ),
+      );
+      return runPrunedBatch(batch, pruning!, this.embeddings, await this.scoringLayers, this.heads);
+    }
     const dims = [batch.batchSize, batch.seqLen];
     const schedule = odeSchedule(this.layers.length, checkOdeSteps(this.checkpoint, odeSteps));
     const steps = new Set(schedule.stepSlots);
@@ -125,11 +151,19 @@ export class ReferenceRunner {
     return { logits, halting };
   }
 
-  async classify(texts: string[], batchSize = 16, odeSteps = this.odeSteps): Promise<ClassifyResult[]> {
+  async classify(
+    texts: string[],
+    batchSize = 16,
+    odeSteps = this.odeSteps,
+    pruning?: TokenPruning,
+  ): Promise<ClassifyResult[]> {
     const results: ClassifyResult[] = [];
     for (let start = 0; start < texts.length; start += batchSize) {
       const chunk = texts.slice(start, start + batchSize);
-      const heads = await this.runBatch(this.tokenizer.encodeBatch(chunk, this.maxLength), odeSteps);
+      const batch = this.tokenizer.encodeBatch(chunk, this.maxLength);
+      const heads = await this.runBatch(batch, odeSteps, pruning);
+      // Under a schedule that keeps everything, every layer ran on the whole of each text.
+      if (pruning && !heads.tokens) heads.tokens = this.layers.map(() => [...batch.lengths]);
       chunk.forEach((text, b) => results.push(this.describe(text, heads, b)));
     }
     return results;
@@ -144,11 +178,13 @@ export class ReferenceRunner {
       return { layer, logits: row, probs, label: labels[argmax(probs)]!, ...(unit && { halting: sigmoid(unit[b]!) }) };
     });
     const final = exits[exits.length - 1]!;
-    return { text, label: final.label, score: Math.max(...final.probs), exits };
+    const tokens = heads.tokens && { tokensPerLayer: heads.tokens.map((perSeq) => perSeq[b]!) };
+    return { text, label: final.label, score: Math.max(...final.probs), exits, ...tokens };
   }
 
   async release(): Promise<void> {
-    const sessions = new Set([this.embeddings, ...this.layers, ...this.heads.values()]);
+    const scoring = this.scoringLayers ? await this.scoringLayers : [];
+    const sessions = new Set([this.embeddings, ...this.layers, ...scoring, ...this.heads.values()]);
     await Promise.all([...sessions].map((s) => s.release()));
   }
 }

@@ -7,6 +7,7 @@ import {
   type ClassifyOptions,
 } from '../api/backend.js';
 import type { FrameOf } from '@edgerelay/proto';
+import { checkScheduleFits, keepsEverything, parseTokenPruning, type TokenPruning } from '@edgerelay/device-agent';
 import type { BertTokenizer } from '../tokenizer/index.js';
 import { softmax } from '../reference/softmax.js';
 import { RequestFailedError, type Dispatcher } from './dispatcher.js';
@@ -21,6 +22,10 @@ export interface ClusterBackendOptions {
   retryBackoffMs?: number;
   /** Agents connected now, for /healthz; the daemon's registry knows, the dispatcher does not. */
   agentsConnected?: () => number;
+  /** The deployment's token pruning for requests that name none ("keep=…" or "none"; default none). */
+  tokenPruning?: string;
+  /** What a request's "calibrated" means: the schedule `calibrate --token-pruning` stored (default none). */
+  calibratedTokenPruning?: string;
   /** The deployment's ODE steps (parameter-shared models), used when a request names none. */
   odeSteps?: number;
   /** Layer applications of a parameter-shared model (the bound of ode_steps); absent: the model's layers are not shared. */
@@ -53,6 +58,19 @@ export function requestPolicy(
   const threshold = options.exitThreshold ?? (plan.exit?.policy ? undefined : plan.exit?.maxProbThreshold);
   if (threshold !== undefined) return threshold > 0 ? `max-prob=${threshold}` : 'none';
   return plan.exit?.policy || 'none';
+}
+
+/** The request's token-pruning schedule, else the deployment's; undefined when nothing is pruned. */
+export function requestPruning(
+  options: ClassifyOptions,
+  deployment: { tokenPruning?: string; calibratedTokenPruning?: string },
+  numLayers: number,
+): TokenPruning | undefined {
+  let spec = options.tokenPruning ?? deployment.tokenPruning ?? 'none';
+  if (spec.trim() === 'calibrated') spec = deployment.calibratedTokenPruning ?? 'none';
+  const pruning = parseTokenPruning(spec);
+  if (pruning) checkScheduleFits(pruning, numLayers);
+  return keepsEverything(pruning) ? undefined : pruning;
 }
 
 /**
@@ -134,9 +152,11 @@ export class ClusterBackend implements ClassifierBackend {
       }
       const active = this.dispatcher.activePlan!;
       const policy = requestPolicy(options, active);
+      // A malformed or misfitting schedule is the client's to fix (400), never retried.
+      const pruning = requestPruning(options, this.options, active.numLayers);
       try {
         const remaining = Math.max(1, deadline - performance.now());
-        const result = await this.dispatcher.submit(ids, policy, remaining, options.odeSteps);
+        const result = await this.dispatcher.submit(ids, policy, remaining, options.odeSteps, pruning);
         return {
           ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false),
           truncatedTokens,

@@ -8,7 +8,7 @@ import { maxFrameBytesFor } from '@edgerelay/proto';
 import { toWire, int64Tensor } from '@edgerelay/device-agent';
 import { PendingReplies } from '@edgerelay/device-agent';
 import { EdgeRelayError } from '@edgerelay/proto';
-import { initialExitState, parseExitPolicy } from '@edgerelay/device-agent';
+import { initialExitState, parseExitPolicy, type TokenPruning } from '@edgerelay/device-agent';
 
 export class RequestFailedError extends EdgeRelayError {
   override readonly code: string = 'EDGERELAY_REQUEST_FAILED';
@@ -189,6 +189,7 @@ export class Dispatcher extends EventEmitter {
     exitPolicy: string,
     timeoutMs: number,
     odeSteps?: number,
+    tokenPruning?: TokenPruning,
   ): Promise<FrameOf<'result'>> {
     let exitState: Record<string, number | number[]>;
     try {
@@ -225,6 +226,7 @@ export class Dispatcher extends EventEmitter {
         exitState,
         trace: [],
         ...(odeSteps !== undefined && { odeSteps }),
+        ...(tokenPruning && { tokenPruning: { keep: tokenPruning.keep, length: inputIds.length } }),
       });
       if (!sent) this.settle(requestId, new RequestFailedError('stage 0 link closed', true));
     });

@@ -52,6 +52,7 @@ export class FrameRouter {
         return;
       case 'partial':
         executor.waiter.deliver(`${frame.requestId}/${frame.layer}/${frame.part}`, fromWire(frame.partial));
+        if (frame.scores) executor.waiter.deliver(`${frame.requestId}/${frame.layer}/scores`, fromWire(frame.scores));
         return;
       case 'error':
         // A group member failed its share: the host stops waiting for that request.

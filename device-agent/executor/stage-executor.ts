@@ -10,6 +10,7 @@ import type { AgentStats } from './stats.js';
 import { decideExit, parseExitPolicy, type ExitPolicy } from '../exits/policies.js';
 import { sigmoid, softmax } from '../exits/math.js';
 import { checkSharedLayer, stageOde, type StageOde } from './ode-stage.js';
+import { activePruning, pruneForLayer } from '../pruning/request.js';
 
 export interface ExecutorPorts {
   /** Sends a frame to another agent by id (dialing it if needed). */
@@ -86,8 +87,8 @@ export class StageExecutor {
     const plan = loaded.plan;
     const stage = plan.stages[frame.stage]!;
     const started = performance.now();
-    const mask = fromWire(frame.attentionMask);
-    const feeds = { [IO.attentionMask]: mask };
+    let mask = fromWire(frame.attentionMask);
+    let maskWire = frame.attentionMask;
     let hidden: HostTensor;
     if (frame.stage === 0) {
       if (!frame.inputIds) throw new StepRefusedError(STEP_REFUSED_CODES.missingInput, 'stage 0 needs token ids');
@@ -118,16 +119,29 @@ export class StageExecutor {
       members: stage.members.map((m) => m.agentId).filter((id) => id !== this.options.agentId),
     });
     this.stats.stageRuns++;
+    // Token pruning: the previous layer's scores choose the rows the next layer (or stage) gets.
+    const pruning = activePruning(frame.tokenPruning);
+    let scores: HostTensor | undefined;
+    const prune = (nextLayer: number) => {
+      const kept = pruning && scores && pruneForLayer(pruning, nextLayer, hidden, mask, scores);
+      scores = undefined;
+      if (kept) [hidden, mask, maskWire] = [kept.hidden, kept.mask, toWire(kept.mask)];
+    };
     for (const layer of stageLayers(stage)) {
       if (!ode.runs(layer)) continue;
+      prune(layer);
       if (isGroupStage(stage)) {
-        const t = await this.groupLayer(frame, stage, layer, hidden, mask, loaded, ode);
+        const t = await this.groupLayer(frame, stage, layer, hidden, mask, maskWire, loaded, ode, !!pruning);
         hidden = t.hidden;
+        scores = t.scores;
         groupWaitMs += t.waitMs;
       } else {
-        const session = loaded.session({ kind: 'layers', start: layer, end: layer + 1 });
+        const session = loaded.session({ kind: 'layers', start: layer, end: layer + 1, attentionReceived: true });
         if (ode.skips) checkSharedLayer(session.inputNames, ode.steps);
-        hidden = (await session.run({ ...feeds, ...ode.feed, [IO.hidden]: hidden }))[IO.hiddenOut]!;
+        const out = await session.run({ ...ode.feed, [IO.attentionMask]: mask, [IO.hidden]: hidden });
+        hidden = out[IO.hiddenOut]!;
+        // A shared (ALBERT) layer's shard names its scores without the slot, so every slot's shard is the same.
+        scores = out[IO.attentionReceivedAt(layer)] ?? out[IO.attentionReceived];
       }
       layersRun++;
       this.stats.layersRun++;
@@ -173,17 +187,19 @@ export class StageExecutor {
         STEP_REFUSED_CODES.noFinalClassifier,
         `plan ${plan.version} ends at stage ${frame.stage} without a final classifier`,
       );
+    prune(stage.layerEnd);
     await this.ports.sendToAgent(next.host, {
       type: 'stage-input',
       requestId: frame.requestId,
       planVersion: frame.planVersion,
       stage: frame.stage + 1,
       hidden: toWire(hidden, plan.wireDtype === 'float16' ? 'float16' : 'float32'),
-      attentionMask: frame.attentionMask,
+      attentionMask: maskWire,
       exitPolicy: frame.exitPolicy,
       exitState,
       trace: [...frame.trace, hop()],
       ...(frame.odeSteps !== undefined && { odeSteps: frame.odeSteps }),
+      ...(frame.tokenPruning && { tokenPruning: frame.tokenPruning }),
     });
   }
 
@@ -197,10 +213,13 @@ export class StageExecutor {
     layer: number,
     hidden: HostTensor,
     mask: HostTensor,
+    maskWire: FrameOf<'scatter'>['attentionMask'],
     loaded: LoadedPlan,
     ode: StageOde,
-  ): Promise<{ hidden: HostTensor; waitMs: number }> {
+    withScores: boolean,
+  ): Promise<{ hidden: HostTensor; scores?: HostTensor; waitMs: number }> {
     let waitMs = 0;
+    const scoreParts: HostTensor[] = [];
     const own = memberShare(stage, this.options.agentId);
     const others = stage.members.filter((m) => m.agentId !== this.options.agentId);
     const wireDtype = loaded.plan.wireDtype === 'float16' ? 'float16' : 'float32';
@@ -209,6 +228,12 @@ export class StageExecutor {
       const owners = others.filter((m) => (name === 'attention' ? m.heads.length : m.ffnColumns.length) > 0);
       const gathered = this.waiter.expect(key, owners.length, this.options.groupTimeoutMs);
       gathered.catch(() => undefined); // observed below; avoids an unhandled rejection while we compute
+      const scoring = withScores && name === 'attention';
+      const scoreKey = PartialWaiter.key(frame.requestId, layer, 'scores');
+      const gatheredScores = scoring
+        ? this.waiter.expect(scoreKey, owners.length, this.options.groupTimeoutMs)
+        : undefined;
+      gatheredScores?.catch(() => undefined);
       const wireInput = toWire(input, wireDtype);
       for (const m of owners) {
         this.ports
@@ -219,15 +244,24 @@ export class StageExecutor {
             layer,
             part: name,
             hidden: wireInput,
-            attentionMask: frame.attentionMask,
+            attentionMask: maskWire,
+            ...(scoring && { scores: true }),
           })
-          .catch((err: Error) => this.waiter.fail(key, err));
+          .catch((err: Error) => {
+            this.waiter.fail(key, err);
+            if (scoring) this.waiter.fail(scoreKey, err);
+          });
       }
       const partials: HostTensor[] = [];
       const holdsShare = own && (name === 'attention' ? own.heads.length : own.ffnColumns.length) > 0;
-      if (holdsShare) partials.push(await this.runShare(name, layer, own.heads, own.ffnColumns, input, mask, loaded));
+      if (holdsShare) {
+        const mine = await this.runShare(name, layer, own.heads, own.ffnColumns, input, mask, loaded);
+        partials.push(mine.partial);
+        if (scoring && mine.scores) scoreParts.push(mine.scores);
+      }
       const t = performance.now();
       partials.push(...(await gathered));
+      if (gatheredScores) scoreParts.push(...(await gatheredScores));
       waitMs += performance.now() - t;
       const combine = name === 'attention' ? 'attention-combine' : 'ffn-combine';
       // The step size scales the summed branch (Σ partials + bias) in the combine; partials stay unscaled.
@@ -238,7 +272,7 @@ export class StageExecutor {
     };
     const attended = await part('attention', hidden);
     const out = await part('ffn', attended);
-    return { hidden: out, waitMs };
+    return { hidden: out, waitMs, ...(withScores && scoreParts.length > 0 && { scores: sumFloat32(scoreParts) }) };
   }
 
   private async runShare(
@@ -249,14 +283,14 @@ export class StageExecutor {
     input: HostTensor,
     mask: HostTensor,
     loaded: LoadedPlan,
-  ): Promise<HostTensor> {
+  ): Promise<{ partial: HostTensor; scores?: HostTensor }> {
     const spec =
       part === 'attention'
-        ? { kind: 'attention-partial' as const, layer, heads }
+        ? { kind: 'attention-partial' as const, layer, heads, attentionReceived: true }
         : { kind: 'ffn-partial' as const, layer, columns };
     const out = await loaded.session(spec).run({ [IO.hidden]: input, [IO.attentionMask]: mask });
     this.stats.partialRuns++;
-    return out[IO.partial]!;
+    return { partial: out[IO.partial]!, scores: out[IO.attentionReceived] };
   }
 
   /** A group member's side: compute this agent's share of one part of one layer. */
@@ -269,7 +303,7 @@ export class StageExecutor {
         `this agent holds no share of layer ${frame.layer} in plan ${loaded.version}`,
       );
     const started = performance.now();
-    const partial = await this.runShare(
+    const { partial, scores } = await this.runShare(
       frame.part,
       frame.layer,
       share.heads,
@@ -286,6 +320,9 @@ export class StageExecutor {
       part: frame.part,
       partial: toWire(partial, loaded.plan.wireDtype === 'float16' ? 'float16' : 'float32'),
       computeMs: performance.now() - started,
+      // Scores travel as float32 whatever the wire dtype: they pick tokens, and the host's choice must
+      // equal the single-node one.
+      ...(frame.scores && scores && { scores: toWire(scores) }),
     };
   }
 }

@@ -34,7 +34,8 @@ export function hostShards(plan: Plan, index: number): ShardSpec[] {
     if (isGroupStage(stage)) {
       specs.push({ kind: 'attention-combine', layer }, { kind: 'ffn-combine', layer });
     } else {
-      specs.push({ kind: 'layers', start: layer, end: layer + 1 });
+      // Every layer shard also outputs the context contribution token pruning ranks by (same hidden bits).
+      specs.push({ kind: 'layers', start: layer, end: layer + 1, attentionReceived: true });
     }
   }
   for (const layer of stageExitLayers(plan, stage)) specs.push({ kind: 'head', layer });
@@ -45,7 +46,8 @@ export function hostShards(plan: Plan, index: number): ShardSpec[] {
 export function memberShards(stage: Stage, member: GroupMember): ShardSpec[] {
   const specs: ShardSpec[] = [];
   for (const layer of stageLayers(stage)) {
-    if (member.heads.length > 0) specs.push({ kind: 'attention-partial', layer, heads: [...member.heads] });
+    if (member.heads.length > 0)
+      specs.push({ kind: 'attention-partial', layer, heads: [...member.heads], attentionReceived: true });
     if (member.ffnColumns.length > 0) specs.push({ kind: 'ffn-partial', layer, columns: [...member.ffnColumns] });
   }
   return specs;
