@@ -21,6 +21,15 @@ export interface FakeShardBehaviour {
   partialValue?: (part: 'attention' | 'ffn', layer: number) => number;
 }
 
+/** [batch, seq, hidden] → [batch, seq]: each row's first unit. */
+const firstUnits = (t: HostTensor): HostTensor => {
+  const [b = 1, s = 1, h = 1] = t.dims;
+  return float32Tensor(
+    Float32Array.from({ length: b * s }, (_, i) => t.data[i * h] as number),
+    [b, s],
+  );
+};
+
 const add = (t: HostTensor, v: number | HostTensor): HostTensor => {
   const out = new Float32Array(t.data as Float32Array);
   for (let i = 0; i < out.length; i++) out[i]! += typeof v === 'number' ? v : (v.data[i] as number);
@@ -50,9 +59,13 @@ function fakeSession(spec: ShardSpec, behaviour: FakeShardBehaviour, calls: Shar
         );
         return { [IO.hiddenOut]: float32Tensor(data, [...ids.dims, FAKE_HIDDEN]) };
       }
-      case 'layers':
+      case 'layers': {
         need(IO.attentionMask);
-        return { [IO.hiddenOut]: add(need(IO.hidden), spec.start + 1) };
+        const out = add(need(IO.hidden), spec.start + 1);
+        // Token pruning's score: each row's first hidden unit, so a test knows which rows are kept.
+        if (!spec.attentionReceived) return { [IO.hiddenOut]: out };
+        return { [IO.hiddenOut]: out, [IO.attentionReceivedAt(spec.start)]: firstUnits(out) };
+      }
       case 'attention-partial':
       case 'ffn-partial': {
         need(IO.attentionMask);
