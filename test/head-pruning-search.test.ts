@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadCheckpoint, writeRandomCheckpoint } from '../coordinator/checkpoint/index.js';
+import { loadCheckpoint, writePrunedCheckpoint, writeRandomCheckpoint } from '../coordinator/checkpoint/index.js';
 import { amplifyAttention } from './helpers/amplify.js';
 import { edgerelay } from './helpers/cli.js';
 import { splitRows } from '../coordinator/calibration/split.js';
@@ -260,5 +260,28 @@ describe('head pruning: the search', function () {
     const bad = await edgerelay([...args, '--max-drop', '2']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--max-drop/);
+  });
+
+  it('searching an already pruned checkpoint names heads by original index and adds to pruned_heads', async () => {
+    const first = mkdtempSync(path.join(tmpdir(), 'edgerelay-prune-first-'));
+    const second = mkdtempSync(path.join(tmpdir(), 'edgerelay-prune-second-'));
+    try {
+      writePrunedCheckpoint(dir, first, [
+        [0, 0],
+        [1, 2],
+      ]);
+      const result = await pruneHeads({ model: first, data, maxDrop: 0.5, budget: 16, out: second, threads: 1 });
+      assert.ok(result.removed.length > 0);
+      assert.equal(result.totalHeads, 4);
+      for (const [l, h] of result.removed) assert.ok(!(l === 0 && h === 0) && !(l === 1 && h === 2), `[${l}, ${h}]`);
+      const loaded = await loadCheckpoint(second);
+      const expected = [0, 1].map((l) =>
+        [...(l === 0 ? [0] : [2]), ...result.removed.filter(([x]) => x === l).map(([, h]) => h)].sort((a, b) => a - b),
+      );
+      assert.deepEqual(loaded.config.prunedHeads, expected);
+    } finally {
+      rmSync(first, { recursive: true, force: true });
+      rmSync(second, { recursive: true, force: true });
+    }
   });
 });
