@@ -5,8 +5,10 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { FIXTURE_DIR } from './helpers/fixture.js';
 import { writePlan } from './helpers/plans.js';
+import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { edgerelay } from './helpers/cli.js';
 import type { ClusterView } from '../coordinator/daemon/cluster-view.js';
+import { CoordinatorMetrics, type MetricsSources } from '../coordinator/metrics/index.js';
 
 const API_KEY = 'metrics-test-key';
 const auth = { authorization: `Bearer ${API_KEY}` };
@@ -117,6 +119,31 @@ describe('Prometheus metrics at GET /metrics on a running cluster', function () 
     assert.equal(sum(after, 'edgerelay_requests_in_flight'), 0);
   });
 
+  it('observes the share of tokens kept of texts sent with a token-pruning schedule', async function () {
+    const keep = [1, 1, 0.5, 0.5, 0.4, 0.4];
+    const res = await fetch(`${cluster.url}/v1/classify`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: TEXTS, parameters: { details: true, token_pruning: `keep=${keep.join(',')}` } }),
+    });
+    assert.equal(res.status, 200);
+    const { details } = (await res.json()) as { details: { exitLayer: number }[] };
+    // From the schedule's definition (docs/token-pruning.md): layer l runs on max(2, ceil(keep[l] * n)) of n tokens.
+    const tokenizer = loadTokenizer(FIXTURE_DIR);
+    let expected = 0;
+    details.forEach((d, i) => {
+      const n = tokenizer.encode(TEXTS[i]!, 512).ids.length;
+      let kept = 0;
+      for (let l = 0; l < d.exitLayer; l++) kept += Math.min(n, Math.max(2, Math.ceil(keep[l]! * n)));
+      expected += kept / (d.exitLayer * n);
+    });
+    const families = await scrape(cluster);
+    const kept = family(families, 'edgerelay_tokens_kept_ratio').metrics[0]!;
+    assert.equal(Number(kept.count), TEXTS.length);
+    assert.ok(Math.abs(Number(kept.sum) - expected) < 1e-9, `${kept.sum} vs ${expected}`);
+    assert.ok(expected < TEXTS.length, 'the schedule dropped tokens');
+  });
+
   it('edgerelay status shows the agents, stages and the recent answers the metrics counted', async function () {
     const families = await scrape(cluster);
     const json = await edgerelay(['status', '--coordinator', cluster.url, '--api-key', API_KEY, '--json']);
@@ -141,7 +168,7 @@ describe('Prometheus metrics at GET /metrics on a running cluster', function () 
     const text = await edgerelay(['status', '--coordinator', cluster.url, '--api-key', API_KEY]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /agent-0\s+serving/);
-    assert.match(text.stdout, /recent 18 requests: p50 [\d.]+ ms/);
+    assert.match(text.stdout, /recent 24 requests: p50 [\d.]+ ms/);
     const refused = await edgerelay(['status', '--coordinator', cluster.url]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /needs the cluster's API key: pass --api-key/);
@@ -159,5 +186,44 @@ describe('Prometheus metrics at GET /metrics on a running cluster', function () 
     assert.equal(sum(families!, 'edgerelay_plans_activated_total', { kind: 'repair' }), 1);
     assert.ok(sum(families!, 'edgerelay_plan_failures_total') >= 1);
     assert.equal(sum(families!, 'edgerelay_agents', { state: 'serving' }), 1);
+  });
+});
+
+describe('the coordinator metrics registry', function () {
+  const sources: MetricsSources = {
+    inFlight: () => 0,
+    planVersion: () => 3,
+    agents: () => [],
+    links: () => [],
+    dataPlaneBytesSent: () => 0,
+    shardBytesSent: () => [],
+    agentStats: async () => [],
+  };
+
+  it('counts texts by the ODE steps they ran with, and keeps two coordinators apart', async function () {
+    const a = new CoordinatorMetrics(sources);
+    const b = new CoordinatorMetrics(sources);
+    const outcome = {
+      scores: [{ label: 'positive', score: 0.9 }],
+      logits: [0, 1],
+      exitLayer: 6,
+      early: false,
+      agents: ['agent-0'],
+      totalMs: 12,
+      hops: [],
+      odeSteps: 3,
+    };
+    a.observeOutcome(outcome);
+    a.observeOutcome({ ...outcome, odeSteps: 2 });
+    a.observeOutcome({ ...outcome, odeSteps: 3 });
+    const steps = parsePrometheusTextFormat(await a.text()).find(
+      (f) => f.name === 'edgerelay_requests_by_ode_steps_total',
+    )!;
+    assert.deepEqual(Object.fromEntries(steps.metrics.map((m) => [m.labels!.steps, Number(m.value)])), {
+      '2': 1,
+      '3': 2,
+    });
+    const other = parsePrometheusTextFormat(await b.text()).find((f) => f.name === 'edgerelay_requests_total')!;
+    assert.equal(other.metrics.length, 0, 'the second registry saw nothing');
   });
 });

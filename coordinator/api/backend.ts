@@ -29,6 +29,10 @@ export interface ClassificationOutcome {
   hops: Hop[];
   /** Wordpiece tokens cut from the end of the text to fit the model's positions; 0 or absent when it fit. */
   truncatedTokens?: number;
+  /** Token pruning: the share of the text's real tokens the layers it ran kept, on average. */
+  tokensKept?: number;
+  /** Parameter-shared models: the ODE steps the text ran with, when the request or deployment chose them. */
+  odeSteps?: number;
   /** dact policies: the halting signal the answering agent used ('trained' units or the 'entropy' stand-in). */
   halting?: 'trained' | 'entropy';
 }

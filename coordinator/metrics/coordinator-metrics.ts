@@ -46,6 +46,8 @@ export class CoordinatorMetrics {
   private readonly httpResponses: Counter<'code'>;
   private readonly plansActivated: Counter<'kind'>;
   private readonly planFailures: Counter;
+  private readonly tokensKept: Histogram;
+  private readonly odeSteps: Counter<'steps'>;
 
   constructor(private readonly sources: MetricsSources) {
     const registers = [this.registry];
@@ -103,6 +105,18 @@ export class CoordinatorMetrics {
       help: 'Times the active plan was marked unhealthy because one of its agents failed',
       registers,
     });
+    this.tokensKept = new Histogram({
+      name: 'edgerelay_tokens_kept_ratio',
+      help: "Token pruning: share of each text's real tokens its layers ran on, on average over the layers it ran",
+      buckets: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+      registers,
+    });
+    this.odeSteps = new Counter({
+      name: 'edgerelay_requests_by_ode_steps_total',
+      help: 'Texts answered by a parameter-shared model, by the ODE steps they ran with',
+      labelNames: ['steps'],
+      registers,
+    });
     this.defineScrapeTimeGauges(registers);
   }
 
@@ -119,6 +133,8 @@ export class CoordinatorMetrics {
     const label: RequestOutcomeLabel = outcome.degraded ? 'degraded' : 'answered';
     this.requests.inc({ outcome: label, exit_layer: String(outcome.exitLayer), early: String(outcome.early) });
     this.requestSeconds.observe({ outcome: label }, outcome.totalMs / 1000);
+    if (outcome.tokensKept !== undefined) this.tokensKept.observe(outcome.tokensKept);
+    if (outcome.odeSteps !== undefined) this.odeSteps.inc({ steps: String(outcome.odeSteps) });
     for (const hop of outcome.hops) {
       this.stageSeconds.observe({ stage: String(hop.stage) }, hop.computeMs / 1000);
       this.agentComputeSeconds.inc({ agent: hop.agent }, hop.computeMs / 1000);

@@ -7,7 +7,13 @@ import {
   type ClassifyOptions,
 } from '../api/backend.js';
 import type { FrameOf } from '@edgerelay/proto';
-import { checkScheduleFits, keepsEverything, parseTokenPruning, type TokenPruning } from '@edgerelay/device-agent';
+import {
+  checkScheduleFits,
+  keepsEverything,
+  parseTokenPruning,
+  tokensAt,
+  type TokenPruning,
+} from '@edgerelay/device-agent';
 import type { BertTokenizer } from '../tokenizer/index.js';
 import { softmax } from '../reference/softmax.js';
 import { RequestFailedError, type Dispatcher } from './dispatcher.js';
@@ -58,6 +64,13 @@ export function requestPolicy(
   const threshold = options.exitThreshold ?? (plan.exit?.policy ? undefined : plan.exit?.maxProbThreshold);
   if (threshold !== undefined) return threshold > 0 ? `max-prob=${threshold}` : 'none';
   return plan.exit?.policy || 'none';
+}
+
+/** Share of a text's real tokens the layers up to its exit ran on, under a pruning schedule (it is deterministic). */
+export function keptShare(keep: readonly number[], exitLayer: number, realLength: number): number {
+  let kept = 0;
+  for (let l = 0; l <= exitLayer; l++) kept += tokensAt(keep, l, realLength);
+  return kept / ((exitLayer + 1) * realLength);
 }
 
 /** The request's token-pruning schedule, else the deployment's; undefined when nothing is pruned. */
@@ -161,6 +174,8 @@ export class ClusterBackend implements ClassifierBackend {
           ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false),
           truncatedTokens,
           ...(result.halting && { halting: result.halting }),
+          ...(pruning && { tokensKept: keptShare(pruning.keep, result.exitLayer, ids.length) }),
+          ...(options.odeSteps !== undefined && { odeSteps: options.odeSteps }),
         };
       } catch (err) {
         if (!(err instanceof RequestFailedError) || !err.retryable) throw err;
