@@ -2,9 +2,10 @@
  * Token pruning judged on collected runs: the pruned model's answers (under an exit policy or not)
  * against the labels and against the unpruned model's final answer, with the encoder FLOPs it ran.
  */
-import { argmaxOf, decideExit, initialExitState, type ExitPolicy } from '@edgerelay/device-agent';
+import { argmaxOf, type ExitPolicy } from '@edgerelay/device-agent';
 import { flopsOfTokens, layerFlops, type LayerShape } from '../pruning/index.js';
 import type { ExitRuns } from './collect.js';
+import { policyExit } from './simulate.js';
 
 export interface PruningOutcome {
   examples: number;
@@ -50,31 +51,21 @@ export function simulatePruning(
     const perLayer = row.tokens ?? [];
     const n = perLayer[0] ?? 0;
     const refFinal = argmaxOf(reference.rows[i]!.probs.at(-1)!);
-    let state = initialExitState(policy);
-    for (let k = 0; k < exitLayers.length; k++) {
-      const layer = exitLayers[k]!;
-      const d = decideExit(policy, state, row.probs[k]!, {
-        layer,
-        exitLayers,
-        ...(row.halting && k < row.halting.length && { halting: row.halting[k]! }),
-      });
-      state = d.state;
-      if (!d.exit) continue;
-      const pred = argmaxOf(d.probs);
-      const ran = perLayer.slice(0, layer + 1);
-      flops += flopsOfTokens(shape, ran);
-      full += numLayers * layerFlops(shape, n);
-      tokensRun += ran.reduce((a, t) => a + t, 0);
-      layersRun += ran.length;
-      tokens += n;
-      if (pred === refFinal) agree++;
-      if (k < exitLayers.length - 1) early++;
-      if (row.label !== undefined) {
-        labelled++;
-        if (pred === row.label) correct++;
-        else if (refFinal === row.label) lost++;
-      }
-      break;
+    const answer = policyExit(policy, row, exitLayers);
+    if (!answer) return;
+    const { k, layer, pred } = answer;
+    const ran = perLayer.slice(0, layer + 1);
+    flops += flopsOfTokens(shape, ran);
+    full += numLayers * layerFlops(shape, n);
+    tokensRun += ran.reduce((a, t) => a + t, 0);
+    layersRun += ran.length;
+    tokens += n;
+    if (pred === refFinal) agree++;
+    if (k < exitLayers.length - 1) early++;
+    if (row.label !== undefined) {
+      labelled++;
+      if (pred === row.label) correct++;
+      else if (refFinal === row.label) lost++;
     }
   });
   const count = rows.length;

@@ -1,5 +1,28 @@
 import { argmaxOf, decideExit, initialExitState, type ExitPolicy } from '@edgerelay/device-agent';
-import type { ExitRuns } from './collect.js';
+import type { ExitRun, ExitRuns } from './collect.js';
+
+/**
+ * Where `policy` answers `row`: the first exit it takes (k indexes exitLayers) and the class it answers
+ * with, fed the heads' probabilities in order through the same decideExit the devices call.
+ */
+export function policyExit(
+  policy: ExitPolicy,
+  row: ExitRun,
+  exitLayers: number[],
+): { k: number; layer: number; pred: number } | undefined {
+  let state = initialExitState(policy);
+  for (let k = 0; k < exitLayers.length; k++) {
+    const layer = exitLayers[k]!;
+    const d = decideExit(policy, state, row.probs[k]!, {
+      layer,
+      exitLayers,
+      ...(row.halting && k < row.halting.length && { halting: row.halting[k]! }),
+    });
+    state = d.state;
+    if (d.exit) return { k, layer, pred: argmaxOf(d.probs) };
+  }
+  return undefined;
+}
 
 export interface PolicyOutcome {
   examples: number;
@@ -38,28 +61,18 @@ export function simulatePolicy(policy: ExitPolicy, runs: ExitRuns): PolicyOutcom
   let lost = 0;
   let early = 0;
   for (const row of rows) {
-    let state = initialExitState(policy);
-    for (let k = 0; k < exitLayers.length; k++) {
-      const layer = exitLayers[k]!;
-      const d = decideExit(policy, state, row.probs[k]!, {
-        layer,
-        exitLayers,
-        ...(row.halting && k < row.halting.length && { halting: row.halting[k]! }),
-      });
-      state = d.state;
-      if (!d.exit) continue;
-      const pred = argmaxOf(d.probs);
-      const final = row.reference ?? argmaxOf(row.probs[exitLayers.length - 1]!);
-      exits[layer]!++;
-      layers += runs.appliedAt?.[k] ?? layer + 1;
-      if (pred === final) agree++;
-      if (k < exitLayers.length - 1 || row.reference !== undefined) early++;
-      if (row.label !== undefined) {
-        labelled++;
-        if (pred === row.label) correct++;
-        else if (final === row.label) lost++;
-      }
-      break;
+    const answer = policyExit(policy, row, exitLayers);
+    if (!answer) continue;
+    const { k, layer, pred } = answer;
+    const final = row.reference ?? argmaxOf(row.probs[exitLayers.length - 1]!);
+    exits[layer]!++;
+    layers += runs.appliedAt?.[k] ?? layer + 1;
+    if (pred === final) agree++;
+    if (k < exitLayers.length - 1 || row.reference !== undefined) early++;
+    if (row.label !== undefined) {
+      labelled++;
+      if (pred === row.label) correct++;
+      else if (final === row.label) lost++;
     }
   }
   const n = rows.length;

@@ -2,9 +2,9 @@
  * A copy of a Hugging Face model directory with its weights re-encoded in another float dtype, e.g.
  * float16 to halve what every edge device downloads and keeps in memory (`edgerelay convert`).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TOKENIZER_FILES } from '../tokenizer/index.js';
+import { copyTokenizerFiles } from './copy-tokenizer.js';
 import { FLOAT_DTYPES, type WritableDtype } from './dtype.js';
 import { CheckpointError, CheckpointNotFoundError, InvalidConfigError } from './errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from './load.js';
@@ -97,20 +97,8 @@ export async function convertCheckpoint(
     `${JSON.stringify(convertedConfig(join(srcDir, CONFIG_FILE), target), null, 2)}\n`,
   );
 
-  const copied: string[] = [CONFIG_FILE];
-  // Copied verbatim when the source has them; the weights do not change the tokenizer.
-  for (const name of TOKENIZER_FILES) {
-    const from = join(srcDir, name);
-    const to = join(outDir, name);
-    if (existsSync(from)) {
-      // Read and write rather than copyFile, which would also copy a read-only mode from the source.
-      writeFileSync(to, readFileSync(from));
-      copied.push(name);
-    } else {
-      // A stale tokenizer.json from an earlier conversion would win over the copied vocab.txt.
-      rmSync(to, { force: true });
-    }
-  }
+  // The weights do not change the tokenizer.
+  const copied = [CONFIG_FILE, ...copyTokenizerFiles(srcDir, outDir)];
   return { out: outDir, dtype: target, sourceDtype, tensors: Object.keys(tensors), dropped, copied };
 }
 

@@ -3,9 +3,9 @@
  * key and value rows and output-projection columns are sliced out, and config.json's `pruned_heads` lists
  * them by original index ({"layer": [heads]}), which is what transformers' from_pretrained expects.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TOKENIZER_FILES } from '../tokenizer/index.js';
+import { copyTokenizerFiles } from './copy-tokenizer.js';
 import { FLOAT_DTYPES, type WritableDtype } from './dtype.js';
 import { CheckpointError, InvalidConfigError } from './errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from './load.js';
@@ -121,17 +121,7 @@ export function writePrunedCheckpoint(src: string, out: string, remove: HeadRef[
     join(outDir, CONFIG_FILE),
     `${JSON.stringify({ ...rawConfig, pruned_heads: prunedHeadsJson(pruned) }, null, 2)}\n`,
   );
-  const copied: string[] = [CONFIG_FILE];
-  for (const name of TOKENIZER_FILES) {
-    const from = join(srcDir, name);
-    const to = join(outDir, name);
-    if (existsSync(from)) {
-      writeFileSync(to, readFileSync(from));
-      copied.push(name);
-    } else {
-      rmSync(to, { force: true });
-    }
-  }
+  const copied = [CONFIG_FILE, ...copyTokenizerFiles(srcDir, outDir)];
   return { out: outDir, prunedHeads: pruned, copied };
 }
 

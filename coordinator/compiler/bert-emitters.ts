@@ -65,6 +65,27 @@ export interface AttentionPartial {
   received?: string;
 }
 
+/**
+ * Projects the hidden state onto some heads' query/key/value columns ([batch, seq, heads, headSize]);
+ * `factor` scales the weights and bias (the query's 1/sqrt(d)).
+ */
+export function headProjection(
+  g: GraphBuilder,
+  config: BertConfig,
+  hidden: string,
+  heads: number[],
+): (lin: EncoderLayerWeights['query'], prefix: string, factor?: number) => string {
+  const headSize = config.hiddenSize / config.numHeads;
+  const dims = headDims(heads, headSize);
+  const width = dims.length;
+  return (lin, prefix, factor = 1) => {
+    const wT = g.weight(`${prefix}_w`, scaled(transposeSelect(lin.weight, dims), factor), [config.hiddenSize, width]);
+    const b = g.weight(`${prefix}_b`, scaled(selectEntries(lin.bias, dims), factor), [width]);
+    const y = g.op('Add', [g.op('MatMul', [hidden, wT]), b]);
+    return g.op('Reshape', [y, g.int64s('split_heads', [0, 0, heads.length, headSize])]);
+  };
+}
+
 export function emitAttentionPartial(
   g: GraphBuilder,
   w: EncoderLayerWeights,
@@ -79,12 +100,7 @@ export function emitAttentionPartial(
   const width = dims.length;
   // 1/sqrt(d) is folded into the query weights: one less op per layer, the same numbers up to rounding.
   const scale = 1 / Math.sqrt(headSize);
-  const project = (lin: EncoderLayerWeights['query'], prefix: string, factor = 1): string => {
-    const wT = g.weight(`${prefix}_w`, scaled(transposeSelect(lin.weight, dims), factor), [config.hiddenSize, width]);
-    const b = g.weight(`${prefix}_b`, scaled(selectEntries(lin.bias, dims), factor), [width]);
-    const y = g.op('Add', [g.op('MatMul', [hidden, wT]), b]);
-    return g.op('Reshape', [y, g.int64s('split_heads', [0, 0, heads.length, headSize])]);
-  };
+  const project = headProjection(g, config, hidden, heads);
   const q = g.op('Transpose', [project(w.query, 'q', scale)], { perm: { ints: [0, 2, 1, 3] } });
   const k = g.op('Transpose', [project(w.key, 'k')], { perm: { ints: [0, 2, 3, 1] } });
   const v = g.op('Transpose', [project(w.value, 'v')], { perm: { ints: [0, 2, 1, 3] } });

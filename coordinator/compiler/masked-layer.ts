@@ -6,10 +6,10 @@
  */
 import type { BertConfig, EncoderLayerWeights } from '../checkpoint/types.js';
 import { IO } from '@edgerelay/proto';
-import { emitAdditiveMask, emitFfnPartial, emitResidualCombine } from './bert-emitters.js';
+import { emitAdditiveMask, emitFfnPartial, emitResidualCombine, headProjection } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
 import { emitNoHeads, layerHeadCount } from './pruned-emitters.js';
-import { headDims, range, scaled, selectEntries, transposeSelect } from './weight-slices.js';
+import { headDims, range, transposeSelect } from './weight-slices.js';
 import type { CompilableModel } from './compile.js';
 
 /** Name of the [heads] float input of a masked layer. */
@@ -54,12 +54,7 @@ function emitMaskedAttention(
   const dims = headDims(range(0, heads), headSize);
   const width = dims.length;
   const scale = 1 / Math.sqrt(headSize);
-  const project = (lin: EncoderLayerWeights['query'], prefix: string, factor = 1): string => {
-    const wT = g.weight(`${prefix}_w`, scaled(transposeSelect(lin.weight, dims), factor), [config.hiddenSize, width]);
-    const b = g.weight(`${prefix}_b`, scaled(selectEntries(lin.bias, dims), factor), [width]);
-    const y = g.op('Add', [g.op('MatMul', [hidden, wT]), b]);
-    return g.op('Reshape', [y, g.int64s('split_heads', [0, 0, heads, headSize])]);
-  };
+  const project = headProjection(g, config, hidden, range(0, heads));
   const q = g.op('Transpose', [project(w.query, 'q', scale)], { perm: { ints: [0, 2, 1, 3] } });
   const k = g.op('Transpose', [project(w.key, 'k')], { perm: { ints: [0, 2, 3, 1] } });
   const v = g.op('Transpose', [project(w.value, 'v')], { perm: { ints: [0, 2, 1, 3] } });
