@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSyntheticVocab, normalSource, writeTokenizerFiles, type RandomCheckpointOptions } from './random.js';
+import { buildSyntheticVocab, gaussianFill, writeTokenizerFiles, type RandomCheckpointOptions } from './random.js';
 import { writeSafetensors, type SafetensorsWriteTensor } from './safetensors.js';
 
 export interface RandomAlbertOptions extends Omit<RandomCheckpointOptions, 'hiddenAct'> {
@@ -39,12 +39,7 @@ export async function writeRandomAlbertCheckpoint(outDir: string, options: Rando
     throw new RangeError(`writeRandomAlbertCheckpoint: hidden ${H} is not divisible by heads ${heads}`);
   if (L % G !== 0) throw new RangeError(`writeRandomAlbertCheckpoint: groups ${G} do not divide layers ${L}`);
   mkdirSync(outDir, { recursive: true });
-  const normal = normalSource(options.seed ?? 0);
-  const fill = (n: number, mean: number, std: number): Float32Array => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = mean + std * normal();
-    return a;
-  };
+  const fill = gaussianFill(options.seed ?? 0);
   const tensors: Record<string, SafetensorsWriteTensor> = {};
   const weight = (name: string, shape: number[]) => {
     tensors[name] = { shape, data: () => fill(shape[0]! * (shape[1] ?? 1), 0, INIT_STD) };

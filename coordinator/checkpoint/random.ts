@@ -35,6 +35,16 @@ const INIT_STD = 0.02; // HF initializer_range
 const NOISE_STD = 0.02; // biases and LayerNorm params get noise (HF would use 0/1) so code paths using them are tested
 
 /** Standard normals by Box-Muller, using both outputs of each pair. */
+/** fill(n, mean, std): n Gaussian draws from one seeded stream, consumed in call order. */
+export function gaussianFill(seed: number): (n: number, mean: number, std: number) => Float32Array {
+  const normal = normalSource(seed);
+  return (n, mean, std) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = mean + std * normal();
+    return a;
+  };
+}
+
 export function normalSource(seed: number): () => number {
   const uniform = mulberry32(seed);
   let spare: number | undefined;
@@ -115,12 +125,7 @@ export async function writeRandomCheckpoint(outDir: string, options: RandomCheck
   mkdirSync(outDir, { recursive: true });
 
   // One PRNG stream consumed in tensor order; tensors are generated lazily while writing.
-  const normal = normalSource(options.seed ?? 0);
-  const fill = (n: number, mean: number, std: number): Float32Array => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = mean + std * normal();
-    return a;
-  };
+  const fill = gaussianFill(options.seed ?? 0);
   const tensors: Record<string, SafetensorsWriteTensor> = {};
   const weight = (name: string, shape: number[]) => {
     tensors[name] = {
