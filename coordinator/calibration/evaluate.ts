@@ -1,11 +1,11 @@
 /** `edgerelay eval`'s figures: per-exit accuracy on a labelled TSV, and optionally one policy's run. */
 import { readLabelledTsv } from '../datasets/index.js';
 import { argmax } from '../reference/index.js';
-import { policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
-import { collectWithModel } from './run.js';
+import { policyFigures, type PolicyFigures } from './policy-eval.js';
+import { collectWithModel, type CollectFileOptions } from './run.js';
 import { defaultCalibrationPath, readCalibration } from './store.js';
 import { evaluateTokenPruning, type TokenPruningFigures } from './pruning-eval.js';
-import { formatExitPolicy } from '@edgerelay/device-agent';
+import { formatExitPolicy, parseExitPolicy } from '@edgerelay/device-agent';
 
 export interface ExitEvaluation {
   /** 1-based layer the exit reads */
@@ -28,39 +28,31 @@ export interface Evaluation {
   tokenPruning?: TokenPruningFigures;
 }
 
-export interface EvaluateOptions {
-  model: string;
-  data: string;
-  threads?: number;
-  maxLength?: number;
-  batchSize?: number;
-  /** ODE steps K of a parameter-shared model (default: every layer). */
-  odeSteps?: number;
+export interface EvaluateOptions extends CollectFileOptions {
   /** An exit policy ('max-prob=0.9', 'dact', ... or 'calibrated') to also report the run under. */
   policy?: string;
   /** Calibration file for policy 'calibrated' (default <model>/edgerelay-calibration.json). */
   calibration?: string;
   /** A token-pruning schedule ('keep=1,1,0.7,…', 'none' or 'calibrated') to also report the run under. */
   tokenPruning?: string;
-  /** Called after each batch with (done, total); the CLI draws its progress bar with it. */
-  onProgress?: (done: number, total: number) => void;
 }
 
 /** Runs every exit over a labelled TSV: per-exit accuracy and agreement with the final exit. */
 export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   const examples = readLabelledTsv(options.data);
-  const policy = options.policy === undefined ? undefined : resolvePolicy(options.policy, options);
+  // 'calibrated' reads the calibration file (default <model>/edgerelay-calibration.json) once: its policy and its K.
+  const calibration =
+    options.policy?.trim() === 'calibrated'
+      ? readCalibration(options.calibration ?? defaultCalibrationPath(options.model))
+      : undefined;
+  const policy =
+    calibration?.exitPolicy ?? (options.policy === undefined ? undefined : parseExitPolicy(options.policy));
   // A calibration made over ODE steps chose K too: `eval --policy calibrated` runs that K unless told otherwise.
-  if (options.policy?.trim() === 'calibrated' && options.odeSteps === undefined) {
-    const K = readCalibration(options.calibration ?? defaultCalibrationPath(options.model)).odeSteps;
-    if (K !== undefined) options = { ...options, odeSteps: K };
-  }
+  if (calibration?.odeSteps !== undefined && options.odeSteps === undefined)
+    options = { ...options, odeSteps: calibration.odeSteps };
   const labels = examples.map((e) => e.label);
-  const runs = await collectWithModel(
-    options,
-    examples.map((e) => e.sentence),
-    labels,
-  );
+  const texts = examples.map((e) => e.sentence);
+  const runs = await collectWithModel(options, texts, labels);
   // probs[k] of a row belongs to exitLayers[k] (ascending); with no rows there is no exit to report.
   const predictions = (runs.rows.length ? runs.exitLayers : []).map((layer, k) => ({
     layer,
@@ -69,7 +61,6 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   }));
   const final = predictions[predictions.length - 1]?.preds;
   const share = (hits: number) => hits / examples.length;
-  const texts = examples.map((e) => e.sentence);
   const tokenPruning =
     options.tokenPruning === undefined
       ? undefined

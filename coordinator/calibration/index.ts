@@ -55,7 +55,7 @@ export {
   type CollectFileOptions,
 } from './run.js';
 export { evaluate, type EvaluateOptions, type Evaluation, type ExitEvaluation } from './evaluate.js';
-export { haltingSignalOf, policyFigures, resolvePolicy, type PolicyFigures } from './policy-eval.js';
+export { haltingSignalOf, policyFigures, type PolicyFigures } from './policy-eval.js';
 export { calibrateOdeRuns, calibrateWithOdeSteps, collectOdeRuns, formatOdeSweep } from './ode-sweep.js';
 export { simulatePruning, type PruningOutcome } from './pruning-outcome.js';
 export {

@@ -1,9 +1,8 @@
 /** `eval --policy`: a policy (or the calibrated one) judged on collected runs. */
-import { formatExitPolicy, parseExitPolicy, type ExitPolicy } from '@edgerelay/device-agent';
+import { formatExitPolicy, type ExitPolicy } from '@edgerelay/device-agent';
 import type { HaltingSignal } from '@edgerelay/device-agent';
 import { hasTrainedHalting, type ExitRuns } from './collect.js';
 import { simulatePolicy } from './simulate.js';
-import { defaultCalibrationPath, readCalibration } from './store.js';
 
 export interface PolicyFigures {
   /** The policy run, e.g. "max-prob=0.9" (for `calibrated`, the stored setting). */
@@ -22,13 +21,6 @@ export interface PolicyFigures {
 export function haltingSignalOf(policy: ExitPolicy, runs: ExitRuns): HaltingSignal | undefined {
   if (policy.kind !== 'dact') return undefined;
   return !policy.standIn && hasTrainedHalting(runs) ? 'trained' : 'entropy';
-}
-
-/** 'calibrated' reads the calibration file (default <model>/edgerelay-calibration.json); anything else is a policy spec. */
-export function resolvePolicy(spec: string, where: { model: string; calibration?: string }): ExitPolicy {
-  if (spec.trim() === 'calibrated')
-    return readCalibration(where.calibration ?? defaultCalibrationPath(where.model)).exitPolicy;
-  return parseExitPolicy(spec);
 }
 
 export function policyFigures(policy: ExitPolicy, runs: ExitRuns): PolicyFigures {
