@@ -4,8 +4,7 @@ import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { startHttpApi, type HttpApi } from '../api/index.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import type { Checkpoint } from '../checkpoint/types.js';
-import { ClusterAuth } from '../cluster/auth.js';
-import { controlHandlers, startControlServer } from '../cluster/control-service.js';
+import { startCoordinatorControl } from './control-plane.js';
 import { AgentRegistry } from '../cluster/registry.js';
 import { deployPlan } from '../deploy/deployer.js';
 import type { CoordinatorOptions } from './options.js';
@@ -29,7 +28,7 @@ import { loadTokenizer } from '../tokenizer/index.js';
 import { settleExitPolicy } from './exit-settings.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { checkDeploymentOdeSteps } from '../serving/ode-steps.js';
-import { sharedLayerShape } from '../planning/index.js';
+import { plannerModelOf } from '../planning/index.js';
 
 /** Stable codes of CoordinatorError. */
 export const COORDINATOR_ERROR_CODES = {
@@ -96,8 +95,9 @@ export class Coordinator {
   async start(): Promise<void> {
     const { logger } = this.options;
     this.checkpoint = await loadCheckpoint(this.options.modelDir);
-    checkDeploymentOdeSteps(this.checkpoint, this.options.settings.odeSteps); // fails at start, not per request
     const calibration = settleExitPolicy(this.options, logger);
+    // After the calibration may have chosen K: a bad K fails at start, not per request.
+    checkDeploymentOdeSteps(this.checkpoint, this.options.settings.odeSteps);
     if (calibration) this.exitRates = calibration.exitRates;
     const tokenizer = loadTokenizer(this.options.modelDir);
     this.planFile = this.options.planFile ? readPlanFile(this.options.planFile) : undefined;
@@ -108,28 +108,8 @@ export class Coordinator {
       { maxInFlight: this.options.maxInFlight ?? 512 },
       this.options.dataPlaneTls,
     );
-    const heartbeatIntervalMs = this.options.heartbeatIntervalMs ?? 1000;
-    if (!this.options.clusterToken)
-      logger.warn('no cluster token: any agent that can reach the control port may join (set --cluster-token)');
-    const auth = new ClusterAuth(this.options.clusterToken);
-    const shardSource = {
-      shardBytes: (sha: string) => this.store.bytes(sha),
-      onShardSent: (agent: string, bytes: number) =>
-        this.shardBytesSent.set(agent, (this.shardBytesSent.get(agent) ?? 0) + bytes),
-    };
-    const heartbeatTimeoutMs = this.options.heartbeatTimeoutMs ?? 3 * heartbeatIntervalMs;
-    const handlers = controlHandlers(this.registry, shardSource, {
-      heartbeatIntervalMs,
-      heartbeatTimeoutMs,
-      logger,
-      auth,
-    });
-    const control = await startControlServer(
-      this.options.host,
-      this.options.grpcPort,
-      handlers,
-      this.options.grpcCredentials,
-    );
+    const control = await startCoordinatorControl(this.options, this.registry, this.store, this.shardBytesSent);
+    const { heartbeatIntervalMs, heartbeatTimeoutMs } = control;
     this.grpcServer = control.server;
     this.grpcPort = control.port;
     const pruning = deploymentTokenPruning(this.options, this.checkpoint.config.numLayers);
@@ -143,13 +123,8 @@ export class Coordinator {
       shardBytesSent: this.shardBytesSent,
       activePlan: () => this.activePlan,
       calibration,
-      model: {
-        id: this.options.modelDir,
-        numLayers: config.numLayers,
-        numHeads: config.numHeads,
-        hiddenSize: config.hiddenSize,
-        exitLayers: this.checkpoint.exitLayers,
-      },
+      modelId: this.options.modelDir,
+      checkpoint: this.checkpoint,
     });
     const backend = new ClusterBackend(tokenizer, this.dispatcher, {
       observer: this.operator.observer,
@@ -284,14 +259,7 @@ export class Coordinator {
       minAgents: this.options.minAgents,
       nextVersion: this.version + 1,
       settings: this.options.settings,
-      model: {
-        ...this.modelInfo,
-        hiddenSize: config.hiddenSize,
-        vocabSize: config.vocabSize,
-        maxPositions: config.maxPositions,
-        ...sharedLayerShape(config, this.options.settings.odeSteps),
-        ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
-      },
+      model: plannerModelOf(this.options.modelDir, config, this.checkpoint.exitLayers, this.options.settings.odeSteps),
       exitRates: this.exitRates,
       ...(this.tokenKeep && { tokenKeep: this.tokenKeep }),
       link: (a, b) =>

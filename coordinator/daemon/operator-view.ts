@@ -1,6 +1,7 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { calibrationSvg, type CalibrationRecord } from '../calibration/index.js';
 import type { AgentRegistry } from '../cluster/registry.js';
+import type { Checkpoint } from '../checkpoint/types.js';
 import { CoordinatorMetrics, RecentRequests } from '../metrics/index.js';
 import type { Dispatcher } from '../serving/dispatcher.js';
 import type { RequestObserver } from '../serving/cluster-backend.js';
@@ -26,7 +27,8 @@ export function createOperatorView(parts: {
   dispatcher: Dispatcher;
   measuredLinks: ReadonlyMap<string, { bandwidthBytesPerSec: number; latencyMs: number }>;
   shardBytesSent: ReadonlyMap<string, number>;
-  model: ClusterView['model'];
+  modelId: string;
+  checkpoint: Checkpoint;
   activePlan: () => Plan | undefined;
   calibration?: CalibrationRecord;
 }): OperatorView {
@@ -47,11 +49,19 @@ export function createOperatorView(parts: {
       });
     if (departed.size > MAX_DEPARTED) departed.delete(departed.keys().next().value!);
   });
+  const { config, exitLayers } = parts.checkpoint;
+  const model: ClusterView['model'] = {
+    id: parts.modelId,
+    numLayers: config.numLayers,
+    numHeads: config.numHeads,
+    hiddenSize: config.hiddenSize,
+    exitLayers,
+  };
   const view = (): ClusterView => {
     const v = clusterView({
       registry: parts.registry,
       plan: parts.activePlan(),
-      model: parts.model,
+      model,
       measuredLinks: parts.measuredLinks,
       recent,
       departed: departed.values(),

@@ -41,8 +41,8 @@ export { DEFAULT_COST_PARAMS, type CostParams, type PlannerModel } from './cost-
 export { planCluster } from './halp-planner.js';
 export { evenSplitPlan, bestSingleDevicePlan, type BaselineOptions } from './baselines.js';
 export { predictPlan } from './predict.js';
-export { readPlannerModel } from './model-shape.js';
-export { appliedSlots, distinctWeightSets, sharedLayerShape } from './shared-layers.js';
+export { plannerModelOf, readPlannerModel } from './model-shape.js';
+export { appliedSlots, sharedLayerShape, weightSetSlots } from './shared-layers.js';
 export {
   PlannerError,
   ModelDoesNotFitError,

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CheckpointNotFoundError, CONFIG_FILE, readBertConfig, WEIGHTS_FILE } from '../checkpoint/index.js';
+import type { BertConfig } from '../checkpoint/types.js';
 import { sharedLayerShape } from './shared-layers.js';
 import type { PlannerModel } from './cost-model.js';
 
@@ -24,19 +25,33 @@ export function readPlannerModel(dir: string): PlannerModel {
   const final = config.numLayers - 1;
   const weightsPath = join(abs, WEIGHTS_FILE);
   const early = earlyExitLayers ?? (existsSync(weightsPath) ? exitLayersFromHeader(weightsPath, config.numLayers) : []);
+  const exitLayers = [...new Set([...early.filter((l) => l < final), final])].sort((a, b) => a - b);
+  return plannerModelOf(abs, config, exitLayers);
+}
+
+/**
+ * The planner's view of a model from its config and exit layers: for a directory (readPlannerModel) and for
+ * the coordinator's loaded checkpoint alike. `odeSteps`: the deployment's, for a parameter-shared model.
+ */
+export function plannerModelOf(
+  modelId: string,
+  config: BertConfig,
+  exitLayers: number[],
+  odeSteps?: number,
+): PlannerModel {
   return {
-    modelId: abs,
+    modelId,
     numLayers: config.numLayers,
     numHeads: config.numHeads,
     intermediateSize: config.intermediateSize,
     // A config without a classifier still plans as one: the coordinator refuses bare encoders anyway.
     numLabels: Math.max(config.numLabels, 1),
-    exitLayers: [...new Set([...early.filter((l) => l < final), final])].sort((a, b) => a - b),
+    exitLayers,
     hiddenSize: config.hiddenSize,
     vocabSize: config.vocabSize,
     maxPositions: config.maxPositions,
     typeVocabSize: config.typeVocabSize,
-    ...sharedLayerShape(config),
+    ...sharedLayerShape(config, odeSteps),
     ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
   };
 }

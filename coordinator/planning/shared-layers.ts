@@ -23,12 +23,6 @@ export function sharedLayerShape(
   };
 }
 
-/** Distinct layer weight sets among slots [start, end): one per group for ALBERT, one per slot otherwise. */
-export function distinctWeightSets(model: PlannerModel, start: number, end: number): number {
-  if (!model.layerGroups) return end - start;
-  return new Set(model.layerGroups.slice(start, end)).size;
-}
-
 /** Per slot, 1 when it computes under the model's ODE steps (every slot for the ordinary model), else 0. */
 export function appliedSlots(model: PlannerModel): number[] {
   const runs = new Set(odeSchedule(model.numLayers, model.odeSteps).stepSlots);
