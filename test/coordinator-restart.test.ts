@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
 import { startAgentProcess, type AgentProcess } from '../sim/index.js';
+import { freePort, spawnEdgerelay } from './helpers/cli.js';
 import { FIXTURE_DIR } from './helpers/fixture.js';
-
-/** A port nobody listens on now (the coordinator must come back on the same ones). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const TEXT = 'a gorgeous , witty , seductive movie .';
 
@@ -36,13 +24,8 @@ describe('a coordinator that dies and comes back (real processes)', function () 
   const url = () => `http://127.0.0.1:${httpPort}`;
 
   function startCoordinator(): ChildProcess {
-    const child = spawn(
-      process.execPath,
+    const child = spawnEdgerelay(
       [
-        '--import',
-        'tsx',
-        '--conditions=development',
-        'coordinator/cli/main.ts',
         'coordinator',
         '--model',
         FIXTURE_DIR,
@@ -57,7 +40,7 @@ describe('a coordinator that dies and comes back (real processes)', function () 
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, EDGERELAY_CLUSTER_TOKEN: token } },
+      { EDGERELAY_CLUSTER_TOKEN: token },
     );
     child.stderr!.on('data', (d: Buffer) => process.env.EDGERELAY_SIM_VERBOSE && process.stderr.write(d));
     return child;

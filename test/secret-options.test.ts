@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +13,7 @@ import {
   SecretOptionConflictError,
 } from '../device-agent/security/secret-options.js';
 import { Coordinator } from '../coordinator/daemon/coordinator.js';
-import { edgerelay } from './helpers/cli.js';
+import { edgerelay, freePort, spawnEdgerelay } from './helpers/cli.js';
 import { makeTinyModel, type TinyModel } from './helpers/tiny-model.js';
 
 const AGENT = ['--import', 'tsx', '--conditions=development', 'device-agent/main.ts'];
@@ -27,14 +26,6 @@ async function agentCli(args: string[]): Promise<{ stderr: string; code: number 
     const e = err as { stderr: string; code: number };
     return { stderr: e.stderr, code: e.code };
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 /** Resolves with the process's stderr once it contains `pattern`; rejects if it exits first. */
@@ -161,13 +152,8 @@ describe('secrets from flags, files and the environment', function () {
         const keyFile = path.join(dir, 'api-key');
         writeFileSync(keyFile, 'k3y\n');
         const [port, httpPort] = [await freePort(), await freePort()];
-        const child = spawn(
-          process.execPath,
+        const child = spawnEdgerelay(
           [
-            '--import',
-            'tsx',
-            '--conditions=development',
-            'coordinator/cli/main.ts',
             'coordinator',
             '--model',
             model.dir,
@@ -182,7 +168,7 @@ describe('secrets from flags, files and the environment', function () {
             '--min-agents',
             '5',
           ],
-          { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, EDGERELAY_API_KEY: 'from-env' } },
+          { EDGERELAY_API_KEY: 'from-env' },
         );
         try {
           await waitForStderr(child, /coordinator listening/, 60_000);
