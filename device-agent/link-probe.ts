@@ -2,7 +2,6 @@ import { ProbeTimeoutError } from './errors.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import type { Frame, FrameOf } from '@edgerelay/proto';
 import { PendingReplies } from './util/pending-replies.js';
-import { median } from './util/median.js';
 
 /** What an agent measured of its link to one peer, over the data plane itself. */
 export interface LinkMeasurement {
@@ -42,8 +41,8 @@ export interface ProbeTimings {
 const positive = (ms: number) => Number.isFinite(ms) && ms > 0;
 
 /**
- * Turns raw probe timings into a link measurement. A stall only ever adds time, so the fastest small
- * probe is the truest fixed cost and each big probe's excess over it is a bandwidth sample. Dropped as
+ * Turns raw probe timings into a link measurement. A stall only ever adds time, so the fastest ping is
+ * the truest round trip and the fastest small probe the truest fixed cost and each big probe's excess over it is a bandwidth sample. Dropped as
  * implausible: non-positive or non-finite timings, a big probe no slower than that small one or
  * implying more than 100 Gbit/s (what a stall in every small probe looks like: it once gave
  * 734,003 Mbit/s), and a fastest sample no other sample comes within 3x of. Fewer than two samples
@@ -77,7 +76,9 @@ export function estimateLink(
         'the link or a peer probably stalled during the measurement, measure it again',
     );
   }
-  return { peer, latencyMs: median(pings) / 2, bandwidthBytesPerSec: samples[0]! };
+  // The same reasoning as for bandwidth: a stall (a busy CPU, a GC pause) only ever adds time, so the
+  // fastest ping is the truest round trip. A median still moved with a machine busy for most pings.
+  return { peer, latencyMs: Math.min(...pings) / 2, bandwidthBytesPerSec: samples[0]! };
 }
 
 /**

@@ -154,8 +154,15 @@ export class Membership {
     this.heartbeatTimer.unref();
   }
 
-  /** Tells the coordinator we are leaving (graceful drain). */
+  /**
+   * Tells the coordinator we are leaving (graceful drain). From here on the closed assignment stream
+   * and the heartbeats the coordinator no longer knows are expected: following them up would register
+   * the leaver again and plan it back in while it drains.
+   */
   async leave(): Promise<void> {
+    this.stopped = true;
+    this.stopRetrying?.();
+    clearInterval(this.heartbeatTimer);
     if (this.agentId) await this.control.leave(this.agentId).catch(() => undefined);
   }
 

@@ -24,9 +24,14 @@ const pair = (stallSmallMs = 0, stallBigMs = 0) => ({
 const pings = [0.4, 0.41, 0.39, 0.4, 0.42];
 
 describe('estimateLink (probe timings to a link figure)', () => {
-  it('gives the link bandwidth and half the median ping from clean probes', () => {
+  it('gives the link bandwidth and half the fastest ping from clean probes', () => {
     const l = estimateLink('b', { pingsMs: pings, bulk: [pair(), pair(), pair()] });
     assert.ok(Math.abs(mbps(l.bandwidthBytesPerSec) - 940) < 1, `${mbps(l.bandwidthBytesPerSec)} Mbit/s`);
+    assert.equal(l.latencyMs, 0.195);
+  });
+
+  it('ignores pings stalled by a busy machine, even when most of them are', () => {
+    const l = estimateLink('b', { pingsMs: [0.4, 9.1, 0.41, 13.3, 7.7], bulk: [pair(), pair()] });
     assert.equal(l.latencyMs, 0.2);
   });
 
