@@ -13,6 +13,11 @@ import type { SafetensorsFile } from './safetensors.js';
 import { MissingTensorError, TensorShapeError } from './errors.js';
 import { albertPrefix, mapAlbertWeights } from './albert-weights.js';
 import { checkAttentionWidth, headSize, headsInLayer } from './pruned-heads.js';
+import { familyOfConfig } from './families.js';
+import { familyTensors } from './family-weights.js';
+import { mapRobertaWeights } from './roberta-weights.js';
+import { mapDistilBertWeights } from './distilbert-weights.js';
+import { mapElectraWeights } from './electra-weights.js';
 
 export interface MappedWeights {
   weights: BertWeights;
@@ -95,6 +100,17 @@ export function mapBertWeights(
   if (config.albert) {
     const m = mapAlbertWeights(file, config, get, options);
     for (const n of m.ignored) ignored.add(n);
+    return finish(m.weights, m.exitLayout, m.exitLayers);
+  }
+  const family = familyOfConfig(config);
+  if (family) {
+    const t = familyTensors(file, config, family, get);
+    const map = { roberta: mapRobertaWeights, distilbert: mapDistilBertWeights, electra: mapElectraWeights }[
+      family.name
+    ];
+    const m = map(t, options);
+    for (const n of m.ignored) ignored.add(n);
+    for (const n of names) if (n.endsWith('.token_type_ids')) ignored.add(n); // a buffer some RoBERTa files keep
     return finish(m.weights, m.exitLayout, m.exitLayers);
   }
   const linear = (base: string, out: number, inp: number): LinearWeights => ({
