@@ -140,3 +140,10 @@ export function familyShape(
 export function maxSequenceLength(config: BertConfig): number {
   return config.positionIds === 'padding-offset' ? config.maxPositions - config.padTokenId - 1 : config.maxPositions;
 }
+
+/** Where DeeBERT-style exit heads live in a checkpoint of this config whose tensors are `names`. */
+export function exitHeadPrefix(config: BertConfig, names: string[]): string {
+  const family = familyOfConfig(config);
+  if (family) return family.exitPrefix;
+  return names.some((n) => n.startsWith('bert.embeddings.')) ? 'bert.encoder.highway' : 'encoder.highway';
+}

@@ -58,6 +58,7 @@ export {
   familyOf,
   familyOfConfig,
   maxSequenceLength,
+  exitHeadPrefix,
   type Family,
   type FamilyName,
 } from './families.js';
