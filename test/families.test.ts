@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   MissingTensorError,
@@ -8,6 +8,7 @@ import {
   maxSequenceLength,
   parseBertConfig,
   readSafetensors,
+  writePrunedCheckpoint,
   writeSafetensors,
   type SafetensorsWriteTensor,
 } from '../coordinator/checkpoint/index.js';
@@ -155,6 +156,40 @@ describe('model families: RoBERTa / XLM-R, DistilBERT, ELECTRA', function () {
       model.cleanup();
     }
   });
+
+  for (const arch of ['roberta', 'distilbert'] as const) {
+    it(`${arch}: prune-heads removes heads under the family's tensor names; the pruned model matches the reference`, async () => {
+      const model = await makeTinyFamily(arch, { exits: false });
+      const out = `${model.dir}-pruned`;
+      try {
+        writePrunedCheckpoint(model.dir, out, [
+          [0, 1],
+          [2, 0],
+          [2, 3],
+        ]);
+        const q =
+          arch === 'roberta'
+            ? 'roberta.encoder.layer.2.attention.self.query.weight'
+            : 'distilbert.transformer.layer.2.attention.q_lin.weight';
+        assert.deepEqual(readSafetensors(path.join(out, 'model.safetensors')).info(q).shape, [16, 32]);
+        const ckpt = await loadCheckpoint(out);
+        assert.deepEqual(ckpt.config.prunedHeads, [[1], [], [0, 3]]);
+        const b = familyBatch([6, 4], 120, ckpt.config.padTokenId, arch === 'roberta' ? 0 : 2);
+        const ref = forwardFamilyFloat64(out, { inputIds: b.ids, attentionMask: b.mask });
+        const s = await ShardSession.create(compileShard(ckpt, { kind: 'monolithic' }));
+        const o = await s.run({
+          [IO.inputIds]: int64Tensor(b.inputIds, b.dims),
+          [IO.tokenTypeIds]: int64Tensor(b.tokenTypeIds, b.dims),
+          [IO.attentionMask]: int64Tensor(b.attentionMask, b.dims),
+        });
+        await s.release();
+        assert.ok(maxAbsDiff(o[IO.logits]!.data as Float32Array, ref.headLogits[2]!.flat()) < TOLERANCE);
+      } finally {
+        model.cleanup();
+        rmSync(out, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('names a missing family tensor and the file, and refuses an unknown model_type listing the supported ones', async () => {
     const model = await makeTinyFamily('distilbert', { exits: false });
