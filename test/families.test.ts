@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   MissingTensorError,
@@ -17,6 +18,7 @@ import { forwardFamilyFloat64, robertaPositionIds } from '../coordinator/referen
 import { ShardSession, int64Tensor, type HostTensor } from '../device-agent/runtime/index.js';
 import { maxAbsDiff, type TinyModel } from './helpers/tiny-model.js';
 import { familyBatch, makeTinyFamily, type TinyFamily } from './helpers/tiny-family.js';
+import { edgerelay } from './helpers/cli.js';
 
 const TOLERANCE = 1e-4;
 const FAMILIES: TinyFamily[] = ['roberta', 'distilbert', 'electra'];
@@ -221,6 +223,28 @@ describe('model families: RoBERTa / XLM-R, DistilBERT, ELECTRA', function () {
       () => parseBertConfig({ model_type: 'roberta', architectures: ['BertForSequenceClassification'] }, 'config.json'),
       /RobertaForSequenceClassification/,
     );
+  });
+
+  it('edgerelay init-random --arch roberta|distilbert|electra writes loadable checkpoints with every tensor used', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-init-families-'));
+    try {
+      for (const arch of FAMILIES) {
+        const out = path.join(dir, arch);
+        const args = ['init-random', '--arch', arch, '--out', out, '--layers', '2', '--hidden', '16', '--heads', '2'];
+        const r = await edgerelay([...args, '--vocab-size', '110', '--exits', '--embedding-size', '8']);
+        assert.equal(r.code, 0, r.stderr);
+        const loaded = await loadCheckpoint(out);
+        assert.equal(loaded.config.modelType, arch);
+        assert.deepEqual(loaded.exitLayers, [0, 1]);
+        assert.deepEqual(loaded.unusedTensors, []);
+        assert.equal(loaded.config.embeddingSize, arch === 'electra' ? 8 : undefined);
+        const raw = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+        if (arch === 'distilbert') assert.deepEqual([raw.dim, raw.n_layers, raw.n_heads], [16, 2, 2]);
+        else assert.equal(raw.hidden_size, 16);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads DistilBERT config names (dim, n_layers, n_heads, hidden_dim, activation) and XLM-R as RoBERTa', function () {
