@@ -16,7 +16,7 @@ import {
 import { compileShard, IO, type ShardSpec } from '../coordinator/compiler/index.js';
 import { forwardFamilyFloat64, robertaPositionIds } from '../coordinator/reference/index.js';
 import { ShardSession, int64Tensor, type HostTensor } from '../device-agent/runtime/index.js';
-import { maxAbsDiff, type TinyModel } from './helpers/tiny-model.js';
+import { makeTinyModel, maxAbsDiff, type TinyModel } from './helpers/tiny-model.js';
 import { familyBatch, makeTinyFamily, type TinyFamily } from './helpers/tiny-family.js';
 import { edgerelay } from './helpers/cli.js';
 
@@ -211,6 +211,31 @@ describe('model families: RoBERTa / XLM-R, DistilBERT, ELECTRA', function () {
       });
     } finally {
       model.cleanup();
+    }
+    // A DistilBERT config that disagrees with its weights is reported in DistilBERT's own field names.
+    const small = await makeTinyFamily('distilbert', { exits: false });
+    try {
+      const configPath = path.join(small.dir, 'config.json');
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+      writeFileSync(configPath, JSON.stringify({ ...config, hidden_dim: 48 }));
+      await assert.rejects(loadCheckpoint(small.dir), /ffn\.lin1\.weight" .*\[64, 32\].*hidden_dim=48.*\[48, 32\]/);
+    } finally {
+      small.cleanup();
+    }
+    // BERT weights under a RoBERTa config: the error names the expected tensor and what the file holds instead.
+    const bert = await makeTinyModel({ layers: 1 });
+    try {
+      const configPath = path.join(bert.dir, 'config.json');
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+      writeFileSync(configPath, JSON.stringify({ ...config, model_type: 'roberta', architectures: undefined }));
+      await assert.rejects(loadCheckpoint(bert.dir), (e: unknown) => {
+        assert.ok(e instanceof MissingTensorError);
+        assert.equal(e.tensor, 'roberta.embeddings.word_embeddings.weight');
+        assert.match(e.message, /start with "bert\."/);
+        return true;
+      });
+    } finally {
+      bert.cleanup();
     }
     assert.throws(
       () => parseBertConfig({ model_type: 'deberta-v2' }, 'config.json'),

@@ -34,9 +34,22 @@ export interface FamilyTensors {
 
 export type FamilyMapped = Omit<MappedWeights, 'unusedTensors' | 'sourceDtype'> & { ignored: string[] };
 
-/** Family prefix when the file's embeddings carry it ("roberta.embeddings.…"), else "" (a bare model). */
-export function familyPrefix(file: SafetensorsFile, family: Family): string {
-  return file.names().some((n) => n.startsWith(`${family.prefix}embeddings.`)) ? family.prefix : '';
+/**
+ * Family prefix when the file's embeddings carry it ("roberta.embeddings.…"), else "" (a bare model). A file with
+ * neither holds another family's weights (say bert.* under model_type "roberta"): say so, naming what it has.
+ */
+export function familyPrefix(file: SafetensorsFile, family: Family, config: BertConfig): string {
+  const names = file.names();
+  if (names.some((n) => n.startsWith(`${family.prefix}embeddings.`))) return family.prefix;
+  if (names.some((n) => n.startsWith('embeddings.'))) return '';
+  const tensor = `${family.prefix}embeddings.word_embeddings.weight`;
+  const prefixes = [...new Set(names.map((n) => n.split('.')[0]!))].slice(0, 8);
+  throw new MissingTensorError(
+    `${file.path} has no ${config.architecture} embeddings (expected "${tensor}"); its tensors start with ` +
+      `${prefixes.map((p) => `"${p}."`).join(', ')}. config.json says model_type "${config.modelType}": check that ` +
+      `config.json and model.safetensors come from the same checkpoint.`,
+    { file: file.path, tensor },
+  );
 }
 
 export function familyTensors(file: SafetensorsFile, config: BertConfig, family: Family, get: Getter): FamilyTensors {
@@ -45,7 +58,7 @@ export function familyTensors(file: SafetensorsFile, config: BertConfig, family:
     file,
     config,
     family,
-    prefix: familyPrefix(file, family),
+    prefix: familyPrefix(file, family, config),
     get,
     linear: (base, out, inp) => ({ weight: get(`${base}.weight`, [out, inp]), bias: get(`${base}.bias`, [out]) }),
     layerNorm: (base, width = H) => ({ weight: get(`${base}.weight`, [width]), bias: get(`${base}.bias`, [width]) }),

@@ -66,8 +66,12 @@ export function mapBertWeights(
   const ignored = new Set(names.filter((n) => n === 'position_ids' || n.endsWith('.position_ids'))); // buffers, not weights
   const dtypes = new Set<string>();
   const dims =
-    `hidden_size=${H}, intermediate_size=${config.intermediateSize}, vocab_size=${config.vocabSize}, ` +
-    `max_position_embeddings=${config.maxPositions}, type_vocab_size=${config.typeVocabSize}, num_labels=${config.numLabels}`;
+    config.modelType === 'distilbert'
+      ? `dim=${H}, hidden_dim=${config.intermediateSize}, vocab_size=${config.vocabSize}, ` +
+        `max_position_embeddings=${config.maxPositions}, num_labels=${config.numLabels}`
+      : `hidden_size=${H}, intermediate_size=${config.intermediateSize}, vocab_size=${config.vocabSize}, ` +
+        `max_position_embeddings=${config.maxPositions}, type_vocab_size=${config.typeVocabSize}, num_labels=${config.numLabels}` +
+        (config.embeddingSize ? `, embedding_size=${config.embeddingSize}` : '');
 
   const get = (name: string, shape: number[]): Tensor => {
     // Old TF-converted checkpoints call LayerNorm parameters gamma/beta.
