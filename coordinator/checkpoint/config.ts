@@ -5,22 +5,32 @@ import type { BertConfig, HiddenAct } from './types.js';
 import { InvalidConfigError, UnsupportedArchitectureError } from './errors.js';
 import { ALBERT_ARCHITECTURES, albertDefaults, parseAlbertShape } from './albert-config.js';
 import { parsePrunedHeads } from './pruned-heads.js';
+import {
+  FAMILY_BARE,
+  FAMILY_CLASSIFIERS,
+  FAMILY_MODEL_TYPES,
+  familyConfigFields,
+  familyOf,
+  familyShape,
+} from './families.js';
 
-export const SUPPORTED_MODEL_TYPES: readonly string[] = ['bert', 'albert'];
+export const SUPPORTED_MODEL_TYPES: readonly string[] = ['bert', 'albert', ...FAMILY_MODEL_TYPES];
 /** Architectures with a sequence-classification head; the research DeeBERT/PABEE classes share BERT's weights layout. */
 export const SEQUENCE_CLASSIFICATION_ARCHITECTURES: readonly string[] = [
   'BertForSequenceClassification',
   'DeeBertForSequenceClassification',
   'BertForSequenceClassificationWithPabee',
   ALBERT_ARCHITECTURES.classifier,
+  ...FAMILY_CLASSIFIERS,
 ];
 export const SUPPORTED_ARCHITECTURES: readonly string[] = [
   ...SEQUENCE_CLASSIFICATION_ARCHITECTURES,
   'BertModel',
   ALBERT_ARCHITECTURES.bare,
+  ...FAMILY_BARE,
 ];
 /** Architectures without a classifier head. */
-export const BARE_ENCODER_ARCHITECTURES: readonly string[] = ['BertModel', ALBERT_ARCHITECTURES.bare];
+export const BARE_ENCODER_ARCHITECTURES: readonly string[] = ['BertModel', ALBERT_ARCHITECTURES.bare, ...FAMILY_BARE];
 export const SUPPORTED_HIDDEN_ACTS: readonly HiddenAct[] = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu'];
 
 const posInt = z.number().int().positive();
@@ -75,7 +85,11 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
   }
   const { modelType, architecture, architectureDeclared } = checkArchitecture(raw as Record<string, unknown>, file);
 
-  const parsed = configSchema.safeParse(modelType === 'albert' ? albertDefaults(raw as Record<string, unknown>) : raw);
+  const family = familyOf(modelType);
+  const fields = family ? familyConfigFields(family, raw as Record<string, unknown>) : raw;
+  const parsed = configSchema.safeParse(
+    modelType === 'albert' ? albertDefaults(raw as Record<string, unknown>) : fields,
+  );
   if (!parsed.success) {
     throw new InvalidConfigError(`${file} has invalid values:\n${z.prettifyError(parsed.error)}`, { file });
   }
@@ -132,6 +146,13 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
   };
   if (modelType === 'albert')
     config.albert = parseAlbertShape(raw as Record<string, unknown>, c.num_hidden_layers, file);
+  if (family) Object.assign(config, familyShape(family, raw as Record<string, unknown>, c.hidden_size, file));
+  if (config.positionIds && c.max_position_embeddings <= padTokenId + 1) {
+    throw invalid(
+      `max_position_embeddings ${c.max_position_embeddings} leaves no position for a token: RoBERTa-style positions ` +
+        `start at pad_token_id + 1 = ${padTokenId + 1}.`,
+    );
+  }
   const prunedHeads = parsePrunedHeads(c.pruned_heads, c.num_hidden_layers, c.num_attention_heads, file);
   if (prunedHeads) config.prunedHeads = prunedHeads;
   const result: ParsedBertConfig = { config, architectureDeclared };
@@ -153,8 +174,7 @@ function checkArchitecture(raw: Record<string, unknown>, file: string) {
   }
   const archs = raw.architectures;
   if (archs === undefined || archs === null) {
-    const architecture = modelType === 'albert' ? ALBERT_ARCHITECTURES.classifier : 'BertForSequenceClassification';
-    return { modelType, architecture, architectureDeclared: false };
+    return { modelType, architecture: defaultArchitecture(modelType), architectureDeclared: false };
   }
   if (!Array.isArray(archs) || archs.length === 0 || !archs.every((a) => typeof a === 'string')) {
     throw new InvalidConfigError(`${file}: "architectures" must be a non-empty array of class names.`, { file });
@@ -168,7 +188,38 @@ function checkArchitecture(raw: Record<string, unknown>, file: string) {
       },
     );
   }
-  return { modelType, architecture: archs[0] as string, architectureDeclared: true };
+  const architecture = archs[0] as string;
+  if (!familyArchitectures(modelType).includes(architecture)) {
+    throw new UnsupportedArchitectureError(
+      `${file} declares architecture ${architecture} for model_type "${modelType}"; that model_type's weights load ` +
+        `as ${familyArchitectures(modelType).join(' or ')}. Fix "architectures" or "model_type".`,
+      { file },
+    );
+  }
+  return { modelType, architecture, architectureDeclared: true };
+}
+
+/** The classifier architecture a config without "architectures" is read as. */
+function defaultArchitecture(modelType: string): string {
+  return familyArchitectures(modelType)[0]!;
+}
+
+/** Classifier architectures first, then the bare encoder, of one model_type. */
+export function familyArchitectures(modelType: string): string[] {
+  if (modelType === 'albert') return [ALBERT_ARCHITECTURES.classifier, ALBERT_ARCHITECTURES.bare];
+  const family = familyOf(modelType);
+  if (!family)
+    return [
+      ...SEQUENCE_CLASSIFICATION_ARCHITECTURES.filter((a) => a.startsWith('Bert') || a.startsWith('DeeBert')),
+      'BertModel',
+    ];
+  // XLM-R checkpoints are saved as XLMRobertaFor*, RoBERTa ones as RobertaFor*; both load either way.
+  return [...family.classifiers, ...family.bare];
+}
+
+/** The bare-encoder architecture of a model_type (a checkpoint with no classifier tensors loads as this). */
+export function bareArchitecture(modelType: string): string {
+  return familyArchitectures(modelType).find((a) => BARE_ENCODER_ARCHITECTURES.includes(a))!;
 }
 
 function labelsFrom(

@@ -51,3 +51,15 @@ export {
   type PrunedHeads,
 } from './pruned-heads.js';
 export { PruneOverwriteError, writePrunedCheckpoint, type HeadRef, type PrunedWriteResult } from './prune-write.js';
+export { writeRandomFamilyCheckpoint, robertaSyntheticVocab, type RandomFamilyOptions } from './random-families.js';
+export {
+  FAMILIES,
+  FAMILY_MODEL_TYPES,
+  familyOf,
+  familyOfConfig,
+  maxSequenceLength,
+  exitHeadPrefix,
+  type Family,
+  type FamilyName,
+} from './families.js';
+export { bareArchitecture, familyArchitectures } from './config.js';

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Checkpoint } from './types.js';
-import { readBertConfig } from './config.js';
+import { bareArchitecture, readBertConfig } from './config.js';
 import { parseSafetensors } from './safetensors.js';
 import { hasClassifierTensors, mapBertWeights } from './weights.js';
 import { CheckpointNotFoundError } from './errors.js';
@@ -19,7 +19,8 @@ export interface LoadedCheckpoint extends Checkpoint {
 }
 
 const LAYOUT_HINT =
-  `A Hugging Face model directory must contain ${CONFIG_FILE} (model_type "bert") and ${WEIGHTS_FILE} ` +
+  `A Hugging Face model directory must contain ${CONFIG_FILE} (model_type "bert", "albert", "roberta", ` +
+  `"xlm-roberta", "distilbert" or "electra") and ${WEIGHTS_FILE} ` +
   `(e.g. from model.save_pretrained(dir) with safe_serialization=True, or huggingface-cli download).`;
 
 /** Load config.json and model.safetensors from `dir`. Tokenizer files are not read here. */
@@ -54,8 +55,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   let config = parsed.config;
   // Without "architectures" the weights decide: no classifier tensors means a bare encoder.
   if (!parsed.architectureDeclared && !hasClassifierTensors(file)) {
-    const architecture = config.albert ? 'AlbertModel' : 'BertModel';
-    config = { ...config, architecture, numLabels: 0, labels: [] };
+    config = { ...config, architecture: bareArchitecture(config.modelType), numLabels: 0, labels: [] };
   }
   const mapped = mapBertWeights(
     file,

@@ -28,8 +28,9 @@ export interface PrunedWriteResult {
   copied: string[];
 }
 
+// BERT, RoBERTa and ELECTRA name attention tensors alike; DistilBERT calls them q_lin, k_lin, v_lin and out_lin.
 const ATTENTION_TENSOR =
-  /^(?:bert\.)?encoder\.layer\.(\d+)\.attention\.(self\.(?:query|key|value)\.(?:weight|bias)|output\.dense\.weight)$/;
+  /^(?:(?:bert|roberta|electra)\.)?encoder\.layer\.(\d+)\.attention\.(self\.(?:query|key|value)\.(?:weight|bias)|output\.dense\.weight)$|^(?:distilbert\.)?transformer\.layer\.(\d+)\.attention\.((?:q_lin|k_lin|v_lin)\.(?:weight|bias)|out_lin\.weight)$/;
 
 /** Write `out`: the model in `src` without the heads in `remove` (original indices; already-removed heads are fine). */
 export function writePrunedCheckpoint(src: string, out: string, remove: HeadRef[]): PrunedWriteResult {
@@ -79,9 +80,10 @@ export function writePrunedCheckpoint(src: string, out: string, remove: HeadRef[
       tensors[info.name] = { shape: [...info.shape], data: () => file.float32(info.name) };
       continue;
     }
-    const rows = rowsOf(Number(match[1]));
+    const rows = rowsOf(Number(match[1] ?? match[3]));
     const shape = [...info.shape];
-    if (match[2] === 'output.dense.weight') {
+    const part = match[2] ?? match[4];
+    if (part === 'output.dense.weight' || part === 'out_lin.weight') {
       // [hidden, heads × d]: keep the kept heads' input columns.
       const [outDim, inDim] = shape as [number, number];
       tensors[info.name] = {

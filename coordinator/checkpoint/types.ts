@@ -36,11 +36,18 @@ export interface EncoderLayerWeights {
   outputLayerNorm: LayerNormWeights;
 }
 
-/** pooler (tanh(dense(hidden[:, 0]))) followed by a linear classifier. */
+/**
+ * pooler (act(dense(hidden[:, 0]))) followed by a linear classifier. The activation is BERT's tanh unless the
+ * family's head says otherwise (RoBERTa: tanh, DistilBERT: relu, ELECTRA: gelu; see checkpoint/families.ts).
+ */
 export interface ClassifierHeadWeights {
   pooler: LinearWeights;
   classifier: LinearWeights;
+  /** Default 'tanh'. */
+  activation?: HeadActivation;
 }
+
+export type HeadActivation = 'tanh' | 'relu' | 'gelu';
 
 export interface BertWeights {
   embeddings: EmbeddingWeights;
@@ -88,6 +95,13 @@ export interface BertConfig {
   prunedHeads?: number[][];
   /** Present for parameter-shared (ALBERT) checkpoints; numLayers then counts applications of the groups. */
   albert?: AlbertShape;
+  /**
+   * How position ids are made: absent = 0..seq-1 (BERT); 'padding-offset' = RoBERTa/XLM-R's
+   * cumsum(input_ids != pad) · (input_ids != pad) + pad_token_id, computed inside the embeddings graph.
+   */
+  positionIds?: 'padding-offset';
+  /** ELECTRA's embedding_size when it differs from hidden_size (embeddings are projected up). */
+  embeddingSize?: number;
 }
 
 export interface AlbertShape {

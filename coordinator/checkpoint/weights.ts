@@ -13,6 +13,11 @@ import type { SafetensorsFile } from './safetensors.js';
 import { MissingTensorError, TensorShapeError } from './errors.js';
 import { albertPrefix, mapAlbertWeights } from './albert-weights.js';
 import { checkAttentionWidth, headSize, headsInLayer } from './pruned-heads.js';
+import { familyOfConfig } from './families.js';
+import { familyTensors } from './family-weights.js';
+import { mapRobertaWeights } from './roberta-weights.js';
+import { mapDistilBertWeights } from './distilbert-weights.js';
+import { mapElectraWeights } from './electra-weights.js';
 
 export interface MappedWeights {
   weights: BertWeights;
@@ -61,8 +66,12 @@ export function mapBertWeights(
   const ignored = new Set(names.filter((n) => n === 'position_ids' || n.endsWith('.position_ids'))); // buffers, not weights
   const dtypes = new Set<string>();
   const dims =
-    `hidden_size=${H}, intermediate_size=${config.intermediateSize}, vocab_size=${config.vocabSize}, ` +
-    `max_position_embeddings=${config.maxPositions}, type_vocab_size=${config.typeVocabSize}, num_labels=${config.numLabels}`;
+    config.modelType === 'distilbert'
+      ? `dim=${H}, hidden_dim=${config.intermediateSize}, vocab_size=${config.vocabSize}, ` +
+        `max_position_embeddings=${config.maxPositions}, num_labels=${config.numLabels}`
+      : `hidden_size=${H}, intermediate_size=${config.intermediateSize}, vocab_size=${config.vocabSize}, ` +
+        `max_position_embeddings=${config.maxPositions}, type_vocab_size=${config.typeVocabSize}, num_labels=${config.numLabels}` +
+        (config.embeddingSize ? `, embedding_size=${config.embeddingSize}` : '');
 
   const get = (name: string, shape: number[]): Tensor => {
     // Old TF-converted checkpoints call LayerNorm parameters gamma/beta.
@@ -95,6 +104,17 @@ export function mapBertWeights(
   if (config.albert) {
     const m = mapAlbertWeights(file, config, get, options);
     for (const n of m.ignored) ignored.add(n);
+    return finish(m.weights, m.exitLayout, m.exitLayers);
+  }
+  const family = familyOfConfig(config);
+  if (family) {
+    const t = familyTensors(file, config, family, get);
+    const map = { roberta: mapRobertaWeights, distilbert: mapDistilBertWeights, electra: mapElectraWeights }[
+      family.name
+    ];
+    const m = map(t, options);
+    for (const n of m.ignored) ignored.add(n);
+    for (const n of names) if (n.endsWith('.token_type_ids')) ignored.add(n); // a buffer some RoBERTa files keep
     return finish(m.weights, m.exitLayout, m.exitLayers);
   }
   const linear = (base: string, out: number, inp: number): LinearWeights => ({

@@ -10,6 +10,7 @@ import { emitContextContribution } from './context-contribution.js';
 import type { GraphBuilder } from './graph-builder.js';
 import { headDims, scaled, selectEntries, transposeSelect } from './weight-slices.js';
 import { emitNoHeads, layerHeadCount } from './pruned-emitters.js';
+import { emitHeadActivation, emitPaddingOffsetPositions, emitTokenTypes } from './family-emitters.js';
 
 /**
  * Emitters add one piece of a BERT encoder to a graph and return the name of its output.
@@ -33,13 +34,12 @@ export function emitEmbeddings(
   tokenTypeIds: string,
 ): string {
   const words = g.op('Gather', [g.weight('word_emb', w.word.data, w.word.shape), inputIds], { axis: { int: 0 } });
-  // Position ids are 0..seq-1: slice the table to the sequence length instead of passing them in.
-  const seqLen = g.op('Slice', [g.op('Shape', [inputIds]), g.int64s('one', [1]), g.int64s('two', [2])]);
   const positionTable = g.weight('pos_emb', w.position.data, w.position.shape);
-  const positions = g.op('Slice', [positionTable, g.int64s('zero', [0]), seqLen, g.int64s('axis0', [0])]);
-  const types = g.op('Gather', [g.weight('type_emb', w.tokenType.data, w.tokenType.shape), tokenTypeIds], {
-    axis: { int: 0 },
-  });
+  const positions =
+    config.positionIds === 'padding-offset'
+      ? emitPaddingOffsetPositions(g, positionTable, inputIds, config.padTokenId)
+      : sequentialPositions(g, positionTable, inputIds);
+  const types = emitTokenTypes(g, w.tokenType, tokenTypeIds);
   const sum = g.op('Add', [g.op('Add', [words, positions]), types]);
   const normed = emitLayerNorm(g, sum, w.layerNorm, config.layerNormEps);
   if (!w.projection) return normed;
@@ -48,6 +48,12 @@ export function emitEmbeddings(
   const pw = g.weight('emb_proj_w', transposeSelect(w.projection.weight), [inp, out]);
   const pb = g.weight('emb_proj_b', w.projection.bias.data, w.projection.bias.shape);
   return g.op('Add', [g.op('MatMul', [normed, pw]), pb]);
+}
+
+/** Position ids 0..seq-1 (BERT): slice the table to the sequence length instead of passing them in. */
+function sequentialPositions(g: GraphBuilder, positionTable: string, inputIds: string): string {
+  const seqLen = g.op('Slice', [g.op('Shape', [inputIds]), g.int64s('one', [1]), g.int64s('two', [2])]);
+  return g.op('Slice', [positionTable, g.int64s('zero', [0]), seqLen, g.int64s('axis0', [0])]);
 }
 
 /** [batch, seq] int64 mask of 1/0 → [batch, 1, 1, seq] additive float mask, as Hugging Face builds it. */
@@ -202,7 +208,7 @@ export function emitEncoderLayer(
   return { hidden: out, received: attn.received };
 }
 
-/** pooler = tanh(dense(hidden[:, 0])), then the classifier: [batch, numLabels] logits. */
+/** pooler = act(dense(hidden[:, 0])) (tanh unless the family's head says otherwise), then the classifier: [batch, numLabels] logits. */
 export function emitClassifierHead(
   g: GraphBuilder,
   head: ClassifierHeadWeights,
@@ -222,7 +228,8 @@ export function emitClassifierHeadParts(
   const first = g.op('Gather', [hidden, g.int64s('cls_index', [0], [])], { axis: { int: 1 } });
   const pw = g.weight('pool_w', transposeSelect(head.pooler.weight), [config.hiddenSize, config.hiddenSize]);
   const pb = g.weight('pool_b', head.pooler.bias.data, head.pooler.bias.shape);
-  const pooled = g.op('Tanh', [g.op('Add', [g.op('MatMul', [first, pw]), pb])]);
+  const dense = g.op('Add', [g.op('MatMul', [first, pw]), pb]);
+  const pooled = emitHeadActivation(g, dense, head.activation, (x) => emitActivation(g, x, 'gelu'));
   const cw = g.weight('cls_w', transposeSelect(head.classifier.weight), [config.hiddenSize, config.numLabels]);
   const cb = g.weight('cls_b', head.classifier.bias.data, head.classifier.bias.shape);
   return { pooled, logits: g.op('Add', [g.op('MatMul', [pooled, cw]), cb]) };

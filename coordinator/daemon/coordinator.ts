@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { startHttpApi, type HttpApi } from '../api/index.js';
-import { loadCheckpoint } from '../checkpoint/index.js';
+import { loadCheckpoint, maxSequenceLength } from '../checkpoint/index.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { startCoordinatorControl } from './control-plane.js';
 import { AgentRegistry } from '../cluster/registry.js';
@@ -129,7 +129,7 @@ export class Coordinator {
     const backend = new ClusterBackend(tokenizer, this.dispatcher, {
       observer: this.operator.observer,
       labels: config.labels,
-      maxLength: this.options.maxLength ?? Math.min(config.maxPositions, 512),
+      maxLength: this.options.maxLength ?? Math.min(maxSequenceLength(config), 512),
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
       ...(this.options.settings.odeSteps !== undefined && { odeSteps: this.options.settings.odeSteps }),
@@ -268,7 +268,7 @@ export class Coordinator {
         this.options.links?.(a, b) ??
         linkProfile('gigabit'),
       objective: this.options.objective ?? 'latency',
-      seqLen: this.options.planSeqLen ?? Math.min(128, config.maxPositions),
+      seqLen: this.options.planSeqLen ?? Math.min(128, maxSequenceLength(config)),
       logger: this.options.logger,
     });
   }

@@ -3,6 +3,7 @@
  * for distilling exit heads: the encoder runs once per text, as a chain of per-layer shards.
  */
 import type { Checkpoint } from '../checkpoint/types.js';
+import { maxSequenceLength } from '../checkpoint/index.js';
 import { compileShard, IO, type ShardSpec } from '../compiler/index.js';
 import type { BertTokenizer } from '../tokenizer/index.js';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
@@ -28,7 +29,7 @@ export async function collectClsFeatures(
   options: FeatureOptions = {},
 ): Promise<ClsFeatures> {
   const { numLayers, hiddenSize: H } = checkpoint.config;
-  const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
+  const maxLength = options.maxLength ?? maxSequenceLength(checkpoint.config);
   const batchSize = options.batchSize ?? 32;
   const load = (spec: ShardSpec) => ShardSession.create(compileShard(checkpoint, spec), { threads: options.threads });
   const embeddings = await load({ kind: 'embeddings' });

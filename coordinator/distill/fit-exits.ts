@@ -60,7 +60,7 @@ export async function fitExits(options: FitExitsOptions): Promise<FitExitsResult
   const final = checkpoint.weights.heads[numLayers - 1];
   if (!final || numLabels === 0) {
     throw new FitExitsError(
-      `${checkpoint.dir} has no final classifier to distil from; fit-exits needs a BertForSequenceClassification checkpoint.`,
+      `${checkpoint.dir} has no final classifier to distil from; fit-exits needs a *ForSequenceClassification checkpoint.`,
     );
   }
   const layers = options.layers ?? Array.from({ length: numLayers - 1 }, (_, i) => i);
@@ -122,5 +122,7 @@ function headParams(head: ClassifierHeadWeights, checkpoint: Checkpoint): HeadPa
     poolerBias: head.pooler.bias.data.slice(),
     classifierWeight: head.classifier.weight.data.slice(),
     classifierBias: head.classifier.bias.data.slice(),
+    // The family's head form (RoBERTa tanh, DistilBERT relu, ELECTRA gelu): the exit starts as the final head.
+    ...(head.activation && { activation: head.activation }),
   };
 }

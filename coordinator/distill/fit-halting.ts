@@ -152,6 +152,7 @@ function headParams(head: ClassifierHeadWeights, hidden: number, classes: number
     poolerBias: head.pooler.bias.data,
     classifierWeight: head.classifier.weight.data,
     classifierBias: head.classifier.bias.data,
+    ...(head.activation && { activation: head.activation }),
   };
 }
 

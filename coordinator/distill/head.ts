@@ -1,8 +1,14 @@
+import type { HeadActivation } from '../checkpoint/types.js';
+import { erf } from '../reference/float64.js';
+
 /**
- * An exit head (pooler: dense H→H + tanh on [CLS], then a linear H→C classifier) as plain arrays,
- * with its forward pass, the distillation loss KL(teacher ‖ head) and that loss's gradient.
+ * An exit head (pooler: dense H→H + activation on [CLS], then a linear H→C classifier) as plain arrays,
+ * with its forward pass, the distillation loss KL(teacher ‖ head) and that loss's gradient. The activation is
+ * the model family's head activation: tanh (BERT, RoBERTa), relu (DistilBERT), gelu (ELECTRA).
  */
 export interface HeadParams {
+  /** Default 'tanh'. */
+  activation?: HeadActivation;
   hidden: number;
   classes: number;
   /** [H × H], Hugging Face's [out, in] layout */
@@ -21,7 +27,21 @@ export function cloneHead(p: HeadParams): HeadParams {
     poolerBias: p.poolerBias.slice(),
     classifierWeight: p.classifierWeight.slice(),
     classifierBias: p.classifierBias.slice(),
+    ...(p.activation && { activation: p.activation }),
   };
+}
+
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** The activation and its derivative at pre-activation `s`. */
+function activate(act: HeadActivation | undefined, s: number): [number, number] {
+  if (act === 'relu') return s > 0 ? [s, 1] : [0, 0];
+  if (act === 'gelu') {
+    const cdf = 0.5 * (1 + erf(s / Math.SQRT2));
+    return [s * cdf, cdf + s * INV_SQRT_2PI * Math.exp(-0.5 * s * s)];
+  }
+  const t = Math.tanh(s);
+  return [t, 1 - t * t];
 }
 
 /** Pooled activations [n × H] and logits [n × C] for rows [from, from + n) of x ([N × H]). */
@@ -30,10 +50,11 @@ export function forwardHead(
   x: Float32Array,
   from: number,
   n: number,
-): { pooled: Float64Array; logits: Float64Array } {
+): { pooled: Float64Array; logits: Float64Array; slope: Float64Array } {
   const H = p.hidden;
   const C = p.classes;
   const pooled = new Float64Array(n * H);
+  const slope = new Float64Array(n * H); // d pooled / d pre-activation
   const logits = new Float64Array(n * C);
   for (let b = 0; b < n; b++) {
     const xo = (from + b) * H;
@@ -41,7 +62,7 @@ export function forwardHead(
       let s = p.poolerBias[o]!;
       const wo = o * H;
       for (let i = 0; i < H; i++) s += p.poolerWeight[wo + i]! * x[xo + i]!;
-      pooled[b * H + o] = Math.tanh(s);
+      [pooled[b * H + o], slope[b * H + o]] = activate(p.activation, s);
     }
     for (let c = 0; c < C; c++) {
       let s = p.classifierBias[c]!;
@@ -49,7 +70,7 @@ export function forwardHead(
       logits[b * C + c] = s;
     }
   }
-  return { pooled, logits };
+  return { pooled, logits, slope };
 }
 
 /** Row-wise softmax, in place. */
@@ -97,7 +118,7 @@ export function klGradient(p: HeadParams, x: Float32Array, q: Float64Array, rows
   const dLogits = new Float64Array(C);
   const dPre = new Float64Array(H);
   for (const r of rows) {
-    const { pooled, logits } = forwardHead(p, x, r, 1);
+    const { pooled, logits, slope } = forwardHead(p, x, r, 1);
     softmaxRows(logits, C);
     // d KL / d logits = softmax − q, averaged over the batch.
     for (let c = 0; c < C; c++) dLogits[c] = (logits[c]! - q[r * C + c]!) / rows.length;
@@ -112,7 +133,7 @@ export function klGradient(p: HeadParams, x: Float32Array, q: Float64Array, rows
     }
     const xo = r * H;
     for (let o = 0; o < H; o++) {
-      const d = dPre[o]! * (1 - pooled[o]! * pooled[o]!); // tanh'
+      const d = dPre[o]! * slope[o]!; // act'(pre)
       if (d === 0) continue;
       g.poolerBias[o]! += d;
       const wo = o * H;

@@ -14,6 +14,7 @@ import type { Checkpoint } from '../checkpoint/types.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { TOKENIZER_FILES } from '../tokenizer/index.js';
 import type { HeadParams } from './head.js';
+import { exitHeadPrefix } from '../checkpoint/index.js';
 
 export class ModelWriteError extends EdgeRelayError {
   override readonly code: string = 'EDGERELAY_MODEL_WRITE';
@@ -21,7 +22,8 @@ export class ModelWriteError extends EdgeRelayError {
 
 /**
  * Writes `out`: config.json with early_exit_layers, the tokenizer files, and model.safetensors holding
- * the source's backbone and final classifier unchanged plus `heads` as bert.encoder.highway.{i}.*.
+ * the source's backbone and final classifier unchanged plus `heads` as bert.encoder.highway.{i}.* (the family's
+ * exit prefix for RoBERTa, DistilBERT and ELECTRA: roberta.encoder.highway, distilbert.transformer.highway, …).
  * Exit heads the source had (DeeBERT or PABEE) are left out, so the new ones are the only exits.
  */
 export function writeModelWithHeads(checkpoint: Checkpoint, out: string, heads: Map<number, HeadParams>): void {
@@ -30,8 +32,7 @@ export function writeModelWithHeads(checkpoint: Checkpoint, out: string, heads: 
   mkdirSync(out, { recursive: true });
   const file = readSafetensors(join(checkpoint.dir, WEIGHTS_FILE));
   const names = file.names();
-  const prefix = names.some((n) => n.startsWith('bert.embeddings.')) ? 'bert.' : '';
-  const highway = `${prefix}encoder.highway`;
+  const highway = exitHeadPrefix(checkpoint.config, names);
   const isOldExit = (n: string) => n.startsWith(`${highway}.`) || /^classifiers\.\d+\./.test(n);
   const tensors: Record<string, SafetensorsWriteTensor> = {};
   const dtypes = new Set<string>();

@@ -56,12 +56,14 @@ export function plannerModelOf(
   };
 }
 
-/** Early exits in DeeBERT (`encoder.highway.{i}`) or PABEE (`classifiers.{i}`) layout, from the header only. */
+/** Early exits in DeeBERT (`encoder.highway.{i}`, DistilBERT's `transformer.highway.{i}`) or PABEE (`classifiers.{i}`) layout, from the header only. */
 function exitLayersFromHeader(path: string, numLayers: number): number[] {
   const names = safetensorsTensorNames(path);
   const layers = new Set<number>();
   for (const n of names) {
-    const m = /(?:^|\.)encoder\.highway\.(\d+)\.classifier\.weight$/.exec(n) ?? /^classifiers\.(\d+)\.weight$/.exec(n);
+    const m =
+      /(?:^|\.)(?:encoder|transformer)\.highway\.(\d+)\.classifier\.weight$/.exec(n) ??
+      /^classifiers\.(\d+)\.weight$/.exec(n);
     if (m && Number(m[1]) < numLayers) layers.add(Number(m[1]));
   }
   return [...layers];

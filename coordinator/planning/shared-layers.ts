@@ -14,7 +14,8 @@ export function sharedLayerShape(
   odeSteps?: number,
 ): Pick<PlannerModel, 'layerGroups' | 'embeddingSize' | 'odeSteps'> {
   const albert = config.albert;
-  if (!albert) return {};
+  // ELECTRA's factorised embeddings (embedding_size < hidden_size, projected up) are not shared, only smaller.
+  if (!albert) return config.embeddingSize ? { embeddingSize: config.embeddingSize } : {};
   const L = config.numLayers;
   return {
     embeddingSize: albert.embeddingSize,

@@ -5,7 +5,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { EdgeRelayError } from '@edgerelay/proto';
-import { keptHeads, loadCheckpoint, writePrunedCheckpoint, type HeadRef } from '../checkpoint/index.js';
+import {
+  keptHeads,
+  loadCheckpoint,
+  maxSequenceLength,
+  writePrunedCheckpoint,
+  type HeadRef,
+} from '../checkpoint/index.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { splitRows } from '../calibration/split.js';
 import { readTextExamples } from '../datasets/index.js';
@@ -88,7 +94,7 @@ export async function pruneHeads(options: PruneHeadsOptions): Promise<PruneHeads
   const split = splitRows(examples.texts.length, holdout, options.seed ?? 0);
   if (split.tuning.length === 0)
     throw new PruneHeadsOptionError(`${options.data} leaves no tuning rows with --holdout ${holdout}; use more rows.`);
-  const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
+  const maxLength = options.maxLength ?? maxSequenceLength(checkpoint.config);
   const pick = (rows: number[]) => ({
     texts: rows.map((i) => examples.texts[i]!),
     labels: examples.labels && rows.map((i) => examples.labels![i]!),

@@ -9,3 +9,4 @@ export { forwardFloat64, erf, type Float64Input, type Float64Options, type Float
 export { softmax, argmax } from './softmax.js';
 export { openReferenceModel, type ModelOptions } from './open-model.js';
 export { forwardPrunedFloat64, contextContributionFloat64, type Float64PrunedRun } from './float64-pruning.js';
+export { forwardFamilyFloat64, robertaPositionIds, type FamilyFloat64Result } from './float64-families.js';

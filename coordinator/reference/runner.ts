@@ -1,4 +1,5 @@
 import type { Checkpoint } from '../checkpoint/types.js';
+import { maxSequenceLength } from '../checkpoint/families.js';
 import { compileShard, IO } from '../compiler/index.js';
 import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
 import { EdgeRelayError, OdeStepsError, odeSchedule } from '@edgerelay/proto';
@@ -94,7 +95,7 @@ export class ReferenceRunner {
       layers.push(await load({ kind: 'layers', start: l, end: l + 1 }));
     const heads = new Map<number, ShardSession>();
     for (const l of checkpoint.exitLayers) heads.set(l, await load({ kind: 'head', layer: l }));
-    const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
+    const maxLength = options.maxLength ?? maxSequenceLength(checkpoint.config);
     return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength, odeSteps, threads);
   }
 

@@ -7,7 +7,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TokenizerLoadError } from './files.js';
 
-const WORDPIECE_CLASSES = ['BertTokenizer', 'BertTokenizerFast', 'DistilBertTokenizer', 'DistilBertTokenizerFast'];
+const WORDPIECE_CLASSES = [
+  'BertTokenizer',
+  'BertTokenizerFast',
+  'DistilBertTokenizer',
+  'DistilBertTokenizerFast',
+  'ElectraTokenizer', // ELECTRA's tokenizer is BERT's WordPiece under another name
+  'ElectraTokenizerFast',
+];
 
 function classIn(file: string): string | undefined {
   if (!existsSync(file)) return undefined;
