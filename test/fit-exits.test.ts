@@ -57,7 +57,6 @@ describe('fit-exits (self-distilled exit heads)', () => {
         `layer ${l.layer}: validation ${l.validationBefore} → ${l.validationAfter}`,
       );
     }
-    assert.ok(result.seconds < 120, `took ${result.seconds} s`);
   });
 
   it('writes a model directory the loader reads back: DeeBERT heads after every layer, the backbone untouched', async () => {
