@@ -44,13 +44,14 @@ program
   .description(
     'emulated heterogeneous clusters: the planner vs the best single device vs an even split, and its prediction',
   )
-  .option('--rounds <n>', 'requests per plan', int, 7)
-  .option('--only <scenario>', 'run only the scenario whose file name contains this')
+  .option('--rounds <n>', 'rounds; every plan runs once per round, interleaved', int, 5)
+  .option('--requests <n>', 'timed requests per plan per round', int, 3)
+  .option('--only <scenario>', 'run only the scenarios whose file name or name contains this')
   .option(
     '--json',
-    'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs"}]}',
+    'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs","wireDtype","spreadPct","emulationOvershootPct","bytesPerRequest","flagged",...}]}',
   )
-  .action((opts: { rounds: number; json?: boolean; only?: string }) => benchPlanner(opts));
+  .action((opts: { rounds: number; requests: number; json?: boolean; only?: string }) => benchPlanner(opts));
 
 program
   .command('albert')

@@ -25,6 +25,11 @@ export interface PlannerOptions extends CostOptions {
   maxGroupSize?: number;
   /** Clusters above this many devices are planned over the fastest ones, or greedily (default 8). */
   maxExactDevices?: number;
+  /**
+   * A more complex plan (single < pipeline < group) must be predicted this much better, relative, to be
+   * chosen over a simpler contender (default 0.01: contenders.ts).
+   */
+  simplerPlanMargin?: number;
 }
 
 export interface StagePrediction {
