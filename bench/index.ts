@@ -3,6 +3,7 @@ import { benchSingle } from './single.js';
 import { benchClusterOverhead } from './cluster-overhead.js';
 import { benchChaos } from './chaos.js';
 import { benchPlanner } from './planner.js';
+import { benchWireAccuracy } from './wire-accuracy.js';
 import { benchSoak } from './soak.js';
 import { benchOperator } from './operator.js';
 import { benchAlbert } from './albert.js';
@@ -52,6 +53,16 @@ program
     'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs","wireDtype","spreadPct","emulationOvershootPct","bytesPerRequest","flagged",...}]}',
   )
   .action((opts: { rounds: number; requests: number; json?: boolean; only?: string }) => benchPlanner(opts));
+
+program
+  .command('wire-accuracy')
+  .description(
+    'accuracy of every exit on the SST-2 dev set with float32, float16 and int8 on the wire (loopback cluster)',
+  )
+  .option('--model <dir>', 'model directory with dev.tsv (default: ../shared/fixtures/sst2-bert-6L-256H)')
+  .option('--rows <n>', 'dev rows to use (default: all)', int)
+  .option('--json', 'one JSON document: {"rows","exits":[{"exitLayer","accuracy","bytesPerText"}]}')
+  .action((opts: { model?: string; rows?: number; json?: boolean }) => benchWireAccuracy(opts));
 
 program
   .command('albert')
