@@ -74,7 +74,8 @@ export async function measure(url: string, texts: string[], rounds: number, poli
 async function agentCounters(sim: SimCluster): Promise<EmulationCounters> {
   const ids = sim.agents.map((a) => a.name);
   const stats = await Promise.all(ids.map((id) => sim.coordinator.agentStats(id)));
-  return { ...sumCounters(stats), bytesSent: sumCounters(stats).bytesSent + sim.coordinator.dataPlaneBytesSent };
+  const counters = sumCounters(stats);
+  return { ...counters, bytesSent: counters.bytesSent + sim.coordinator.dataPlaneBytesSent };
 }
 
 /**
