@@ -3,6 +3,7 @@ import { benchSingle } from './single.js';
 import { benchClusterOverhead } from './cluster-overhead.js';
 import { benchChaos } from './chaos.js';
 import { benchPlanner } from './planner.js';
+import { benchWireAccuracy } from './wire-accuracy.js';
 import { benchSoak } from './soak.js';
 import { benchOperator } from './operator.js';
 import { benchAlbert } from './albert.js';
@@ -44,13 +45,24 @@ program
   .description(
     'emulated heterogeneous clusters: the planner vs the best single device vs an even split, and its prediction',
   )
-  .option('--rounds <n>', 'requests per plan', int, 7)
-  .option('--only <scenario>', 'run only the scenario whose file name contains this')
+  .option('--rounds <n>', 'rounds; every plan runs once per round, interleaved', int, 5)
+  .option('--requests <n>', 'timed requests per plan per round', int, 3)
+  .option('--only <scenario>', 'run only the scenarios whose file name or name contains this')
   .option(
     '--json',
-    'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs"}]}',
+    'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs","wireDtype","spreadPct","emulationOvershootPct","bytesPerRequest","flagged",...}]}',
   )
-  .action((opts: { rounds: number; json?: boolean; only?: string }) => benchPlanner(opts));
+  .action((opts: { rounds: number; requests: number; json?: boolean; only?: string }) => benchPlanner(opts));
+
+program
+  .command('wire-accuracy')
+  .description(
+    'accuracy of every exit on the SST-2 dev set with float32, float16 and int8 on the wire (loopback cluster)',
+  )
+  .option('--model <dir>', 'model directory with dev.tsv (default: ../shared/fixtures/sst2-bert-6L-256H)')
+  .option('--rows <n>', 'dev rows to use (default: all)', int)
+  .option('--json', 'one JSON document: {"rows","exits":[{"exitLayer","accuracy","bytesPerText"}]}')
+  .action((opts: { model?: string; rows?: number; json?: boolean }) => benchWireAccuracy(opts));
 
 program
   .command('albert')

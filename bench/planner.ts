@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { FloatWireDtype } from '@edgerelay/proto';
 import { projectRoot } from '../sim/cli/paths.js';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
@@ -7,63 +8,121 @@ import {
   clusterFromFile,
   evenSplitPlan,
   planCluster,
-  predictPlan,
   readClusterFile,
   readPlannerModel,
+  searchOnlyPlan,
   type PlannerResult,
 } from '../coordinator/planning/index.js';
-import { startSimCluster, type EmulatedDevice } from '../sim/index.js';
+import { startSimCluster, type EmulatedDevice, type SimCluster } from '../sim/index.js';
 import { DEVICE_PROFILES } from '../coordinator/planning/devices.js';
 import { bertBaseCheckpoint } from './models.js';
-import { median } from './stats.js';
+import { median, percentile } from './stats.js';
+import { machineLoad } from './busy.js';
+import { addCounters, emulationVerdict, NO_COUNTERS, sumCounters, type EmulationCounters } from './emulation-check.js';
+import { printPlannerReport, type PlanFigures, type Row } from './planner-report.js';
 
 interface Scenario {
   name: string;
   file: string;
   /** bert-base shape at 128 tokens, or the SST-2 model on dev sentences (with exits). */
   model: 'bert-base' | 'sst2';
+  /** overrides the cluster file's wire dtype */
+  wireDtype?: FloatWireDtype;
 }
 
 const SCENARIOS: Scenario[] = [
   { name: '4x pi4 gigabit', file: '4x-pi4-gigabit.json', model: 'bert-base' },
   { name: '4x pi4 gigabit, float16 on the wire', file: '4x-pi4-gigabit-f16.json', model: 'bert-base' },
+  { name: '4x pi4 gigabit, int8 on the wire', file: '4x-pi4-gigabit.json', model: 'bert-base', wireDtype: 'int8' },
   { name: 'pi4 + pi5 + orin-nano gigabit', file: 'pi4-pi5-orin-gigabit.json', model: 'bert-base' },
   { name: 'pi4 + pi5 + orin-nano wifi', file: 'pi4-pi5-orin-wifi.json', model: 'bert-base' },
   { name: '2x pi4 + orin-nano gigabit, calibrated exits', file: '2x-pi4-orin-exits.json', model: 'sst2' },
 ];
 
-interface Row {
-  name: string;
-  plannerMs: number;
-  bestSingleMs: number;
-  evenSplitMs: number;
-  predictedMs: number;
-  evenPipelineMs: number;
-  evenTensorParallelMs: number;
+const PLANS = ['planner', 'bestSingle', 'evenPipeline', 'evenTensorParallel'] as const;
+type PlanName = (typeof PLANS)[number];
+
+export interface PlannerBenchArgs {
+  /** rounds: every plan runs once per round, in alternating order */
+  rounds: number;
+  /** timed requests per plan per round (after one warm-up request) */
+  requests: number;
+  json?: boolean;
+  only?: string;
 }
 
-/** Median request latency of one plan on the emulated cluster. */
+async function classifyOnce(url: string, text: string, policy: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }),
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+  return performance.now() - t0;
+}
+
+/** Median request latency of the active plan (kept for callers that time one plan alone). */
 export async function measure(url: string, texts: string[], rounds: number, policy: string): Promise<number> {
-  const once = async (text: string) => {
-    const t0 = performance.now();
-    const res = await fetch(`${url}/v1/classify`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }),
-    });
-    if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-    await res.arrayBuffer();
-    return performance.now() - t0;
-  };
-  await once(texts[0]!); // warm-up: first runs allocate
+  await classifyOnce(url, texts[0]!, policy); // warm-up: first runs allocate
   const samples: number[] = [];
-  for (let i = 0; i < rounds; i++) samples.push(await once(texts[i % texts.length]!));
+  for (let i = 0; i < rounds; i++) samples.push(await classifyOnce(url, texts[i % texts.length]!, policy));
   return median(samples);
 }
 
-export async function benchPlanner(args: { rounds: number; json?: boolean; only?: string }): Promise<void> {
+async function agentCounters(sim: SimCluster): Promise<EmulationCounters> {
+  const ids = sim.agents.map((a) => a.name);
+  const stats = await Promise.all(ids.map((id) => sim.coordinator.agentStats(id)));
+  const counters = sumCounters(stats);
+  return { ...counters, bytesSent: counters.bytesSent + sim.coordinator.dataPlaneBytesSent };
+}
+
+/**
+ * Every plan of a scenario, interleaved round by round (the order reversed every other round) so that
+ * machine noise hits them alike; each agent's emulation counters are read around every block.
+ */
+async function measurePlans(
+  sim: SimCluster,
+  plans: Record<PlanName, PlannerResult>,
+  texts: string[],
+  policy: string,
+  args: PlannerBenchArgs,
+): Promise<
+  Record<PlanName, { samples: number[]; roundMedians: number[]; counters: EmulationCounters; requests: number }>
+> {
+  const out = Object.fromEntries(
+    PLANS.map((p) => [
+      p,
+      { samples: [] as number[], roundMedians: [] as number[], counters: NO_COUNTERS, requests: 0 },
+    ]),
+  ) as Record<PlanName, { samples: number[]; roundMedians: number[]; counters: EmulationCounters; requests: number }>;
+  let text = 0;
+  for (let r = 0; r < args.rounds; r++) {
+    for (const name of r % 2 ? [...PLANS].reverse() : PLANS) {
+      await sim.coordinator.applyPlan(plans[name].plan);
+      await classifyOnce(sim.url, texts[0]!, policy); // warm-up: the first run after a deploy allocates
+      const before = await agentCounters(sim);
+      const block: number[] = [];
+      for (let i = 0; i < args.requests; i++)
+        block.push(await classifyOnce(sim.url, texts[text++ % texts.length]!, policy));
+      const after = await agentCounters(sim);
+      const o = out[name];
+      o.samples.push(...block);
+      o.roundMedians.push(median(block));
+      o.counters = addCounters(o.counters, addCounters(after, before, -1));
+      o.requests += block.length;
+    }
+  }
+  return out;
+}
+
+export async function benchPlanner(args: PlannerBenchArgs): Promise<void> {
   const rows: Row[] = [];
-  for (const scenario of SCENARIOS.filter((s) => !args.only || s.file.includes(args.only))) {
+  const loads = [machineLoad()];
+  for (const scenario of SCENARIOS.filter(
+    (s) => !args.only || s.file.includes(args.only) || s.name.includes(args.only),
+  )) {
     const file = readClusterFile(path.join(projectRoot(), 'sim', 'clusters', scenario.file));
     const cluster = clusterFromFile(file);
     const modelDir =
@@ -81,81 +140,69 @@ export async function benchPlanner(args: { rounds: number; json?: boolean; only?
       const tokenizer = loadTokenizer(modelDir);
       texts = readLabelledTsv(path.join(modelDir, 'dev.tsv'))
         .map((e) => e.sentence)
-        .slice(0, Math.max(args.rounds, 40));
+        .slice(0, Math.max(args.rounds * args.requests, 40));
       seqLen = Math.round(texts.reduce((s, t) => s + tokenizer.encode(t, 128).ids.length, 0) / texts.length);
     }
     const exitPolicy = file.exitRates ? 'max-prob=0.9' : 'none';
-    const wireDtype = file.wireDtype ?? 'float32';
-    const base = {
-      seqLen,
-      wireDtype: file.wireDtype ?? 'float32',
-      exitRates: file.exitRates,
-      version: 1,
-      exitThreshold: 0,
-    } as const;
-    const plans: Record<string, PlannerResult> = {
-      planner: planCluster(model, cluster, { ...base, objective: 'latency' }),
+    const wireDtype = scenario.wireDtype ?? file.wireDtype ?? 'float32';
+    const base = { seqLen, wireDtype, exitRates: file.exitRates, version: 1, exitThreshold: 0 } as const;
+    const planner = planCluster(model, cluster, { ...base, objective: 'latency' });
+    const plans: Record<PlanName, PlannerResult> = {
+      planner,
       bestSingle: bestSingleDevicePlan(model, cluster, base),
       evenPipeline: evenSplitPlan(model, cluster, { ...base, style: 'pipeline' }),
       evenTensorParallel: evenSplitPlan(model, cluster, { ...base, style: 'tensor-parallel' }),
     };
+    const searchPredictedMs = searchOnlyPlan(model, cluster, { ...base, objective: 'latency' }).predicted.latencyMs;
     const devices = emulatedDevices(file);
     process.stderr.write(`scenario ${scenario.name}: starting ${devices.length} emulated agents\n`);
     const sim = await startSimCluster({
       model: modelDir,
-      agents: devices.length,
       devices,
+      agents: devices.length,
       wireDtype,
       readyTimeoutMs: 600_000,
       requestTimeoutMs: 120_000,
     });
-    const measured: Record<string, number> = {};
+    let measured: Awaited<ReturnType<typeof measurePlans>>;
     try {
       await sim.coordinator.linksMeasured();
-      for (const [name, result] of Object.entries(plans)) {
-        await sim.coordinator.applyPlan(result.plan);
-        measured[name] = await measure(sim.url, texts, args.rounds, exitPolicy);
-        process.stderr.write(
-          `  ${name}: ${measured[name]!.toFixed(0)} ms (predicted ${predictPlan(result.plan, cluster, model, base).latencyMs.toFixed(0)} ms)\n`,
-        );
-      }
+      measured = await measurePlans(sim, plans, texts, exitPolicy, args);
     } finally {
       await sim.stop();
     }
+    loads.push(machineLoad());
+    const figures = Object.fromEntries(
+      PLANS.map((p) => {
+        const m = measured[p];
+        const med = median(m.samples);
+        const verdict = emulationVerdict(m.counters);
+        const f: PlanFigures = {
+          medianMs: med,
+          // spread: 10th to 90th percentile of all requests, and the round medians' range, relative to the median
+          spreadPct: ((percentile(m.samples, 90) - percentile(m.samples, 10)) / med) * 100,
+          roundSpreadPct: ((Math.max(...m.roundMedians) - Math.min(...m.roundMedians)) / med) * 100,
+          predictedMs: plans[p].predicted.latencyMs,
+          overshootPct: verdict.overshoot * 100,
+          bytesPerRequest: m.counters.bytesSent / Math.max(1, m.requests),
+          ...(verdict.flag && { flag: verdict.flag }),
+        };
+        process.stderr.write(
+          `  ${p}: ${med.toFixed(0)} ms (predicted ${f.predictedMs.toFixed(0)} ms, spread ${f.spreadPct.toFixed(0)}%, ` +
+            `emulation overshoot ${f.overshootPct.toFixed(1)}%${f.flag ? ', FLAGGED' : ''})\n`,
+        );
+        return [p, f];
+      }),
+    ) as Record<PlanName, PlanFigures>;
     rows.push({
       name: scenario.name,
-      plannerMs: measured.planner!,
-      bestSingleMs: measured.bestSingle!,
-      evenSplitMs: Math.min(measured.evenPipeline!, measured.evenTensorParallel!),
-      predictedMs: plans.planner!.predicted.latencyMs,
-      evenPipelineMs: measured.evenPipeline!,
-      evenTensorParallelMs: measured.evenTensorParallel!,
+      wireDtype,
+      chosen: planner.explanation.at(-1) ?? '',
+      searchPredictedMs,
+      figures,
     });
   }
-  if (args.json) {
-    const round = (x: number) => Math.round(x * 10) / 10;
-    process.stdout.write(
-      JSON.stringify({
-        scenarios: rows.map((r) => ({
-          name: r.name,
-          plannerMs: round(r.plannerMs),
-          bestSingleMs: round(r.bestSingleMs),
-          evenSplitMs: round(r.evenSplitMs),
-          predictedMs: round(r.predictedMs),
-        })),
-      }) + '\n',
-    );
-    return;
-  }
-  process.stdout.write(`planner benchmark: emulated devices and links, median of ${args.rounds} requests per plan\n\n`);
-  process.stdout.write(
-    'scenario                                       planner ms  best single ms  even split ms (pipe / tensor)  predicted ms  vs single  vs even  prediction error\n',
-  );
-  for (const r of rows) {
-    process.stdout.write(
-      `${r.name.padEnd(45)}  ${r.plannerMs.toFixed(0).padStart(10)}  ${r.bestSingleMs.toFixed(0).padStart(14)}  ${`${r.evenSplitMs.toFixed(0)} (${r.evenPipelineMs.toFixed(0)} / ${r.evenTensorParallelMs.toFixed(0)})`.padStart(29)}  ${r.predictedMs.toFixed(0).padStart(12)}  ${(r.bestSingleMs / r.plannerMs).toFixed(2).padStart(8)}x  ${(r.evenSplitMs / r.plannerMs).toFixed(2).padStart(6)}x  ${(((r.predictedMs - r.plannerMs) / r.plannerMs) * 100).toFixed(1).padStart(15)}%\n`,
-    );
-  }
+  printPlannerReport(rows, args, loads);
 }
 
 /** The agents that emulate a cluster file's devices and links. */

@@ -144,7 +144,7 @@ export class DeviceAgent {
     this.dataPort = this.server.port;
     this.capabilities = await profileDevice({ threads: this.options.threads });
     if (this.options.emulate) {
-      const emulated = await emulateCompute(this.options.emulate, this.capabilities, this.options.threads);
+      const emulated = await emulateCompute(this.options.emulate, this.capabilities, this.options.threads, this.stats);
       this.stretch = emulated.stretch;
       this.capabilities = emulated.capabilities;
     }

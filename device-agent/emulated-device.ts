@@ -1,5 +1,5 @@
 import type { Capabilities } from '@edgerelay/proto';
-import { ComputeStretch, type EmulatedLink } from './emulation.js';
+import { ComputeStretch, type EmulatedLink, type EmulationRecord } from './emulation.js';
 import { measureGflops } from './profile.js';
 
 /** A slower device this agent plays (sim/): its GFLOP/s, memory, and network link. */
@@ -19,13 +19,14 @@ export async function emulateCompute(
   emulate: EmulatedDevice,
   measured: Capabilities,
   threads: number,
+  record?: EmulationRecord,
 ): Promise<{ stretch: ComputeStretch; capabilities: Capabilities }> {
   // Measured speed first, then stretch. One reference figure for all emulated agents of a machine
   // (the launcher measures it once) keeps their speeds consistent with each other; measure here
   // only when none was given.
   const cpuGflops = emulate.referenceGflops ?? (await measureGflops({ threads, clock: 'cpu' }));
   return {
-    stretch: new ComputeStretch(Math.max(1, cpuGflops / emulate.gflops)),
+    stretch: new ComputeStretch(cpuGflops / emulate.gflops, record),
     capabilities: {
       ...measured,
       gflops: emulate.gflops,

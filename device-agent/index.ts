@@ -2,7 +2,14 @@ export { DeviceAgent, type AgentOptions } from './agent.js';
 export { ControlClient } from './control-client.js';
 export { ShardCache, ShardAssembler } from './shard-cache.js';
 export { profileDevice, measureGflops } from './profile.js';
-export { ComputeStretch, LinkShaper, parseEmulatedLink, EMULATED_LINKS, type EmulatedLink } from './emulation.js';
+export {
+  ComputeStretch,
+  LinkShaper,
+  parseEmulatedLink,
+  EMULATED_LINKS,
+  type EmulatedLink,
+  type EmulationRecord,
+} from './emulation.js';
 export { LinkProber, type LinkMeasurement } from './link-probe.js';
 export { type HaltingSignal } from './exits/dact.js';
 export { argmaxOf, sigmoid, softmax } from './exits/math.js';

@@ -7,9 +7,18 @@ import { EdgeRelayError } from './errors.js';
  * Tensors travel as raw little-endian bytes with their dtype and shape; the byte length must agree.
  */
 
-export const WIRE_DTYPES = ['float32', 'float16', 'int64'] as const;
+export const WIRE_DTYPES = ['float32', 'float16', 'int8', 'int64'] as const;
 export type WireDtype = (typeof WIRE_DTYPES)[number];
-export const DTYPE_BYTES: Record<WireDtype, number> = { float32: 4, float16: 2, int64: 8 };
+/** Bytes per element; int8 tensors also carry one float32 scale per row (the last dimension) in `scales`. */
+export const DTYPE_BYTES: Record<WireDtype, number> = { float32: 4, float16: 2, int8: 1, int64: 8 };
+/** How hidden states and partial sums may travel between agents (a plan's wireDtype). */
+export const FLOAT_WIRE_DTYPES = ['float32', 'float16', 'int8'] as const;
+export type FloatWireDtype = (typeof FLOAT_WIRE_DTYPES)[number];
+
+/** A plan's wireDtype string as a float wire dtype: float32 when absent or unknown (older plans). */
+export function floatWireDtype(value: string | undefined): FloatWireDtype {
+  return (FLOAT_WIRE_DTYPES as readonly string[]).includes(value ?? '') ? (value as FloatWireDtype) : 'float32';
+}
 
 /** Hard ceilings that keep one bad frame from exhausting an agent's memory. */
 export const FRAME_LIMITS = {
@@ -40,11 +49,25 @@ export const wireTensorSchema = z
     dtype: z.enum(WIRE_DTYPES),
     shape: z.array(z.number().int().nonnegative().max(FRAME_LIMITS.maxDim)).min(1).max(FRAME_LIMITS.maxRank),
     data: z.instanceof(Uint8Array),
+    /** int8 only: one little-endian float32 scale per row (numel / last dimension rows). */
+    scales: z.instanceof(Uint8Array).optional(),
   })
   .refine((t) => t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype] === t.data.byteLength, {
     message: 'tensor byte length does not equal numel × dtype size',
-  });
+  })
+  .refine(
+    (t) =>
+      (t.dtype === 'int8') === (t.scales !== undefined) && (!t.scales || t.scales.byteLength === int8Rows(t.shape) * 4),
+    {
+      message: 'an int8 tensor needs one float32 scale per row, and only an int8 tensor has scales',
+    },
+  );
 export type WireTensor = z.infer<typeof wireTensorSchema>;
+
+function int8Rows(shape: number[]): number {
+  const last = shape[shape.length - 1] ?? 0;
+  return last === 0 ? 0 : shape.reduce((a, b) => a * b, 1) / last;
+}
 
 /** One stage's visit in a request's journey: where it ran and how long it took. */
 export const hopSchema = z.object({
@@ -180,6 +203,14 @@ export const frameSchema = z.discriminatedUnion('type', [
     bytesSent: count,
     /** request steps accepted and not finished now (waiting or running): the agent's queue depth */
     stepsInFlight: count.optional().default(0),
+    /**
+     * Emulated agents (sim/): shard runs stretched to the emulated device's speed, their summed target
+     * time, and how far real run time went past it (the machine could not keep up); 0 when not emulating.
+     */
+    emulatedRuns: count.optional(),
+    emulationTargetMs: ms.optional(),
+    emulationOvershootMs: ms.optional(),
+    emulationOvershotRuns: count.optional(),
   }),
 ]);
 export type Frame = z.infer<typeof frameSchema>;
@@ -231,7 +262,7 @@ function int64At(t: WireTensor, i: number): bigint {
  * a zero-sized batch) from reaching ONNX Runtime.
  */
 function requestTensorProblem(frame: Frame): string | undefined {
-  const isFloat = (t: WireTensor) => t.dtype === 'float32' || t.dtype === 'float16';
+  const isFloat = (t: WireTensor) => t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'int8';
   const tokens = (b: number, s: number) => b >= 1 && s >= 1 && b * s <= FRAME_LIMITS.maxTokens;
   const hiddenProblem = (name: string, t: WireTensor, b?: number, s?: number): string | undefined => {
     const [tb = 0, ts = 0, th = 0] = t.shape;

@@ -15,3 +15,4 @@ export * from './security/proofs.js';
 export * from './tensors/float16.js';
 export * from './tensors/host-tensor.js';
 export * from './tensors/wire.js';
+export * from './tensors/int8.js';

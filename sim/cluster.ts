@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { FloatWireDtype } from '@edgerelay/proto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,7 @@ export interface SimClusterOptions {
   calibrationFile?: string;
   /** Token pruning for requests that name none: "keep=…", "calibrated" or "none". */
   tokenPruning?: string;
-  wireDtype?: 'float32' | 'float16';
+  wireDtype?: FloatWireDtype;
   /** Agent names; defaults to agent-0, agent-1, ... */
   names?: string[];
   /** Emulated devices (names, speeds, links), one agent each; overrides `agents` and `names`. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { FLOAT_WIRE_DTYPES, type FloatWireDtype } from '@edgerelay/proto';
 import pino from 'pino';
 import { Coordinator } from '../daemon/coordinator.js';
 import { parsePositiveInt } from './number-options.js';
@@ -12,9 +13,9 @@ export function parseProbability(value: string): number {
   return n;
 }
 
-export function parseWireDtype(value: string): 'float32' | 'float16' {
-  if (value !== 'float32' && value !== 'float16') throw new Error('expected float32 or float16');
-  return value;
+export function parseWireDtype(value: string): FloatWireDtype {
+  if (!(FLOAT_WIRE_DTYPES as readonly string[]).includes(value)) throw new Error('expected float32, float16 or int8');
+  return value as FloatWireDtype;
 }
 
 export function registerCoordinator(program: Command): void {
@@ -50,7 +51,12 @@ export function registerCoordinator(program: Command): void {
       '--token-pruning <spec>',
       'token pruning for requests that name none: keep=R0,R1,… (one ratio per layer), calibrated, or none',
     )
-    .option('--wire-dtype <dtype>', 'hidden states between agents as float32 or float16', parseWireDtype, 'float32')
+    .option(
+      '--wire-dtype <dtype>',
+      'hidden states between agents as float32, float16 or int8 (per-row scale)',
+      parseWireDtype,
+      'float32',
+    )
     .option('--request-timeout <ms>', 'per-request deadline', parsePositiveInt, 30_000)
     .option(
       '--cluster-token <token>',
@@ -77,7 +83,7 @@ export function registerCoordinator(program: Command): void {
         plan?: string;
         minAgents: number;
         exitThreshold: number;
-        wireDtype: 'float32' | 'float16';
+        wireDtype: FloatWireDtype;
         requestTimeout: number;
         logLevel: string;
         clusterToken?: string;

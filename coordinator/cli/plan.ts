@@ -1,5 +1,6 @@
 /** `edgerelay plan`: parse the options, plan with planning's planFromFiles, print the report. */
 import type { Command } from 'commander';
+import { parseWireDtype } from './coordinator.js';
 import {
   planFromFiles,
   type Objective,
@@ -17,11 +18,6 @@ interface PlanCommandOptions extends PlanFromFilesOptions {
 
 function parseObjective(value: string): Objective {
   if (value !== 'latency' && value !== 'throughput') throw new Error('expected latency or throughput');
-  return value;
-}
-
-function parseDtype(value: string): 'float32' | 'float16' {
-  if (value !== 'float32' && value !== 'float16') throw new Error('expected float32 or float16');
   return value;
 }
 
@@ -106,8 +102,8 @@ export function registerPlan(program: Command): void {
     .option('--seq-len <n>', "tokens per request (default: the cluster file's, else 128)", parsePositiveInt)
     .option(
       '--wire-dtype <dtype>',
-      "hidden states between devices as float32 or float16 (default: the cluster file's)",
-      parseDtype,
+      "hidden states between devices as float32, float16 or int8 (default: the cluster file's)",
+      parseWireDtype,
     )
     .option('--exit-threshold <p>', 'early-exit threshold written into the plan', parseFraction, 0.9)
     .option(

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { EdgeRelayError } from '@edgerelay/proto';
+import { EdgeRelayError, FLOAT_WIRE_DTYPES } from '@edgerelay/proto';
 import { checkCluster, LOCAL, type ClusterModel } from './cluster-model.js';
 import { DEVICE_PROFILES, DEVICE_PROFILE_NAMES, linkFromMbps, linkProfile, type Link } from './devices.js';
 
@@ -38,7 +38,7 @@ export const clusterFileSchema = z.strictObject({
     pairs: z.array(z.strictObject({ a: z.string(), b: z.string(), link: linkSpec })).optional(),
   }),
   seqLen: z.number().int().positive().optional(),
-  wireDtype: z.enum(['float32', 'float16']).optional(),
+  wireDtype: z.enum(FLOAT_WIRE_DTYPES).optional(),
   /** Fraction of requests answered at each exit layer, in order (from `edgerelay calibrate`). */
   exitRates: z.array(z.number().min(0).max(1)).optional(),
 });

@@ -1,3 +1,4 @@
+import type { FloatWireDtype } from '@edgerelay/proto';
 import type { ClusterDevice } from './cluster-model.js';
 import type { Link } from './devices.js';
 import type { PlanModelInfo } from './plan-model.js';
@@ -28,7 +29,7 @@ export interface PlannerModel extends PlanModelInfo {
 
 export interface CostParams {
   seqLen: number;
-  wireDtype: 'float32' | 'float16';
+  wireDtype: FloatWireDtype;
   /** Fixed cost of one ONNX Runtime session run (input binding, thread wake-up, output allocation). */
   opOverheadMs: number;
   /**
@@ -131,13 +132,18 @@ export function exitHeadFlops({ H }: Dims, numLabels: number): number {
 
 // ---- bytes on the wire ----
 
-export function wireBytesPerValue(dtype: 'float32' | 'float16'): number {
-  return dtype === 'float16' ? 2 : 4;
+export function wireBytesPerValue(dtype: FloatWireDtype): number {
+  return dtype === 'int8' ? 1 : dtype === 'float16' ? 2 : 4;
+}
+
+/** A hidden state or partial sum [S, H] as it travels: int8 adds one float32 scale per token (row). */
+export function hiddenWireBytes(dm: Dims, dtype: FloatWireDtype): number {
+  return dm.S * dm.H * wireBytesPerValue(dtype) + (dtype === 'int8' ? dm.S * F32 : 0);
 }
 
 /** Hidden state [S, H] plus the attention mask, forwarded from one stage host to the next. */
 export function stageInputBytes(dm: Dims, p: CostParams): number {
-  return dm.S * dm.H * wireBytesPerValue(p.wireDtype) + dm.S * MASK_BYTES_PER_TOKEN + p.frameOverheadBytes;
+  return hiddenWireBytes(dm, p.wireDtype) + dm.S * MASK_BYTES_PER_TOKEN + p.frameOverheadBytes;
 }
 
 /** A scatter carries the same payload as a stage input. */
@@ -145,7 +151,7 @@ export const scatterBytes = stageInputBytes;
 
 /** A member's partial sum [S, H] back to the host. */
 export function partialBytes(dm: Dims, p: CostParams): number {
-  return dm.S * dm.H * wireBytesPerValue(p.wireDtype) + p.frameOverheadBytes;
+  return hiddenWireBytes(dm, p.wireDtype) + p.frameOverheadBytes;
 }
 
 // ---- memory (weights are float32 once compiled) ----

@@ -1,5 +1,6 @@
 import type { ClusterModel } from './cluster-model.js';
 import { buildCandidates, fitsRange, singleCandidate } from './candidates.js';
+import { baselineContenders, contender, pickContender } from './contenders.js';
 import {
   embeddingsWeightBytes,
   exitHeadWeightBytes,
@@ -31,12 +32,41 @@ const DEFAULT_MAX_EXACT = 8;
 /**
  * The HALP-style planner: pipeline stages over layer ranges, each on one device or a head group
  * with speed-proportional shares, chosen by an exact search over the cluster's devices (the
- * fastest `maxExactDevices` of a larger cluster) for expected latency or throughput.
+ * fastest `maxExactDevices` of a larger cluster) for expected latency or throughput. The search's
+ * pick then competes with the baselines (contenders.ts), so the plan is never predicted worse than them.
  */
 export function planCluster(model: PlannerModel, cluster: ClusterModel, options: PlannerOptions): PlannerResult {
   const ctx = costContext(model, cluster, costParams(options));
-  const reach = reachProbabilities(model, options.exitRates);
   const usable = cluster.devices.map((d) => usableMemoryBytes(d, ctx.params));
+  const searched = searchedPlan(model, cluster, options, ctx, usable);
+  // The search's pick is one contender; the peers' plans are others, judged by the same cost model.
+  const contenders = [
+    ...(searched ? [contender('search', searched)] : []),
+    ...baselineContenders(model, cluster, options),
+  ];
+  if (contenders.length === 0) throw new ModelDoesNotFitError(doesNotFitMessage(ctx, usable));
+  const { chosen, line } = pickContender(contenders, options.objective, options.simplerPlanMargin);
+  return { ...chosen.result, explanation: [...chosen.result.explanation, line] };
+}
+
+/** The search's own pick, before it meets the baselines (benchmarks and tests compare the two). */
+export function searchOnlyPlan(model: PlannerModel, cluster: ClusterModel, options: PlannerOptions): PlannerResult {
+  const ctx = costContext(model, cluster, costParams(options));
+  const usable = cluster.devices.map((d) => usableMemoryBytes(d, ctx.params));
+  const searched = searchedPlan(model, cluster, options, ctx, usable);
+  if (!searched) throw new ModelDoesNotFitError(doesNotFitMessage(ctx, usable));
+  return searched;
+}
+
+/** The exact search's plan (or the greedy one of a cluster too large to search); undefined when none fits. */
+function searchedPlan(
+  model: PlannerModel,
+  cluster: ClusterModel,
+  options: PlannerOptions,
+  ctx: CostContext,
+  usable: number[],
+): PlannerResult | undefined {
+  const reach = reachProbabilities(model, options.exitRates);
   const maxExact = Math.max(1, Math.min(options.maxExactDevices ?? DEFAULT_MAX_EXACT, 16));
   const maxGroup = Math.max(1, options.maxGroupSize ?? DEFAULT_MAX_GROUP);
   const notes: string[] = [];
@@ -69,7 +99,7 @@ export function planCluster(model: PlannerModel, cluster: ClusterModel, options:
         `The ${maxExact} fastest devices cannot hold the model, so every device was used in a greedy pipeline (no head groups).`,
       );
   }
-  if (!stages) throw new ModelDoesNotFitError(doesNotFitMessage(ctx, usable));
+  if (!stages) return undefined;
 
   const plan = buildPlan(
     model,

@@ -38,7 +38,7 @@ export {
 } from './cluster-file.js';
 export * as costModel from './cost-model.js';
 export { DEFAULT_COST_PARAMS, type CostParams, type PlannerModel } from './cost-model.js';
-export { planCluster } from './halp-planner.js';
+export { planCluster, searchOnlyPlan } from './halp-planner.js';
 export { evenSplitPlan, bestSingleDevicePlan, type BaselineOptions } from './baselines.js';
 export { predictPlan } from './predict.js';
 export { plannerModelOf, readPlannerModel } from './model-shape.js';
@@ -58,3 +58,13 @@ export {
 } from './planner-types.js';
 export { repairPlan } from './repair.js';
 export { PlanCommandError, planFromFiles, type PlanFromFilesOptions, type PlanReport } from './plan-from-files.js';
+export {
+  baselineContenders,
+  contender,
+  pickContender,
+  planForm,
+  DEFAULT_SIMPLER_PLAN_MARGIN,
+  PLAN_FORM_RANK,
+  type Contender,
+  type PlanForm,
+} from './contenders.js';

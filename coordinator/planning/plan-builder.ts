@@ -1,4 +1,5 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
+import type { FloatWireDtype } from '@edgerelay/proto';
 import type { ClusterModel } from './cluster-model.js';
 import type { PlannerModel } from './cost-model.js';
 import { completePlan } from './plan-model.js';
@@ -16,7 +17,7 @@ export interface StageDraft {
 export interface PlanIdentity {
   version: number;
   exitThreshold: number;
-  wireDtype: 'float32' | 'float16';
+  wireDtype: FloatWireDtype;
 }
 
 export function buildPlan(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
-import { EdgeRelayError } from '@edgerelay/proto';
+import { EdgeRelayError, FLOAT_WIRE_DTYPES } from '@edgerelay/proto';
 import { completePlan, type PlanModelInfo, type PlanSettings } from './plan-model.js';
 
 export class PlanFileError extends EdgeRelayError {
@@ -29,7 +29,7 @@ export const planFileSchema = z.object({
   exitThreshold: z.number().min(0).max(1).optional(),
   /** e.g. "patience=2" or "dact": overrides exitThreshold */
   exitPolicy: z.string().min(1).max(64).optional(),
-  wireDtype: z.enum(['float32', 'float16']).optional(),
+  wireDtype: z.enum(FLOAT_WIRE_DTYPES).optional(),
 });
 export type PlanFile = z.infer<typeof planFileSchema>;
 

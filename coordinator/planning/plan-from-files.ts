@@ -1,5 +1,6 @@
 /** `edgerelay plan`'s work: read the model, cluster and exit rates from files, plan, and cost the baselines. */
 import { existsSync, readFileSync } from 'node:fs';
+import type { FloatWireDtype } from '@edgerelay/proto';
 import { join } from 'node:path';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { checkScheduleFits, parseTokenPruning } from '@edgerelay/device-agent';
@@ -21,7 +22,7 @@ export interface PlanFromFilesOptions {
   cluster: string;
   objective: Objective;
   seqLen?: number;
-  wireDtype?: 'float32' | 'float16';
+  wireDtype?: FloatWireDtype;
   exitThreshold: number;
   calibration?: string;
   exitRates?: number[];

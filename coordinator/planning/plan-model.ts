@@ -1,4 +1,5 @@
 import type { Plan, Plan__Output } from '@edgerelay/proto';
+import type { FloatWireDtype } from '@edgerelay/proto';
 
 /** What a planner needs to know about the model. */
 export interface PlanModelInfo {
@@ -14,7 +15,7 @@ export interface PlanSettings {
   exitThreshold: number;
   /** An exit-policy spec (device-agent/exits); takes precedence over exitThreshold when set. */
   exitPolicy?: string;
-  wireDtype: 'float32' | 'float16';
+  wireDtype: FloatWireDtype;
   /** Parameter-shared models: ODE steps K every request runs unless it asks otherwise (default: every layer). */
   odeSteps?: number;
 }

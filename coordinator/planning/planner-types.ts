@@ -1,4 +1,5 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
+import type { FloatWireDtype } from '@edgerelay/proto';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { DEFAULT_COST_PARAMS, type CostParams, type PlannerModel } from './cost-model.js';
 
@@ -7,7 +8,7 @@ export type Objective = 'latency' | 'throughput';
 /** How a plan is costed: shared by the planner, the baselines and predictPlan. */
 export interface CostOptions {
   seqLen: number;
-  wireDtype: 'float32' | 'float16';
+  wireDtype: FloatWireDtype;
   /** Fraction of requests answered at each exit layer (model.exitLayers order), from calibration. */
   exitRates?: number[];
   /** Cost-model knobs (per-op overhead, memory reserve, ...); defaults in DEFAULT_COST_PARAMS. */
@@ -24,6 +25,11 @@ export interface PlannerOptions extends CostOptions {
   maxGroupSize?: number;
   /** Clusters above this many devices are planned over the fastest ones, or greedily (default 8). */
   maxExactDevices?: number;
+  /**
+   * A more complex plan (single < pipeline < group) must be predicted this much better, relative, to be
+   * chosen over a simpler contender (default 0.01: contenders.ts).
+   */
+  simplerPlanMargin?: number;
 }
 
 export interface StagePrediction {

@@ -1,5 +1,5 @@
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
-import { IO } from '@edgerelay/proto';
+import { floatWireDtype, IO } from '@edgerelay/proto';
 import type { FrameOf, Hop } from '@edgerelay/proto';
 import type { Stage__Output as Stage } from '@edgerelay/proto';
 import { isGroupStage, memberShare, stageExitLayers, stageLayers } from '../plan/roles.js';
@@ -193,7 +193,7 @@ export class StageExecutor {
       requestId: frame.requestId,
       planVersion: frame.planVersion,
       stage: frame.stage + 1,
-      hidden: toWire(hidden, plan.wireDtype === 'float16' ? 'float16' : 'float32'),
+      hidden: toWire(hidden, floatWireDtype(plan.wireDtype)),
       attentionMask: maskWire,
       exitPolicy: frame.exitPolicy,
       exitState,
@@ -222,7 +222,7 @@ export class StageExecutor {
     const scoreParts: HostTensor[] = [];
     const own = memberShare(stage, this.options.agentId);
     const others = stage.members.filter((m) => m.agentId !== this.options.agentId);
-    const wireDtype = loaded.plan.wireDtype === 'float16' ? 'float16' : 'float32';
+    const wireDtype = floatWireDtype(loaded.plan.wireDtype);
     const part = async (name: 'attention' | 'ffn', input: HostTensor): Promise<HostTensor> => {
       const key = PartialWaiter.key(frame.requestId, layer, name);
       const owners = others.filter((m) => (name === 'attention' ? m.heads.length : m.ffnColumns.length) > 0);
@@ -318,7 +318,7 @@ export class StageExecutor {
       planVersion: frame.planVersion,
       layer: frame.layer,
       part: frame.part,
-      partial: toWire(partial, loaded.plan.wireDtype === 'float16' ? 'float16' : 'float32'),
+      partial: toWire(partial, floatWireDtype(loaded.plan.wireDtype)),
       computeMs: performance.now() - started,
       // Scores travel as float32 whatever the wire dtype: they pick tokens, and the host's choice must
       // equal the single-node one.

@@ -7,4 +7,12 @@ export class AgentStats {
   failures = 0;
   /** Cached shards found corrupt on disk (deleted and downloaded again); more than a few means a failing disk. */
   cacheCorruptions = 0;
+  /**
+   * Emulated agents (sim/, device-agent/emulation.ts): shard runs stretched, the summed emulated target
+   * time, and how far real run time went past it: a machine too busy or too slow to play the device.
+   */
+  emulatedRuns = 0;
+  emulationTargetMs = 0;
+  emulationOvershootMs = 0;
+  emulationOvershotRuns = 0;
 }

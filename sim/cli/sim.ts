@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { FloatWireDtype } from '@edgerelay/proto';
 import { deployProgressBar, parsePositiveInt, parseProbability, parseWireDtype } from '@edgerelay/coordinator';
 import { startSimCluster } from '../index.js';
 
@@ -11,7 +12,7 @@ export function registerSim(program: Command): void {
     .option('--plan <file>', 'plan file (agents are named agent-0, agent-1, ...)')
     .option('--threads <n>', 'ONNX Runtime threads per agent', parsePositiveInt, 1)
     .option('--exit-threshold <p>', 'early-exit threshold (0: never exit early)', parseProbability, 0)
-    .option('--wire-dtype <dtype>', 'float32 or float16 hidden states between agents', parseWireDtype, 'float32')
+    .option('--wire-dtype <dtype>', 'float32, float16 or int8 hidden states between agents', parseWireDtype, 'float32')
     .option('--exit-policy <spec>', 'exit policy (max-prob=P, entropy=T, patience=N, dact[=S], none, calibrated)')
     .option(
       '--tls-dir <dir>',
@@ -32,7 +33,7 @@ export function registerSim(program: Command): void {
         exitThreshold: number;
         exitPolicy?: string;
         tlsDir?: string;
-        wireDtype: 'float32' | 'float16';
+        wireDtype: FloatWireDtype;
         logLevel: string;
         odeSteps?: number;
       }) => {
