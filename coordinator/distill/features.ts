@@ -4,7 +4,7 @@
  */
 import type { Checkpoint } from '../checkpoint/types.js';
 import { compileShard, IO, type ShardSpec } from '../compiler/index.js';
-import type { BertTokenizer } from '../tokenizer/index.js';
+import type { TextInput, TextTokenizer } from '../tokenizer/index.js';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 
 export interface ClsFeatures {
@@ -23,8 +23,8 @@ export interface FeatureOptions {
 
 export async function collectClsFeatures(
   checkpoint: Checkpoint,
-  tokenizer: BertTokenizer,
-  texts: string[],
+  tokenizer: TextTokenizer,
+  texts: readonly TextInput[],
   options: FeatureOptions = {},
 ): Promise<ClsFeatures> {
   const { numLayers, hiddenSize: H } = checkpoint.config;

@@ -1,6 +1,6 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import { compileShard, IO } from '../compiler/index.js';
-import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
+import { isTextPair, type EncodedBatch, type TextInput, type TextTokenizer } from '../tokenizer/index.js';
 import { EdgeRelayError, OdeStepsError, odeSchedule } from '@edgerelay/proto';
 import { createHash } from 'node:crypto';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
@@ -28,6 +28,8 @@ export interface ExitResult {
 
 export interface ClassifyResult {
   text: string;
+  /** The second text of a sentence pair. */
+  textPair?: string;
   label: string;
   score: number;
   /** Every classifier head, shallowest first; the last is the final classifier. */
@@ -55,7 +57,7 @@ export interface ReferenceRunnerOptions {
 export class ReferenceRunner {
   private constructor(
     private readonly checkpoint: Checkpoint,
-    private readonly tokenizer: BertTokenizer,
+    private readonly tokenizer: TextTokenizer,
     private readonly embeddings: ShardSession,
     private readonly layers: ShardSession[],
     private readonly heads: Map<number, ShardSession>,
@@ -69,7 +71,7 @@ export class ReferenceRunner {
 
   static async create(
     checkpoint: Checkpoint,
-    tokenizer: BertTokenizer,
+    tokenizer: TextTokenizer,
     options: ReferenceRunnerOptions = {},
   ): Promise<ReferenceRunner> {
     if (checkpoint.exitLayers.length === 0) {
@@ -152,7 +154,7 @@ export class ReferenceRunner {
   }
 
   async classify(
-    texts: string[],
+    texts: readonly TextInput[],
     batchSize = 16,
     odeSteps = this.odeSteps,
     pruning?: TokenPruning,
@@ -169,7 +171,7 @@ export class ReferenceRunner {
     return results;
   }
 
-  private describe(text: string, heads: BatchHeads, b: number): ClassifyResult {
+  private describe(input: TextInput, heads: BatchHeads, b: number): ClassifyResult {
     const { numLabels, labels } = this.checkpoint.config;
     const exits = [...heads.logits.entries()].map(([layer, all]): ExitResult => {
       const row = Array.from(all.subarray(b * numLabels, (b + 1) * numLabels));
@@ -179,7 +181,8 @@ export class ReferenceRunner {
     });
     const final = exits[exits.length - 1]!;
     const tokens = heads.tokens && { tokensPerLayer: heads.tokens.map((perSeq) => perSeq[b]!) };
-    return { text, label: final.label, score: Math.max(...final.probs), exits, ...tokens };
+    const text = isTextPair(input) ? { text: input.text, textPair: input.textPair } : { text: input };
+    return { ...text, label: final.label, score: Math.max(...final.probs), exits, ...tokens };
   }
 
   async release(): Promise<void> {
