@@ -9,8 +9,8 @@ export function truncatedLengths(n1: number, n2: number | undefined, budget: num
   // With a the shorter and b the longer: keep a whole if b can still have at least as much, else
   // split the budget in half, the longer one taking the odd token.
   const swap = n1 > n2;
-  let [a, b] = swap ? [n2, n1] : [n1, n2];
-  b = a > budget ? a : Math.max(a, budget - a);
+  let a = swap ? n2 : n1;
+  let b = a > budget ? a : Math.max(a, budget - a);
   if (a + b > budget) {
     a = Math.floor(budget / 2);
     b = a + (budget % 2);
