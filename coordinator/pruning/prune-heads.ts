@@ -16,6 +16,7 @@ import { greedyPrune } from './greedy.js';
 import { headImportance } from './importance.js';
 import { MaskedModel } from './masked-model.js';
 import { batchRows, predictions, rowFigures, type RowFigures } from './rows.js';
+import type { TextInput } from '../tokenizer/index.js';
 
 export class PruneHeadsOptionError extends EdgeRelayError {
   override readonly code: string = 'EDGERELAY_PRUNE_HEADS_OPTION';
@@ -186,7 +187,7 @@ function figures(f: RowFigures): PruneFigures {
 async function heldApartFigures(
   model: MaskedModel,
   tokenizer: ReturnType<typeof loadTokenizer>,
-  rows: { texts: string[]; labels?: number[] },
+  rows: { texts: readonly TextInput[]; labels?: number[] },
   maxLength: number,
   batchSize: number | undefined,
   mask: Float32Array,
