@@ -28,7 +28,7 @@ export async function collectClsFeatures(
   options: FeatureOptions = {},
 ): Promise<ClsFeatures> {
   const { numLayers, hiddenSize: H } = checkpoint.config;
-  const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
+  const maxLength = options.maxLength ?? Math.min(checkpoint.config.maxPositions, tokenizer.modelMaxLength ?? Infinity);
   const batchSize = options.batchSize ?? 32;
   const load = (spec: ShardSpec) => ShardSession.create(compileShard(checkpoint, spec), { threads: options.threads });
   const embeddings = await load({ kind: 'embeddings' });

@@ -89,7 +89,7 @@ export async function pruneHeads(options: PruneHeadsOptions): Promise<PruneHeads
   const split = splitRows(examples.texts.length, holdout, options.seed ?? 0);
   if (split.tuning.length === 0)
     throw new PruneHeadsOptionError(`${options.data} leaves no tuning rows with --holdout ${holdout}; use more rows.`);
-  const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
+  const maxLength = options.maxLength ?? Math.min(checkpoint.config.maxPositions, tokenizer.modelMaxLength ?? Infinity);
   const pick = (rows: number[]) => ({
     texts: rows.map((i) => examples.texts[i]!),
     labels: examples.labels && rows.map((i) => examples.labels![i]!),

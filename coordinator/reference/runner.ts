@@ -44,7 +44,7 @@ export class NoClassifierError extends EdgeRelayError {
 
 export interface ReferenceRunnerOptions {
   threads?: number;
-  /** Tokens per text including [CLS]/[SEP]; defaults to the model's position limit. */
+  /** Tokens per text, special tokens included; defaults to the model's position limit (or the tokenizer's, if lower). */
   maxLength?: number;
   /** ODE steps K of a parameter-shared (ALBERT) model; default: numLayers (the ordinary model). */
   odeSteps?: number;
@@ -96,7 +96,9 @@ export class ReferenceRunner {
       layers.push(await load({ kind: 'layers', start: l, end: l + 1 }));
     const heads = new Map<number, ShardSession>();
     for (const l of checkpoint.exitLayers) heads.set(l, await load({ kind: 'head', layer: l }));
-    const maxLength = options.maxLength ?? checkpoint.config.maxPositions;
+    // tokenizer_config.json's model_max_length can be the tighter bound (RoBERTa: 512 tokens, 514 positions).
+    const maxLength =
+      options.maxLength ?? Math.min(checkpoint.config.maxPositions, tokenizer.modelMaxLength ?? Infinity);
     return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength, odeSteps, threads);
   }
 
