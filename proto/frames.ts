@@ -106,6 +106,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     ...requestFields,
     stage: count,
     inputIds: wireTensorSchema.optional(),
+    /** stage 0, sentence pairs: each token's segment (int64, shaped like inputIds); absent means all 0 */
+    tokenTypeIds: wireTensorSchema.optional(),
     hidden: wireTensorSchema.optional(),
     attentionMask: wireTensorSchema,
     /** the request's exit policy, e.g. "max-prob=0.9", "patience=2", "dact", "none" (device-agent/exits) */

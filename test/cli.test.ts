@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { evaluate } from '../coordinator/calibration/index.js';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
+import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
+import { ReferenceRunner } from '../coordinator/reference/index.js';
+import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR, modelCardDevFigures } from './helpers/fixture.js';
 import { edgerelay } from './helpers/cli.js';
 
@@ -28,6 +31,39 @@ describe('the trained SST-2 fixture through the reference runner', () => {
 });
 
 describe('edgerelay CLI', () => {
+  it('infer --pair classifies a sentence pair as the reference runner does, and refuses a lone text', async () => {
+    const { stdout, code } = await edgerelay([
+      'infer',
+      '--model',
+      FIXTURE_DIR,
+      '--json',
+      'a gorgeous movie',
+      '--pair',
+      'a gorgeous movie',
+      'dull and lifeless',
+    ]);
+    assert.equal(code, 0);
+    const doc = JSON.parse(stdout) as { results: { text: string; text_pair?: string; score: number }[] };
+    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR));
+    const expected = await runner.classify([
+      'a gorgeous movie',
+      { text: 'a gorgeous movie', textPair: 'dull and lifeless' },
+    ]);
+    await runner.release();
+    assert.deepEqual(
+      doc.results.map((r) => [r.text, r.text_pair]),
+      [
+        ['a gorgeous movie', undefined],
+        ['a gorgeous movie', 'dull and lifeless'],
+      ],
+    );
+    doc.results.forEach((r, i) => assert.ok(Math.abs(r.score - expected[i]!.score) < 1e-4));
+    assert.notEqual(doc.results[0]!.score, doc.results[1]!.score);
+    const odd = await edgerelay(['infer', '--model', FIXTURE_DIR, '--pair', 'only one']);
+    assert.notEqual(odd.code, 0);
+    assert.match(odd.stderr, /--pair takes two texts, the text and its pair \(got 1\)/);
+  });
+
   it('infer --all-exits --json prints every exit with 1-based layers and probabilities that sum to 1', async () => {
     const { stdout, code } = await edgerelay([
       'infer',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startHttpApi, type HttpApi } from '../coordinator/api/index.js';
 import { ClusterBackend } from '../coordinator/serving/cluster-backend.js';
 import { RequestFailedError, type Dispatcher } from '../coordinator/serving/dispatcher.js';
-import { loadTokenizer, type BertTokenizer } from '../coordinator/tokenizer/index.js';
+import { loadTokenizer, type TextTokenizer } from '../coordinator/tokenizer/index.js';
 import { FIXTURE_DIR } from './helpers/fixture.js';
 
 /**
@@ -38,7 +38,7 @@ class StubDispatcher {
 const MAX_LENGTH = 16;
 
 describe('ClusterBackend behind the HTTP API (real tokenizer, stub data plane)', function () {
-  let tokenizer: BertTokenizer;
+  let tokenizer: TextTokenizer;
   let dispatcher: StubDispatcher;
   let api: HttpApi;
   let agents: number;

@@ -86,6 +86,22 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       assert.deepEqual(backend.calls[0]!.texts, texts);
     });
 
+    it('answers a sentence pair ({"text", "text_pair"}) and a list mixing pairs and texts, one inner list each', async function () {
+      const pair = { text: 'a man is eating', text_pair: 'someone eats' };
+      const reply = await classify({ inputs: pair });
+      assert.equal(reply.status, 200);
+      assert.deepEqual(reply.body, [expectedRanking('a man is eating || someone eats')]);
+      assert.deepEqual(backend.calls[0]!.texts, [{ text: pair.text, textPair: pair.text_pair }]);
+      // Without text_pair, an object is a single text (as transformers' pipeline reads it).
+      const mixed = await classify({ inputs: [pair, 'bad', { text: 'meh!' }] });
+      assert.equal(mixed.status, 200);
+      assert.deepEqual(
+        mixed.body,
+        ['a man is eating || someone eats', 'bad', 'meh!'].map((t) => expectedRanking(t)),
+      );
+      assert.deepEqual(backend.calls[1]!.texts, [{ text: pair.text, textPair: pair.text_pair }, 'bad', 'meh!']);
+    });
+
     it('truncates every inner list to the top_k best labels', async function () {
       const texts = ['bad', 'a fine and decent movie'];
       const reply = await classify({ inputs: texts, parameters: { top_k: 1 } });
@@ -199,6 +215,24 @@ describe('HTTP API (Hugging Face text-classification compatible)', function () {
       ['missing inputs', { parameters: { top_k: 1 } }, /^inputs: missing/],
       ['an empty inputs list', { inputs: [] }, /^inputs: is an empty list/],
       ['a non-string input', { inputs: ['ok', 42] }, /^inputs\[1\]: must be a string/],
+      [
+        'a pair whose text_pair is not a string',
+        { inputs: { text: 'a', text_pair: 5 } },
+        /^inputs\[0\]\.text_pair: must be a string/,
+      ],
+      ['a pair without text', { inputs: [{ text_pair: 'b' }] }, /^inputs\[0\]: has no "text"/],
+      ['a pair with a misspelt key', { inputs: { text: 'a', textPair: 'b' } }, /^inputs\[0\]: unknown key.*"textPair"/],
+      ['a pair given as a list', { inputs: [['a', 'b']] }, /^inputs\[0\]: must be a string or \{"text"/],
+      [
+        'an over-long second text',
+        { inputs: { text: 'a', text_pair: 'x'.repeat(10_001) } },
+        /^inputs\[0\]\.text_pair: .*10000-character limit/,
+      ],
+      [
+        'only_first truncation of a pair',
+        { inputs: { text: 'a', text_pair: 'b' }, parameters: { truncation: 'only_first' } },
+        /^parameters\.truncation: "only_first" is not implemented for sentence pairs/,
+      ],
       ['65 inputs', { inputs: Array.from({ length: 65 }, () => 'hi') }, /^inputs: has 65 texts; at most 64/],
       [
         'an over-long text',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { BackendUnavailableError } from '../coordinator/api/backend.js';
 import { ClusterBackend, type ClusterBackendOptions } from '../coordinator/serving/cluster-backend.js';
 import { RequestFailedError } from '../coordinator/serving/dispatcher.js';
-import { BertTokenizer } from '../coordinator/tokenizer/index.js';
+import { HfTokenizer, wordPieceTokenizerJson } from '../coordinator/tokenizer/index.js';
 import type { FrameOf } from '../proto/frames.js';
 import { FakeDispatcher, result, type Script } from './helpers/unit-fake-dispatcher.js';
 
@@ -12,7 +12,7 @@ import { FakeDispatcher, result, type Script } from './helpers/unit-fake-dispatc
  */
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'hello', 'world'];
-const tokenizer = new BertTokenizer({ vocab: new Map(VOCAB.map((t, i) => [t, i])) });
+const tokenizer = new HfTokenizer(wordPieceTokenizerJson(new Map(VOCAB.map((t, i) => [t, i]))), { source: 'test' });
 const HELLO_WORLD_IDS = [2, 4, 5, 3];
 
 const interim = (exitLayer: number, logits: number[]): FrameOf<'interim'> => ({

@@ -237,6 +237,36 @@ describe('StageExecutor (unit, fake shards and ports)', function () {
       assert.equal(ports.sent.length, 0);
     });
 
+    it("gives the embeddings shard a sentence pair's token type ids from the first stage's input frame", async function () {
+      const { loaded, calls } = fakeLoadedPlan(pipelinePlan(), 'a', { headLogits: () => [0, 0] });
+      const input = {
+        ...stage0Input(3, 'none'),
+        tokenTypeIds: toWire(int64Tensor(BigInt64Array.of(0n, 1n, 1n), [1, TOKENS.length])),
+      };
+      await new StageExecutor({ agentId: 'a', groupTimeoutMs: 1000 }, recordingPorts(), new AgentStats()).runStage(
+        input,
+        loaded,
+      );
+      assert.equal(calls[0]!.key, 'embeddings');
+      assert.deepEqual(Array.from(calls[0]!.feeds.token_type_ids!.data as BigInt64Array), [0n, 1n, 1n]);
+    });
+
+    it('refuses token type ids not shaped like the token ids, before running anything', async function () {
+      const { loaded, calls } = fakeLoadedPlan(pipelinePlan(), 'a', { headLogits: () => [0, 0] });
+      const input = {
+        ...stage0Input(3, 'none'),
+        tokenTypeIds: toWire(int64Tensor(BigInt64Array.of(0n, 1n), [1, 2])),
+      };
+      await assert.rejects(
+        new StageExecutor({ agentId: 'a', groupTimeoutMs: 1000 }, recordingPorts(), new AgentStats()).runStage(
+          input,
+          loaded,
+        ),
+        /token type ids must be int64 shaped like the token ids \[1, 3\], got int64 \[1, 2\]/,
+      );
+      assert.equal(calls.length, 0);
+    });
+
     it('refuses a first-stage input without token ids', async function () {
       const { loaded } = fakeLoadedPlan(pipelinePlan(), 'a', { headLogits: () => [0, 0] });
       const ports = recordingPorts();

@@ -1,5 +1,6 @@
 import type { Hop } from '@edgerelay/proto';
 import { EdgeRelayError } from '@edgerelay/proto';
+import type { TextInput } from '../tokenizer/index.js';
 
 export interface LabelScore {
   label: string;
@@ -65,7 +66,8 @@ export interface BackendHealth {
 export interface ClassifierBackend {
   /** true once a plan is deployed and requests can be served. */
   isReady(): boolean;
-  classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]>;
+  /** One outcome per input, in order; an input is a text or a sentence pair. */
+  classify(texts: readonly TextInput[], options: ClassifyOptions): Promise<ClassificationOutcome[]>;
   /** Cluster state for /healthz; backends without one report readiness only. */
   health?(): BackendHealth;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FRAME_LIMITS } from '@edgerelay/proto';
 import { parseExitPolicy, POLICY_FORMS } from '@edgerelay/device-agent';
 import { tokenPruningProblem } from './token-pruning-param.js';
+import type { TextInput } from '../tokenizer/index.js';
 
 function validPolicy(spec: string): boolean {
   try {
@@ -35,7 +36,8 @@ export const DEFAULT_API_LIMITS: Readonly<ApiLimits> = {
 
 /** A validated classify request, in the API's own terms rather than the wire's. */
 export interface ClassifyRequest {
-  texts: string[];
+  /** Texts and sentence pairs, in request order. */
+  texts: TextInput[];
   topK?: number;
   exitThreshold?: number;
   exitPolicy?: string;
@@ -51,9 +53,9 @@ export interface ClassifyRequest {
 const TRUNCATION_VALUES = ['do_not_truncate', 'longest_first', 'only_first', 'only_second'] as const;
 
 /**
- * Whether a `parameters.truncation` value lets edgerelay cut a text. Each input is a single
+ * Whether a `parameters.truncation` value lets edgerelay cut a text. A single text has no second
  * sequence, so "only_second" has nothing it may cut: like transformers, the text is left whole
- * (and refused when it does not fit).
+ * (and refused when it does not fit). Sentence pairs are cut longest-first only (checked in the schema).
  */
 function allowsTruncation(value: boolean | (typeof TRUNCATION_VALUES)[number] | undefined): boolean {
   return value === undefined || value === true || value === 'longest_first' || value === 'only_first';
@@ -78,7 +80,9 @@ export function requireJsonContentType(header: string | undefined): void {
   }
 }
 
-const USAGE = 'send {"inputs": "text"} or {"inputs": ["text", ...]}';
+const USAGE =
+  'send {"inputs": "text"}, {"inputs": ["text", ...]}, or sentence pairs {"inputs": {"text": "...", "text_pair": "..."}} (or a list of them)';
+const INPUT_FORMS = 'a string or {"text": "...", "text_pair": "..."}';
 
 /**
  * The Hugging Face text-classification request, plus edgerelay's `exit_threshold` and `details`.
@@ -94,13 +98,49 @@ export function classifyRequestSchema(limits: ApiLimits) {
         message: `text of ${chars} characters is over the ${limits.maxTextChars}-character limit`,
       });
   });
-  // A single string is a batch of one; normalising first gives one set of checks and messages.
+  // Hugging Face's sentence pair: {"text": …, "text_pair": …}; without text_pair it is a single text.
+  const pair = z.strictObject(
+    { text: text.optional(), text_pair: text.optional() },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown key(s) ${iss.keys.map((k) => `"${k}"`).join(', ')}; a sentence pair is {"text": "...", "text_pair": "..."}`
+          : `must be ${INPUT_FORMS}`,
+    },
+  );
+  // An object is read as a pair and anything else as a text, so a problem inside a pair is named by its key.
+  const input = z.unknown().transform((value, ctx): TextInput => {
+    const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
+    const parsed = (isObject ? pair : text).safeParse(value);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const message =
+          issue.code === 'invalid_type' && issue.path.length === 0 ? `must be ${INPUT_FORMS}` : issue.message;
+        ctx.addIssue({ code: 'custom', message, path: issue.path });
+      }
+      return z.NEVER;
+    }
+    const v = parsed.data;
+    if (typeof v === 'string') return v;
+    if (v.text === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `has no "text"; a sentence pair is {"text": "...", "text_pair": "..."}`,
+      });
+      return z.NEVER;
+    }
+    return v.text_pair === undefined ? v.text : { text: v.text, textPair: v.text_pair };
+  });
+  // A single string or pair is a batch of one; normalising first gives one set of checks and messages.
   const inputs = z.preprocess(
-    (value) => (typeof value === 'string' ? [value] : value),
+    (value) =>
+      typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value))
+        ? [value]
+        : value,
     z
-      .array(text, {
+      .array(input, {
         error: (iss) =>
-          iss.input === undefined ? `missing; ${USAGE}` : `must be a string or a list of strings; ${USAGE}`,
+          iss.input === undefined ? `missing; ${USAGE}` : `must be ${INPUT_FORMS}, or a list of them; ${USAGE}`,
       })
       .min(1, { error: 'is an empty list; send at least one text' })
       .max(limits.maxBatchSize, {
@@ -199,6 +239,12 @@ function parseClassifyRequest(body: Buffer, schema: ReturnType<typeof classifyRe
     throw new InvalidRequestError(where ? `${where}: ${issue.message}` : issue.message);
   }
   const { inputs: texts, parameters = {} } = parsed.data;
+  const truncation = parameters.truncation;
+  if ((truncation === 'only_first' || truncation === 'only_second') && texts.some((t) => typeof t !== 'string')) {
+    throw new InvalidRequestError(
+      `parameters.truncation: "${truncation}" is not implemented for sentence pairs; pairs are cut "longest_first" (the default), or use "do_not_truncate"`,
+    );
+  }
   return {
     texts,
     ...(parameters.top_k !== undefined && { topK: parameters.top_k }),

@@ -2,6 +2,7 @@ import type { Checkpoint } from '../checkpoint/types.js';
 import type { ClassifyResult, ReferenceRunner } from '../reference/index.js';
 import { odeExitLayers, odeSchedule } from '@edgerelay/proto';
 import type { TokenPruning } from '@edgerelay/device-agent';
+import type { TextInput } from '../tokenizer/index.js';
 
 /** One example seen through every exit head. */
 export interface ExitRun {
@@ -60,7 +61,7 @@ export interface CollectOptions {
 export async function collectExitRuns(
   runner: ReferenceRunner,
   checkpoint: Checkpoint,
-  texts: string[],
+  texts: readonly TextInput[],
   labels?: number[],
   options: CollectOptions = {},
 ): Promise<ExitRuns> {

@@ -1,5 +1,5 @@
 /** `edgerelay eval`'s figures: per-exit accuracy on a labelled TSV, and optionally one policy's run. */
-import { readLabelledTsv } from '../datasets/index.js';
+import { exampleInput, readLabelledTsv } from '../datasets/index.js';
 import { argmax } from '../reference/index.js';
 import { policyFigures, type PolicyFigures } from './policy-eval.js';
 import { collectWithModel, type CollectFileOptions } from './run.js';
@@ -51,7 +51,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Evaluation> {
   if (calibration?.odeSteps !== undefined && options.odeSteps === undefined)
     options = { ...options, odeSteps: calibration.odeSteps };
   const labels = examples.map((e) => e.label);
-  const texts = examples.map((e) => e.sentence);
+  const texts = examples.map(exampleInput);
   const runs = await collectWithModel(options, texts, labels);
   // probs[k] of a row belongs to exitLayers[k] (ascending); with no rows there is no exit to report.
   const predictions = (runs.rows.length ? runs.exitLayers : []).map((layer, k) => ({

@@ -8,6 +8,7 @@ import type { ExitRuns } from './collect.js';
 import { simulatePruning } from './pruning-outcome.js';
 import { collectWithModel } from './run.js';
 import { defaultCalibrationPath, readCalibration } from './store.js';
+import type { TextInput } from '../tokenizer/index.js';
 
 export interface TokenPruningFigures {
   /** The schedule run, e.g. "keep=1,1,0.7,0.5,0.4,0.3" (for `calibrated`, the stored one). */
@@ -24,7 +25,7 @@ export interface TokenPruningFigures {
 }
 
 /** Mean tokens per text ([CLS] and [SEP] included) as the model will see them. */
-function meanLength(options: PruningEvalOptions, texts: string[]): number {
+function meanLength(options: PruningEvalOptions, texts: readonly TextInput[]): number {
   const tokenizer = loadTokenizer(options.model);
   const max = options.maxLength ?? readPlannerModel(options.model).maxPositions;
   return texts.reduce((a, t) => a + tokenizer.encode(t, max).ids.length, 0) / Math.max(1, texts.length);
@@ -53,7 +54,7 @@ export interface PruningEvalOptions {
 export async function evaluateTokenPruning(
   spec: string,
   options: PruningEvalOptions,
-  texts: string[],
+  texts: readonly TextInput[],
   labels: number[] | undefined,
   unpruned: ExitRuns,
   policy?: { policy: ExitPolicy; name: string },

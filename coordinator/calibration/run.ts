@@ -14,6 +14,7 @@ import { readPlannerModel } from '../planning/index.js';
 import { calibratePruning } from './pruning-calibrate.js';
 import { collectPruningSweep } from './pruning-run.js';
 import { simulatePolicy } from './simulate.js';
+import type { TextInput } from '../tokenizer/index.js';
 
 export interface CollectFileOptions {
   model: string;
@@ -34,7 +35,7 @@ export async function collectFromFile(options: CollectFileOptions): Promise<Exit
 /** Opens the model, runs `texts` once through every exit, and releases the model again. */
 export async function collectWithModel(
   options: ModelOptions & CollectOptions,
-  texts: string[],
+  texts: readonly TextInput[],
   labels?: number[],
 ): Promise<ExitRuns> {
   const { checkpoint, runner } = await openReferenceModel(options);

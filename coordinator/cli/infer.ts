@@ -2,12 +2,27 @@ import type { Command } from 'commander';
 import { openReferenceModel, type ClassifyResult } from '../reference/index.js';
 import { InferInputError, readInputTexts } from './infer-input.js';
 import { parsePositiveInt } from './number-options.js';
+import type { TextInput } from '../tokenizer/index.js';
+
+/** `--pair A B [--pair C D …]` as sentence pairs; commander collects every text the option is given. */
+export function pairsOf(texts: readonly string[] | undefined): TextInput[] {
+  if (texts === undefined) return [];
+  if (texts.length % 2 !== 0) {
+    throw new InferInputError(
+      `--pair takes two texts, the text and its pair (got ${texts.length}): --pair "A man is eating." "Someone eats."`,
+    );
+  }
+  const pairs: TextInput[] = [];
+  for (let i = 0; i < texts.length; i += 2) pairs.push({ text: texts[i]!, textPair: texts[i + 1]! });
+  return pairs;
+}
 
 /** The JSON shape of `infer --json`; layers are counted from 1 for people. */
 export function inferJson(results: ClassifyResult[], allExits: boolean) {
   return {
     results: results.map((r) => ({
       text: r.text,
+      ...(r.textPair !== undefined && { text_pair: r.textPair }),
       label: r.label,
       score: r.score,
       ...(allExits
@@ -35,6 +50,10 @@ export function registerInfer(program: Command): void {
       parsePositiveInt,
     )
     .option('--input <file>', 'read texts from FILE, one per line (blank lines skipped); "-" reads standard input')
+    .option(
+      '--pair <texts...>',
+      'classify a sentence pair (NLI, paraphrase, question/answer): --pair TEXT TEXT_PAIR; repeat for more pairs',
+    )
     .argument('[text...]', 'texts to classify (more than a few: use --input)')
     .action(
       async (
@@ -47,9 +66,14 @@ export function registerInfer(program: Command): void {
           maxLength?: number;
           odeSteps?: number;
           input?: string;
+          pair?: string[];
         },
       ) => {
-        const texts = [...args, ...(opts.input !== undefined ? await readInputTexts(opts.input) : [])];
+        const texts: TextInput[] = [
+          ...args,
+          ...(opts.input !== undefined ? await readInputTexts(opts.input) : []),
+          ...pairsOf(opts.pair),
+        ];
         if (texts.length === 0) {
           throw new InferInputError(
             opts.input !== undefined
@@ -65,7 +89,8 @@ export function registerInfer(program: Command): void {
           return;
         }
         for (const r of results) {
-          process.stdout.write(`${r.label}\t${r.score.toFixed(4)}\t${r.text}\n`);
+          const pairText = r.textPair === undefined ? '' : `\t${r.textPair}`;
+          process.stdout.write(`${r.label}\t${r.score.toFixed(4)}\t${r.text}${pairText}\n`);
           if (!opts.allExits) continue;
           for (const e of r.exits) {
             const probs = e.probs.map((p) => p.toFixed(4)).join(' ');

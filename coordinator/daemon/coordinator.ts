@@ -129,7 +129,8 @@ export class Coordinator {
     const backend = new ClusterBackend(tokenizer, this.dispatcher, {
       observer: this.operator.observer,
       labels: config.labels,
-      maxLength: this.options.maxLength ?? Math.min(maxSequenceLength(config), 512),
+      maxLength:
+        this.options.maxLength ?? Math.min(maxSequenceLength(config), 512, tokenizer.modelMaxLength ?? Infinity),
       requestTimeoutMs: this.options.requestTimeoutMs,
       agentsConnected: () => this.registry.connected().length,
       ...(this.options.settings.odeSteps !== undefined && { odeSteps: this.options.settings.odeSteps }),

@@ -5,7 +5,7 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import { maxSequenceLength } from '../checkpoint/index.js';
 import { compileShard, IO, type ShardSpec } from '../compiler/index.js';
-import type { BertTokenizer } from '../tokenizer/index.js';
+import type { TextInput, TextTokenizer } from '../tokenizer/index.js';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
 
 export interface ClsFeatures {
@@ -24,12 +24,13 @@ export interface FeatureOptions {
 
 export async function collectClsFeatures(
   checkpoint: Checkpoint,
-  tokenizer: BertTokenizer,
-  texts: string[],
+  tokenizer: TextTokenizer,
+  texts: readonly TextInput[],
   options: FeatureOptions = {},
 ): Promise<ClsFeatures> {
   const { numLayers, hiddenSize: H } = checkpoint.config;
-  const maxLength = options.maxLength ?? maxSequenceLength(checkpoint.config);
+  const maxLength =
+    options.maxLength ?? Math.min(maxSequenceLength(checkpoint.config), tokenizer.modelMaxLength ?? Infinity);
   const batchSize = options.batchSize ?? 32;
   const load = (spec: ShardSpec) => ShardSession.create(compileShard(checkpoint, spec), { threads: options.threads });
   const embeddings = await load({ kind: 'embeddings' });

@@ -22,6 +22,7 @@ import { greedyPrune } from './greedy.js';
 import { headImportance } from './importance.js';
 import { MaskedModel } from './masked-model.js';
 import { batchRows, predictions, rowFigures, type RowFigures } from './rows.js';
+import type { TextInput } from '../tokenizer/index.js';
 
 export class PruneHeadsOptionError extends EdgeRelayError {
   override readonly code: string = 'EDGERELAY_PRUNE_HEADS_OPTION';
@@ -94,7 +95,8 @@ export async function pruneHeads(options: PruneHeadsOptions): Promise<PruneHeads
   const split = splitRows(examples.texts.length, holdout, options.seed ?? 0);
   if (split.tuning.length === 0)
     throw new PruneHeadsOptionError(`${options.data} leaves no tuning rows with --holdout ${holdout}; use more rows.`);
-  const maxLength = options.maxLength ?? maxSequenceLength(checkpoint.config);
+  const maxLength =
+    options.maxLength ?? Math.min(maxSequenceLength(checkpoint.config), tokenizer.modelMaxLength ?? Infinity);
   const pick = (rows: number[]) => ({
     texts: rows.map((i) => examples.texts[i]!),
     labels: examples.labels && rows.map((i) => examples.labels![i]!),
@@ -192,7 +194,7 @@ function figures(f: RowFigures): PruneFigures {
 async function heldApartFigures(
   model: MaskedModel,
   tokenizer: ReturnType<typeof loadTokenizer>,
-  rows: { texts: string[]; labels?: number[] },
+  rows: { texts: readonly TextInput[]; labels?: number[] },
   maxLength: number,
   batchSize: number | undefined,
   mask: Float32Array,

@@ -1,10 +1,15 @@
 /** Tokenised rows in length-sorted batches, and the figures a candidate is judged by. */
-import type { BertTokenizer } from '../tokenizer/index.js';
+import type { TextInput, TextTokenizer } from '../tokenizer/index.js';
 import { argmax } from '../reference/index.js';
 import type { RowBatches } from './evaluator.js';
 
 /** `texts` tokenised, sorted by length and cut into batches of `batchSize`, so batches carry little padding. */
-export function batchRows(tokenizer: BertTokenizer, texts: string[], maxLength: number, batchSize = 32): RowBatches {
+export function batchRows(
+  tokenizer: TextTokenizer,
+  texts: readonly TextInput[],
+  maxLength: number,
+  batchSize = 32,
+): RowBatches {
   const lengths = texts.map((t) => tokenizer.encode(t, maxLength).ids.length);
   const order = texts.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
   const batches: RowBatches['batches'] = [];

@@ -1,7 +1,7 @@
 import type { Checkpoint } from '../checkpoint/types.js';
 import { maxSequenceLength } from '../checkpoint/families.js';
 import { compileShard, IO } from '../compiler/index.js';
-import type { BertTokenizer, EncodedBatch } from '../tokenizer/index.js';
+import { isTextPair, type EncodedBatch, type TextInput, type TextTokenizer } from '../tokenizer/index.js';
 import { EdgeRelayError, OdeStepsError, odeSchedule } from '@edgerelay/proto';
 import { createHash } from 'node:crypto';
 import { ShardSession, int64Tensor, type HostTensor } from '@edgerelay/device-agent';
@@ -29,6 +29,8 @@ export interface ExitResult {
 
 export interface ClassifyResult {
   text: string;
+  /** The second text of a sentence pair. */
+  textPair?: string;
   label: string;
   score: number;
   /** Every classifier head, shallowest first; the last is the final classifier. */
@@ -43,7 +45,7 @@ export class NoClassifierError extends EdgeRelayError {
 
 export interface ReferenceRunnerOptions {
   threads?: number;
-  /** Tokens per text including [CLS]/[SEP]; defaults to the model's position limit. */
+  /** Tokens per text, special tokens included; defaults to the model's position limit (or the tokenizer's, if lower). */
   maxLength?: number;
   /** ODE steps K of a parameter-shared (ALBERT) model; default: numLayers (the ordinary model). */
   odeSteps?: number;
@@ -56,7 +58,7 @@ export interface ReferenceRunnerOptions {
 export class ReferenceRunner {
   private constructor(
     private readonly checkpoint: Checkpoint,
-    private readonly tokenizer: BertTokenizer,
+    private readonly tokenizer: TextTokenizer,
     private readonly embeddings: ShardSession,
     private readonly layers: ShardSession[],
     private readonly heads: Map<number, ShardSession>,
@@ -70,7 +72,7 @@ export class ReferenceRunner {
 
   static async create(
     checkpoint: Checkpoint,
-    tokenizer: BertTokenizer,
+    tokenizer: TextTokenizer,
     options: ReferenceRunnerOptions = {},
   ): Promise<ReferenceRunner> {
     if (checkpoint.exitLayers.length === 0) {
@@ -95,7 +97,9 @@ export class ReferenceRunner {
       layers.push(await load({ kind: 'layers', start: l, end: l + 1 }));
     const heads = new Map<number, ShardSession>();
     for (const l of checkpoint.exitLayers) heads.set(l, await load({ kind: 'head', layer: l }));
-    const maxLength = options.maxLength ?? maxSequenceLength(checkpoint.config);
+    // tokenizer_config.json's model_max_length can be the tighter bound.
+    const maxLength =
+      options.maxLength ?? Math.min(maxSequenceLength(checkpoint.config), tokenizer.modelMaxLength ?? Infinity);
     return new ReferenceRunner(checkpoint, tokenizer, embeddings, layers, heads, maxLength, odeSteps, threads);
   }
 
@@ -153,7 +157,7 @@ export class ReferenceRunner {
   }
 
   async classify(
-    texts: string[],
+    texts: readonly TextInput[],
     batchSize = 16,
     odeSteps = this.odeSteps,
     pruning?: TokenPruning,
@@ -170,7 +174,7 @@ export class ReferenceRunner {
     return results;
   }
 
-  private describe(text: string, heads: BatchHeads, b: number): ClassifyResult {
+  private describe(input: TextInput, heads: BatchHeads, b: number): ClassifyResult {
     const { numLabels, labels } = this.checkpoint.config;
     const exits = [...heads.logits.entries()].map(([layer, all]): ExitResult => {
       const row = Array.from(all.subarray(b * numLabels, (b + 1) * numLabels));
@@ -180,7 +184,8 @@ export class ReferenceRunner {
     });
     const final = exits[exits.length - 1]!;
     const tokens = heads.tokens && { tokensPerLayer: heads.tokens.map((perSeq) => perSeq[b]!) };
-    return { text, label: final.label, score: Math.max(...final.probs), exits, ...tokens };
+    const text = isTextPair(input) ? { text: input.text, textPair: input.textPair } : { text: input };
+    return { ...text, label: final.label, score: Math.max(...final.probs), exits, ...tokens };
   }
 
   async release(): Promise<void> {

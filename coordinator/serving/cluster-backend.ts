@@ -14,7 +14,7 @@ import {
   tokensAt,
   type TokenPruning,
 } from '@edgerelay/device-agent';
-import type { BertTokenizer } from '../tokenizer/index.js';
+import type { TextInput, TextTokenizer } from '../tokenizer/index.js';
 import { softmax } from '../reference/softmax.js';
 import { RequestFailedError, type Dispatcher } from './dispatcher.js';
 import { checkedOdeSteps } from './ode-steps.js';
@@ -52,6 +52,8 @@ const OVERLOAD_RETRY_AFTER_S = 1;
 
 interface EncodedRequest {
   ids: BigInt64Array;
+  /** Segments of a sentence pair's tokens (0 for the first text, 1 for the second). */
+  types: BigInt64Array;
   truncatedTokens: number;
 }
 
@@ -93,7 +95,7 @@ export function requestPruning(
  */
 export class ClusterBackend implements ClassifierBackend {
   constructor(
-    private readonly tokenizer: BertTokenizer,
+    private readonly tokenizer: TextTokenizer,
     private readonly dispatcher: Dispatcher,
     private readonly options: ClusterBackendOptions,
   ) {}
@@ -109,7 +111,7 @@ export class ClusterBackend implements ClassifierBackend {
     };
   }
 
-  async classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
+  async classify(texts: readonly TextInput[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
     // Every text is encoded before any is sent, so a refused over-long text costs the cluster nothing.
     const encoded = texts.map((t, i) => this.encode(t, i, options.truncate ?? true));
     const odeSteps = checkedOdeSteps(options.odeSteps ?? this.options.odeSteps, this.options.sharedLayers);
@@ -133,24 +135,23 @@ export class ClusterBackend implements ClassifierBackend {
     }
   }
 
-  /** Token ids that fit the model's positions, or InputTooLongError when cutting is not allowed. */
-  private encode(text: string, index: number, truncate: boolean): EncodedRequest {
+  /**
+   * Token ids (and a pair's segments) that fit the model's positions, cut as Hugging Face cuts them
+   * (a pair longest-first), or InputTooLongError when cutting is not allowed.
+   */
+  private encode(input: TextInput, index: number, truncate: boolean): EncodedRequest {
     const max = this.options.maxLength;
-    // One token past the limit is enough to know whether it fits, without tokenizing a long text twice.
-    const ids = this.tokenizer.encode(text, max + 1).ids;
-    let truncatedTokens = 0;
-    if (ids.length > max) {
-      const tokens = this.tokenizer.tokenize(text).length + 2;
-      if (!truncate) throw new InputTooLongError(index, tokens, max);
-      truncatedTokens = tokens - max;
-      ids.length = max - 1;
-      ids.push(this.tokenizer.sepId);
-    }
-    return { ids: BigInt64Array.from(ids, (i) => BigInt(i)), truncatedTokens };
+    const { ids, typeIds, truncatedTokens } = this.tokenizer.encode(input, max);
+    if (truncatedTokens > 0 && !truncate) throw new InputTooLongError(index, ids.length + truncatedTokens, max);
+    return {
+      ids: BigInt64Array.from(ids, (i) => BigInt(i)),
+      types: BigInt64Array.from(typeIds, (t) => BigInt(t)),
+      truncatedTokens,
+    };
   }
 
   private async classifyOne(
-    { ids, truncatedTokens }: EncodedRequest,
+    { ids, types, truncatedTokens }: EncodedRequest,
     options: ClassifyOptions,
   ): Promise<ClassificationOutcome> {
     const started = performance.now();
@@ -169,7 +170,7 @@ export class ClusterBackend implements ClassifierBackend {
       const pruning = requestPruning(options, this.options, active.numLayers);
       try {
         const remaining = Math.max(1, deadline - performance.now());
-        const result = await this.dispatcher.submit(ids, policy, remaining, options.odeSteps, pruning);
+        const result = await this.dispatcher.submit(ids, policy, remaining, options.odeSteps, pruning, types);
         return {
           ...this.outcome(result.logits, result.exitLayer, result.early, result.trace, started, false),
           truncatedTokens,

@@ -190,6 +190,7 @@ export class Dispatcher extends EventEmitter {
     timeoutMs: number,
     odeSteps?: number,
     tokenPruning?: TokenPruning,
+    tokenTypeIds?: BigInt64Array,
   ): Promise<FrameOf<'result'>> {
     let exitState: Record<string, number | number[]>;
     try {
@@ -221,6 +222,8 @@ export class Dispatcher extends EventEmitter {
         planVersion: plan.version,
         stage: 0,
         inputIds: toWire(int64Tensor(inputIds, dims)),
+        // Only sentence pairs carry segments; a single text's are all 0, which stage 0 assumes when absent.
+        ...(tokenTypeIds?.some((t) => t !== 0n) && { tokenTypeIds: toWire(int64Tensor(tokenTypeIds, dims)) }),
         attentionMask: toWire(int64Tensor(new BigInt64Array(inputIds.length).fill(1n), dims)),
         exitPolicy,
         exitState,

@@ -19,21 +19,6 @@ export class TokenizerLoadError extends EdgeRelayError {
   override readonly code: string = 'EDGERELAY_TOKENIZER_LOAD';
 }
 
-/** What tokenizer.json says, in BertTokenizerConfig terms. */
-export interface TokenizerJsonSpec {
-  vocab: Map<string, number>;
-  /** Tokens from `added_tokens`, consulted for special tokens the model vocab lacks. */
-  addedTokens: Map<string, number>;
-  unkToken: string;
-  continuingSubwordPrefix: string;
-  maxInputCharsPerWord: number;
-  cleanText: boolean;
-  handleChineseChars: boolean;
-  lowercase: boolean;
-  /** null: strip accents exactly when lowercasing (HF's convention). */
-  stripAccents: boolean | null;
-}
-
 function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -77,98 +62,56 @@ function optionalBool(obj: Record<string, unknown>, key: string, fallback: boole
   return v;
 }
 
-/** Parses a Hugging Face tokenizer.json; anything that would not tokenize like BERT is rejected. */
-export function readTokenizerJson(path: string): TokenizerJsonSpec {
+const MODEL_TYPES = ['WordPiece', 'BPE', 'Unigram'];
+
+/**
+ * Reads a Hugging Face tokenizer.json for @huggingface/tokenizers, checking only what would otherwise fail
+ * obscurely inside the library: a model object of a type it implements. The library does the rest.
+ */
+export function readTokenizerJson(path: string): Record<string, unknown> {
   const json = readJson(path, 'tokenizer.json');
   const where = `tokenizer.json ${path}`;
   if (!isObject(json) || !isObject(json.model)) throw new TokenizerLoadError(`${where} has no "model" object`);
-  const model = json.model;
-  if (model.type !== 'WordPiece') {
+  const type = json.model.type;
+  if (type !== undefined && !MODEL_TYPES.includes(type as string)) {
     throw new TokenizerLoadError(
-      `${where}: model.type is ${JSON.stringify(model.type)}; only WordPiece (BERT) is supported`,
+      `${where}: model.type is ${JSON.stringify(type)}; supported models are ${MODEL_TYPES.join(', ')}`,
     );
   }
-  if (!isObject(model.vocab)) throw new TokenizerLoadError(`${where}: model.vocab must be an object of token → id`);
-  const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(model.vocab)) {
-    if (!Number.isSafeInteger(id) || (id as number) < 0) {
-      throw new TokenizerLoadError(`${where}: model.vocab[${JSON.stringify(token)}] is not a non-negative integer id`);
-    }
-    vocab.set(token, id as number);
+  if (!isObject(json.model.vocab) && !Array.isArray(json.model.vocab)) {
+    throw new TokenizerLoadError(`${where}: model.vocab is missing`);
   }
-
-  const addedTokens = new Map<string, number>();
-  if (Array.isArray(json.added_tokens)) {
-    for (const t of json.added_tokens) {
-      if (isObject(t) && typeof t.content === 'string' && Number.isSafeInteger(t.id))
-        addedTokens.set(t.content, t.id as number);
-    }
-  }
-
-  // null normalizer: HF does no normalization at all, so neither do we.
-  let normalizer: Record<string, unknown> = {
-    clean_text: false,
-    handle_chinese_chars: false,
-    lowercase: false,
-    strip_accents: false,
-  };
-  if (json.normalizer !== undefined && json.normalizer !== null) {
-    if (!isObject(json.normalizer) || json.normalizer.type !== 'BertNormalizer') {
-      const type = isObject(json.normalizer) ? json.normalizer.type : json.normalizer;
-      throw new TokenizerLoadError(
-        `${where}: normalizer type ${JSON.stringify(type)} is not supported; expected BertNormalizer`,
-      );
-    }
-    normalizer = json.normalizer;
-  }
-  const pre = json.pre_tokenizer;
-  if (!isObject(pre) || pre.type !== 'BertPreTokenizer') {
-    const type = isObject(pre) ? pre.type : pre;
-    throw new TokenizerLoadError(
-      `${where}: pre_tokenizer type ${JSON.stringify(type)} is not supported; expected BertPreTokenizer`,
-    );
-  }
-
-  const unk = model.unk_token ?? '[UNK]';
-  const prefix = model.continuing_subword_prefix ?? '##';
-  const maxChars = model.max_input_chars_per_word ?? 100;
-  if (typeof unk !== 'string') throw new TokenizerLoadError(`${where}: model.unk_token must be a string`);
-  if (typeof prefix !== 'string')
-    throw new TokenizerLoadError(`${where}: model.continuing_subword_prefix must be a string`);
-  if (!Number.isSafeInteger(maxChars) || (maxChars as number) < 1) {
-    throw new TokenizerLoadError(`${where}: model.max_input_chars_per_word must be a positive integer`);
-  }
-  const nwhere = `${where} normalizer`;
-  const strip = normalizer.strip_accents;
-  if (strip !== undefined && strip !== null && typeof strip !== 'boolean') {
-    throw new TokenizerLoadError(`${nwhere}: "strip_accents" must be true, false or null`);
-  }
-  return {
-    vocab,
-    addedTokens,
-    unkToken: unk,
-    continuingSubwordPrefix: prefix,
-    maxInputCharsPerWord: maxChars as number,
-    // Defaults are those of HF's BertNormalizer when a field is absent.
-    cleanText: optionalBool(normalizer, 'clean_text', true, nwhere),
-    handleChineseChars: optionalBool(normalizer, 'handle_chinese_chars', true, nwhere),
-    lowercase: optionalBool(normalizer, 'lowercase', true, nwhere),
-    stripAccents: strip === undefined ? null : (strip as boolean | null),
-  };
+  return json;
 }
 
-/** The BertTokenizer settings we honour from tokenizer_config.json (all optional). */
+/** A special token as tokenizer_config.json / special_tokens_map.json write it: a string or {"content": …}. */
+function tokenContent(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (isObject(v) && typeof v.content === 'string') return v.content;
+  return undefined;
+}
+
+const SPECIAL_KEYS = ['unk_token', 'cls_token', 'sep_token', 'pad_token', 'mask_token', 'bos_token', 'eos_token'];
+
+/** The settings we honour from tokenizer_config.json (all optional), plus the raw object for the library. */
 export interface TokenizerConfigSpec {
   doLowerCase?: boolean;
   stripAccents?: boolean | null;
   tokenizeChineseChars?: boolean;
+  tokenizerClass?: string;
+  /** The tensors the model takes; without "token_type_ids" the model ignores segments (RoBERTa, DistilBERT). */
+  modelInputNames?: string[];
+  modelMaxLength?: number;
+  /** unk_token, cls_token, sep_token, pad_token, mask_token, bos_token, eos_token → content. */
+  specialTokens: Record<string, string>;
+  raw: Record<string, unknown>;
 }
 
 export function readTokenizerConfig(path: string): TokenizerConfigSpec {
   const json = readJson(path, 'tokenizer_config.json');
   const where = `tokenizer_config.json ${path}`;
   if (!isObject(json)) throw new TokenizerLoadError(`${where} must contain a JSON object`);
-  const spec: TokenizerConfigSpec = {};
+  const spec: TokenizerConfigSpec = { specialTokens: specialTokensOf(json), raw: json };
   if (json.do_lower_case !== undefined) spec.doLowerCase = optionalBool(json, 'do_lower_case', true, where);
   if (json.tokenize_chinese_chars !== undefined) {
     spec.tokenizeChineseChars = optionalBool(json, 'tokenize_chinese_chars', true, where);
@@ -179,5 +122,28 @@ export function readTokenizerConfig(path: string): TokenizerConfigSpec {
     }
     spec.stripAccents = json.strip_accents;
   }
+  if (typeof json.tokenizer_class === 'string') spec.tokenizerClass = json.tokenizer_class;
+  if (Array.isArray(json.model_input_names) && json.model_input_names.every((n) => typeof n === 'string')) {
+    spec.modelInputNames = json.model_input_names as string[];
+  }
+  // transformers writes a huge sentinel (1e30) when the tokenizer has no limit of its own.
+  const max = json.model_max_length;
+  if (Number.isSafeInteger(max) && (max as number) > 0) spec.modelMaxLength = max as number;
   return spec;
+}
+
+/** special_tokens_map.json: the special tokens when tokenizer_config.json does not name them. */
+export function readSpecialTokensMap(path: string): Record<string, string> {
+  const json = readJson(path, 'special_tokens_map.json');
+  if (!isObject(json)) throw new TokenizerLoadError(`special_tokens_map.json ${path} must contain a JSON object`);
+  return specialTokensOf(json);
+}
+
+function specialTokensOf(json: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of SPECIAL_KEYS) {
+    const content = tokenContent(json[key]);
+    if (content !== undefined) out[key] = content;
+  }
+  return out;
 }

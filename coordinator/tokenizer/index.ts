@@ -1,12 +1,14 @@
-/** BERT WordPiece tokenizer: public surface. */
+/** Tokenizers, all served by @huggingface/tokenizers: public surface. */
 export {
-  BertTokenizer,
-  loadTokenizer,
-  type BertTokenizerConfig,
-  type BertTokenizerOptions,
+  isTextPair,
   type EncodedBatch,
   type EncodedText,
-  type LoadTokenizerOptions,
-} from './bert-tokenizer.js';
+  type TextInput,
+  type TextPair,
+  type TextTokenizer,
+} from './types.js';
+export { HfTokenizer, type HfTokenizerOptions } from './hf-tokenizer.js';
+export { loadTokenizer } from './load.js';
+export { wordPieceTokenizerJson, type WordPieceJsonOptions } from './wordpiece-json.js';
+export { truncatedLengths } from './truncation.js';
 export { TOKENIZER_FILES, TokenizerLoadError } from './files.js';
-export { basicTokenize, type BasicTokenizerOptions } from './basic.js';

@@ -1,7 +1,8 @@
 /**
  * Which tokenizer a model directory asks for: `tokenizer_class` in tokenizer_config.json (else config.json).
- * edgerelay implements BERT's WordPiece; an ALBERT checkpoint may ship either a WordPiece vocab.txt with
- * BertTokenizer (as the fixture does) or SentencePiece (AlbertTokenizer), which gets a clear refusal.
+ * A tokenizer.json serves any class; without one, edgerelay reads only a WordPiece vocab.txt. An ALBERT
+ * checkpoint may ship a WordPiece vocab.txt with BertTokenizer (as the fixture does) or only a SentencePiece
+ * model (AlbertTokenizer, spiece.model), which gets a clear refusal.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,13 +32,17 @@ export function declaredTokenizerClass(modelDir: string): string | undefined {
   return classIn(join(modelDir, 'tokenizer_config.json')) ?? classIn(join(modelDir, 'config.json'));
 }
 
-/** Refuses a directory whose tokenizer_class is not WordPiece, naming the class and what to do. */
+/**
+ * For a directory without tokenizer.json: refuses a tokenizer_class that vocab.txt cannot describe (it is only
+ * a WordPiece vocabulary), naming the class and what to do.
+ */
 export function checkTokenizerClass(modelDir: string): void {
   const declared = declaredTokenizerClass(modelDir);
   if (declared === undefined || WORDPIECE_CLASSES.includes(declared)) return;
   throw new TokenizerLoadError(
-    `${modelDir} declares tokenizer_class "${declared}", but edgerelay implements only BERT WordPiece ` +
-      `(${WORDPIECE_CLASSES.join(', ')}). SentencePiece tokenizers (AlbertTokenizer, XLNetTokenizer, ...) are not ` +
-      `supported: use a checkpoint with a WordPiece vocab.txt and tokenizer_class "BertTokenizer".`,
+    `${modelDir} declares tokenizer_class "${declared}" but has no tokenizer.json; without one edgerelay reads ` +
+      `only BERT WordPiece vocab.txt (${WORDPIECE_CLASSES.join(', ')}). Save the tokenizer as tokenizer.json ` +
+      `(transformers: AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes it), or use a checkpoint ` +
+      `with a WordPiece vocab.txt and tokenizer_class "BertTokenizer".`,
   );
 }

@@ -3,7 +3,7 @@ import { floatWireDtype, IO } from '@edgerelay/proto';
 import type { FrameOf, Hop } from '@edgerelay/proto';
 import type { Stage__Output as Stage } from '@edgerelay/proto';
 import { isGroupStage, memberShare, stageExitLayers, stageLayers } from '../plan/roles.js';
-import { fromWire, int64Tensor, sumFloat32, toWire, type HostTensor } from '../runtime/index.js';
+import { fromWire, sumFloat32, toWire, type HostTensor } from '../runtime/index.js';
 import type { LoadedPlan } from './loaded-plan.js';
 import { PartialWaiter } from './partial-waiter.js';
 import type { AgentStats } from './stats.js';
@@ -11,6 +11,7 @@ import { decideExit, parseExitPolicy, type ExitPolicy } from '../exits/policies.
 import { sigmoid, softmax } from '../exits/math.js';
 import { checkSharedLayer, stageOde, type StageOde } from './ode-stage.js';
 import { activePruning, pruneForLayer } from '../pruning/request.js';
+import { stageTokenTypes } from './token-types.js';
 
 export interface ExecutorPorts {
   /** Sends a frame to another agent by id (dialing it if needed). */
@@ -93,7 +94,7 @@ export class StageExecutor {
     if (frame.stage === 0) {
       if (!frame.inputIds) throw new StepRefusedError(STEP_REFUSED_CODES.missingInput, 'stage 0 needs token ids');
       const ids = fromWire(frame.inputIds);
-      const types = int64Tensor(new BigInt64Array(ids.data.length), ids.dims);
+      const types = stageTokenTypes(frame, ids);
       hidden = (await loaded.session({ kind: 'embeddings' }).run({ [IO.inputIds]: ids, [IO.tokenTypeIds]: types }))[
         IO.hiddenOut
       ]!;

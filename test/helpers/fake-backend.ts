@@ -6,6 +6,12 @@ import {
   type ClassifyOptions,
   type LabelScore,
 } from '../../coordinator/api/index.js';
+import type { TextInput } from '../../coordinator/tokenizer/index.js';
+
+/** The string the fake answers for: a text, or a pair's two texts joined by " || ". */
+export function fakeKey(input: TextInput): string {
+  return typeof input === 'string' ? input : `${input.text} || ${input.textPair}`;
+}
 
 export const LABELS = ['NEUTRAL', 'NEGATIVE', 'POSITIVE'];
 const FINAL_LAYER = 6;
@@ -53,14 +59,15 @@ export class FakeBackend implements ClassifierBackend {
   maxTokens = Infinity;
   /** Unset by default: the API must cope with backends that report no health. */
   health?: () => BackendHealth;
-  readonly calls: { texts: string[]; options: ClassifyOptions }[] = [];
+  readonly calls: { texts: readonly TextInput[]; options: ClassifyOptions }[] = [];
 
   isReady(): boolean {
     return this.ready;
   }
 
-  async classify(texts: string[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
-    this.calls.push({ texts, options });
+  async classify(inputs: readonly TextInput[], options: ClassifyOptions): Promise<ClassificationOutcome[]> {
+    this.calls.push({ texts: inputs, options });
+    const texts = inputs.map(fakeKey);
     const over = texts.findIndex((t) => t.length > this.maxTokens);
     if (over >= 0 && options.truncate === false) throw new InputTooLongError(over, texts[over]!.length, this.maxTokens);
     await this.gate;
