@@ -33,6 +33,16 @@ export {
   type HaltingUnit,
 } from './halting.js';
 export {
+  Int8WeightsError,
+  QUANTIZATION_CONFIG,
+  dequantizeRows,
+  isLinearWeight,
+  quantizeRows,
+  readInt8Tensor,
+  refuseInt8,
+  scaleTensorName,
+} from './int8.js';
+export {
   ConvertOverwriteError,
   DtypeRangeError,
   TORCH_DTYPES,

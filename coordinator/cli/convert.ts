@@ -8,13 +8,13 @@ export function registerConvert(program: Command): void {
   program
     .command('convert')
     .description(
-      'copy a Hugging Face model directory with model.safetensors re-encoded as float16, bfloat16 or float32',
+      'copy a Hugging Face model directory with model.safetensors re-encoded as float16, bfloat16 or float32, or with its linear layers quantized to int8 (docs/int8.md)',
     )
     .requiredOption('--model <dir>', 'source model directory (config.json, model.safetensors, tokenizer files)')
     .requiredOption('--out <dir>', 'directory to write the converted copy into (not the source directory)')
     .addOption(
       new Option('--dtype <dtype>', 'dtype to store the weights in')
-        .choices(['f16', 'bf16', 'f32'])
+        .choices(['f16', 'bf16', 'f32', 'int8'])
         .makeOptionMandatory(),
     )
     .action(async (opts: { model: string; out: string; dtype: ConvertDtype }) => {
