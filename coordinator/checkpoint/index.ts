@@ -6,6 +6,7 @@ export {
   parseSafetensors,
   readSafetensors,
   writeSafetensors,
+  type SafetensorsInt8Tensor,
   type SafetensorsTensorInfo,
   type SafetensorsWriteTensor,
   type WriteSafetensorsOptions,
