@@ -24,6 +24,12 @@ export const QUANTIZATION_CONFIG = {
   activations: 'dynamic uint8 per tensor at run time (ONNX Runtime DynamicQuantizeMatMul)',
 } as const;
 
+/** Whether a parsed config.json carries the int8 marker. */
+export function isInt8Config(raw: unknown): boolean {
+  const q = (raw as { quantization_config?: { quant_method?: unknown } } | null)?.quantization_config;
+  return q?.quant_method === QUANTIZATION_CONFIG.quant_method;
+}
+
 /** An int8 checkpoint is inconsistent (a weight without its scale, wrong shapes) or cannot be used for a task. */
 export class Int8WeightsError extends CheckpointError {
   override readonly code: string = 'EDGERELAY_INT8_WEIGHTS';

@@ -99,6 +99,8 @@ export interface BertConfig {
   prunedHeads?: number[][];
   /** Present for parameter-shared (ALBERT) checkpoints; numLayers then counts applications of the groups. */
   albert?: AlbertShape;
+  /** 'int8' when config.json marks linear weights as int8 (checkpoint/int8.ts): shards then run int8 kernels. */
+  weightDtype?: 'int8';
 }
 
 export interface AlbertShape {

@@ -1,4 +1,5 @@
 import type { ClusterModel } from './cluster-model.js';
+import { clusterForWeights } from './int8-speed.js';
 import {
   activationBytes,
   attentionPartialFlops,
@@ -40,7 +41,7 @@ export function costContext(model: PlannerModel, cluster: ClusterModel, params: 
   const dm = dims(model, params.seqLen);
   // Per-run overhead grows with the activations a run binds and copies out.
   const opOverheadMflop = params.opOverheadMflop + (params.opOverheadFlopsPerValue * dm.S * dm.H) / 1e6;
-  return { model, cluster, params: { ...params, opOverheadMflop }, dm };
+  return { model, cluster: clusterForWeights(model, cluster, dm), params: { ...params, opOverheadMflop }, dm };
 }
 
 /** A member's share in counts (the cost does not depend on which heads). */
