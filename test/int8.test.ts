@@ -20,6 +20,7 @@ import { forwardFloat64 } from '../coordinator/reference/index.js';
 import { ShardSession, int64Tensor, sumFloat32, type HostTensor } from '../device-agent/runtime/index.js';
 import { makeBatch, makeTinyModel, maxAbsDiff, type TinyModel } from './helpers/tiny-model.js';
 import { makeTinyAlbert } from './helpers/tiny-albert.js';
+import { edgerelay } from './helpers/cli.js';
 
 /**
  * int8 shards differ from float only by the run-time uint8 quantization of activations (the weights are exactly
@@ -267,6 +268,19 @@ describe('an int8 checkpoint (edgerelay convert --dtype int8)', function () {
       }
     } finally {
       rmSync(prunedDir, { recursive: true, force: true });
+    }
+  });
+
+  it('edgerelay convert --dtype int8 says what it wrote and how much smaller the weights are', async () => {
+    const out = mkdtempSync(path.join(tmpdir(), 'edgerelay-int8-cli-'));
+    try {
+      const { stdout, code } = await edgerelay(['convert', '--model', model.dir, '--out', out, '--dtype', 'int8']);
+      assert.equal(code, 0);
+      assert.match(stdout, /as int8 \(from F32\)/);
+      assert.match(stdout, /24 linear weights int8 with per-channel scales/);
+      assert.ok((await loadCheckpoint(out)).weights.layers[0]!.key.weight.int8);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 

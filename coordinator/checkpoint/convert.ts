@@ -62,6 +62,8 @@ export interface ConvertResult {
   sourceDtype: string;
   /** Tensors written, in the source's header order. */
   tensors: string[];
+  /** int8: the linear weights quantized (each written with a NAME_scale tensor); 0 otherwise. */
+  quantized: number;
   /** Non-float tensors left out (the writer only writes float data). */
   dropped: { name: string; dtype: string }[];
   /** Other files copied next to the weights. */
@@ -85,6 +87,7 @@ export async function convertCheckpoint(
   refuseInt8(file, 'converting');
   const tensors: Record<string, SafetensorsWriteTensor | SafetensorsInt8Tensor> = {};
   const dropped: ConvertResult['dropped'] = [];
+  let quantized = 0;
   const sourceDtypes = new Set<string>();
   for (const info of file.tensors.values()) {
     // The writer encodes float32 values into one dtype, so integer tensors (e.g. position_ids) cannot
@@ -100,6 +103,7 @@ export async function convertCheckpoint(
       const q = quantizeRows(file.float32(info.name), rows, cols);
       tensors[info.name] = { shape: [rows, cols], dtype: 'I8', data: q.values };
       tensors[scaleTensorName(info.name)] = { shape: [rows], data: q.scale, dtype: 'F32' };
+      quantized++;
       continue;
     }
     tensors[info.name] = {
@@ -128,7 +132,7 @@ export async function convertCheckpoint(
 
   // The weights do not change the tokenizer.
   const copied = [CONFIG_FILE, ...copyTokenizerFiles(srcDir, outDir)];
-  return { out: outDir, dtype: target, sourceDtype, tensors: Object.keys(tensors), dropped, copied };
+  return { out: outDir, dtype: target, sourceDtype, tensors: Object.keys(tensors), quantized, dropped, copied };
 }
 
 function checkDirectories(srcDir: string, outDir: string): void {

@@ -27,6 +27,9 @@ export function registerConvert(program: Command): void {
       const mb = (p: string) => (statSync(p).size / 1e6).toFixed(1);
       process.stdout.write(
         `wrote ${result.tensors.length} tensors as ${TORCH_DTYPES[result.dtype]} (from ${result.sourceDtype}) to ${result.out}: ` +
+          (result.dtype === 'I8'
+            ? `${result.quantized} linear weights int8 with per-channel scales, the rest float32; `
+            : '') +
           `${WEIGHTS_FILE} ${mb(join(result.out, WEIGHTS_FILE))} MB (source ${mb(join(resolve(opts.model), WEIGHTS_FILE))} MB); ` +
           `copied ${result.copied.join(', ')}\n`,
       );
