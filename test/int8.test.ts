@@ -17,6 +17,7 @@ import type { Checkpoint, Tensor } from '../coordinator/checkpoint/types.js';
 import { GraphBuilder, compileShard, IO, range, type ShardSpec } from '../coordinator/compiler/index.js';
 import { emitLinear } from '../coordinator/compiler/linear.js';
 import { forwardFloat64 } from '../coordinator/reference/index.js';
+import { fitExits } from '../coordinator/distill/index.js';
 import { ShardSession, int64Tensor, sumFloat32, type HostTensor } from '../device-agent/runtime/index.js';
 import { makeBatch, makeTinyModel, maxAbsDiff, type TinyModel } from './helpers/tiny-model.js';
 import { makeTinyAlbert } from './helpers/tiny-albert.js';
@@ -297,6 +298,8 @@ describe('an int8 checkpoint (edgerelay convert --dtype int8)', function () {
         },
       );
       await assert.rejects(convertCheckpoint(int8.dir, out, 'f16'), Int8WeightsError);
+      // fit-exits says so before it computes any feature (the data file is not even read).
+      await assert.rejects(fitExits({ model: int8.dir, data: path.join(out, 'none.txt'), out }), /fitting exit heads/);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -41,6 +41,7 @@ export {
   quantizeRows,
   readInt8Tensor,
   refuseInt8,
+  refuseInt8Checkpoint,
   scaleTensorName,
 } from './int8.js';
 export {

@@ -93,9 +93,18 @@ export function readInt8Tensor(file: SafetensorsFile, name: string): Tensor {
 export function refuseInt8(file: SafetensorsFile, task: string): void {
   const quantized = file.names().find((n) => file.info(n).dtype === 'I8');
   if (quantized === undefined) return;
-  throw new Int8WeightsError(
-    `${file.path} holds int8 weights (e.g. "${quantized}"); ${task} needs the float checkpoint. ` +
+  throw int8Refusal(file.path, task, quantized);
+}
+
+/** The same for a loaded checkpoint, before a long task that would only fail when it writes. */
+export function refuseInt8Checkpoint(checkpoint: { dir: string; sourceDtype: string }, task: string): void {
+  if (checkpoint.sourceDtype === 'I8') throw int8Refusal(checkpoint.dir, task);
+}
+
+function int8Refusal(path: string, task: string, tensor?: string): Int8WeightsError {
+  return new Int8WeightsError(
+    `${path} holds int8 weights${tensor ? ` (e.g. "${tensor}")` : ''}; ${task} needs the float checkpoint. ` +
       `Run it on the float32/float16 model, then "edgerelay convert --dtype int8" the result.`,
-    { file: file.path, tensor: quantized },
+    tensor === undefined ? { file: path } : { file: path, tensor },
   );
 }

@@ -5,7 +5,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import { EdgeRelayError } from '@edgerelay/proto';
-import { keptHeads, loadCheckpoint, writePrunedCheckpoint, type HeadRef } from '../checkpoint/index.js';
+import {
+  keptHeads,
+  loadCheckpoint,
+  refuseInt8Checkpoint,
+  writePrunedCheckpoint,
+  type HeadRef,
+} from '../checkpoint/index.js';
 import type { Checkpoint } from '../checkpoint/types.js';
 import { splitRows } from '../calibration/split.js';
 import { readTextExamples } from '../datasets/index.js';
@@ -83,6 +89,8 @@ export async function pruneHeads(options: PruneHeadsOptions): Promise<PruneHeads
   checkOptions(maxDrop, holdout, budget);
 
   const checkpoint = await loadCheckpoint(options.model);
+  // Writing the pruned copy needs float weights: say so before the search, not after it.
+  if (options.out) refuseInt8Checkpoint(checkpoint, 'pruning heads');
   const tokenizer = loadTokenizer(options.model);
   const examples = readTextExamples(options.data);
   const split = splitRows(examples.texts.length, holdout, options.seed ?? 0);
