@@ -102,6 +102,18 @@ describe('the cost model for int8 models', () => {
     assert.equal(planCluster(BERT_BASE, cluster(), options).predicted.latencyMs, float);
   });
 
+  it("counts an int8 model's layers at about a quarter of their float32 bytes, its embeddings unchanged", () => {
+    const c = clusterFromFile(
+      parseClusterFile({ devices: [{ name: 'a', gflops: 10, memoryMB: 4096 }], links: { default: 'gigabit' } }),
+    );
+    const memory = (m: PlannerModel) => planCluster(m, c, options).predicted.devices[0]!.memoryBytes;
+    const float = memory(BERT_BASE);
+    const int8 = memory({ ...BERT_BASE, weightDtype: 'int8' });
+    // bert-base: 12 layers of 28.3 MB and 94 MB of embeddings in float32; layers shrink 3.85x.
+    const layers = 12 * 4 * (4 * 768 * 768 + 2 * 768 * 3072);
+    assert.ok(Math.abs(float - int8 - layers * 0.74) < 0.02 * layers, `float ${float} int8 ${int8}`);
+  });
+
   it('reads the int8 marker from config.json', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'edgerelay-int8-plan-'));
     try {

@@ -22,6 +22,18 @@ export function int8DeviceGflops(device: ClusterDevice, dm: Dims): number {
   return 1 / (share / device.int8Gflops + (1 - share) / device.gflops);
 }
 
+/**
+ * Bytes of an int8 model's layer and exit-head shards per float32 byte: int8 weights, a float32 scale per output
+ * channel, float32 biases and LayerNorm. Measured 3.84-3.97x smaller across shard kinds (docs/int8.md).
+ * Embeddings stay float32.
+ */
+export const INT8_WEIGHT_BYTES_SCALE = 0.26;
+
+/** What the cost model's float32 weight bytes of layers and exit heads become for `model`. */
+export function linearWeightBytes(model: PlannerModel, float32Bytes: number): number {
+  return model.weightDtype === 'int8' ? float32Bytes * INT8_WEIGHT_BYTES_SCALE : float32Bytes;
+}
+
 /** The cluster as the cost model should see it for `model`: unchanged unless its weights are int8. */
 export function clusterForWeights(model: PlannerModel, cluster: ClusterModel, dm: Dims): ClusterModel {
   if (model.weightDtype !== 'int8') return cluster;
