@@ -17,6 +17,7 @@ import { dims } from '../coordinator/planning/cost-model.js';
 import { int8DeviceGflops, linearFlopShare } from '../coordinator/planning/int8-speed.js';
 import { matmulModelPath, measureInt8Gflops, profileDevice } from '../device-agent/profile.js';
 import { ShardSession } from '../device-agent/runtime/index.js';
+import { emulateCompute } from '../device-agent/emulated-device.js';
 
 const BERT_BASE: PlannerModel = {
   modelId: 'bert-base',
@@ -70,6 +71,16 @@ describe('the agent int8 benchmark', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('an emulated device', () => {
+  it("keeps this machine's int8 / float32 speed ratio at its emulated speed", async () => {
+    const measured = await profileDevice({ threads: 1, benchmarkMs: 50 });
+    const m = { ...measured, gflops: 40, int8Gflops: 100 };
+    const { capabilities } = await emulateCompute({ gflops: 8, referenceGflops: 40 }, m, 1);
+    assert.equal(capabilities.gflops, 8);
+    assert.equal(capabilities.int8Gflops, 20);
   });
 });
 
