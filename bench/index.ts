@@ -9,6 +9,7 @@ import { benchOperator } from './operator.js';
 import { benchAlbert } from './albert.js';
 import { benchHeadPruning, type HeadPruningBenchArgs } from './head-pruning.js';
 import { benchTokenPruning } from './token-pruning.js';
+import { benchInt8, type Int8BenchArgs } from './int8.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -113,5 +114,15 @@ program
   .option('--rounds <n>', 'timed rounds per variant', int, 9)
   .option('--seq-len <n>', 'tokens', int, 128)
   .action((opts: { rounds: number; seqLen: number }) => benchTokenPruning(opts));
+
+program
+  .command('int8')
+  .description(
+    'int8 weights vs float32 (bert-base shape, a few layers): latency of a layer and of the model at 32 and 128 tokens, 1 and 2 threads, and shard bytes',
+  )
+  .option('--rounds <n>', 'timed rounds per variant', int, 15)
+  .option('--layers <n>', 'encoder layers of the bert-base-shaped model (bert-base has 12)', int, 4)
+  .option('--json', 'one JSON document: {"rows","bytes","target","busy",...}')
+  .action((opts: Int8BenchArgs) => benchInt8(opts));
 
 await program.parseAsync(process.argv);

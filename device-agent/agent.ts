@@ -148,7 +148,8 @@ export class DeviceAgent {
       this.stretch = emulated.stretch;
       this.capabilities = emulated.capabilities;
     }
-    logger.info({ gflops: this.capabilities.gflops, port: this.dataPort }, 'profiled device');
+    const { gflops, int8Gflops } = this.capabilities;
+    logger.info({ gflops, int8Gflops, port: this.dataPort }, 'profiled device');
     this.control = new ControlClient(this.options.coordinator, this.options.grpcCredentials);
     this.membership = new Membership(this.control, {
       name: this.options.name,

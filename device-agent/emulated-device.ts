@@ -30,6 +30,8 @@ export async function emulateCompute(
     capabilities: {
       ...measured,
       gflops: emulate.gflops,
+      // The stretch slows every kernel alike, so the emulated device keeps this machine's int8 speed-up.
+      int8Gflops: measured.gflops ? (emulate.gflops * Number(measured.int8Gflops ?? 0)) / Number(measured.gflops) : 0,
       ...(emulate.memoryBytes && { memoryTotalBytes: emulate.memoryBytes, memoryFreeBytes: emulate.memoryBytes }),
     },
   };

@@ -36,17 +36,20 @@ const DEFAULT_SIZE = 256;
 const BATCHES = 5;
 
 /** The committed asset sits beside this file's folder in the source tree; dist/device-agent/profile.js finds it two levels up. */
-export function matmulModelPath(): string {
+export function matmulModelPath(file = 'matmul.onnx'): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [path.join(here, 'assets', 'matmul.onnx'), path.join(here, '..', 'assets', 'matmul.onnx')];
+  const candidates = [path.join(here, 'assets', file), path.join(here, '..', 'assets', file)];
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
     throw new Error(
-      `matmul.onnx not found (looked in ${candidates.join(', ')}); the installation is incomplete, reinstall it or run "npm run gen:agent-assets"`,
+      `${file} not found (looked in ${candidates.join(', ')}); the installation is incomplete, reinstall it or run "npm run gen:agent-assets"`,
     );
   }
   return found;
 }
+
+/** Side of the int8 benchmark's constant weight (coordinator/compiler/generate-agent-matmul.ts). */
+const INT8_SIZE = 256;
 
 /** Bytes of the benchmark model (float32 A [n,n] · B [n,n] → Y). */
 export function loadMatmulModel(): Uint8Array {
@@ -81,12 +84,37 @@ export async function measureGflops(options: GflopsOptions): Promise<number> {
   if (!(budgetMs > 0) || !Number.isFinite(budgetMs))
     throw new RangeError(`budgetMs must be a positive number, got ${budgetMs}`);
 
-  const session = await ShardSession.create(loadMatmulModel(), { threads: options.threads });
+  return timeMatmul(loadMatmulModel(), n, budgetMs, options, {
+    A: { dtype: 'float32' as const, dims: [n, n], data: fill(n * n, 1) },
+    B: { dtype: 'float32' as const, dims: [n, n], data: fill(n * n, 2) },
+  });
+}
+
+/**
+ * The same benchmark through the int8 kernel int8 shards run (DynamicQuantizeMatMul, constant int8 weight
+ * [256, 256]), in float-equivalent GFLOP/s (2n³ per run), so the planner can compare it with `gflops`.
+ */
+export async function measureInt8Gflops(options: Omit<GflopsOptions, 'size'>): Promise<number> {
+  checkThreads(options.threads);
+  const budgetMs = options.budgetMs ?? DEFAULT_BENCHMARK_MS;
+  if (!(budgetMs > 0) || !Number.isFinite(budgetMs))
+    throw new RangeError(`budgetMs must be a positive number, got ${budgetMs}`);
+  const n = INT8_SIZE;
+  return timeMatmul(readFileSync(matmulModelPath('matmul-int8.onnx')), n, budgetMs, options, {
+    A: { dtype: 'float32' as const, dims: [n, n], data: fill(n * n, 1) },
+  });
+}
+
+/** Median GFLOP/s of an n×n×n matmul model over BATCHES timed batches after a warm-up. */
+async function timeMatmul(
+  model: Uint8Array,
+  n: number,
+  budgetMs: number,
+  options: GflopsOptions,
+  feeds: Parameters<ShardSession['run']>[0],
+): Promise<number> {
+  const session = await ShardSession.create(model, { threads: options.threads });
   try {
-    const feeds = {
-      A: { dtype: 'float32' as const, dims: [n, n], data: fill(n * n, 1) },
-      B: { dtype: 'float32' as const, dims: [n, n], data: fill(n * n, 2) },
-    };
     // Warm-up: first runs pay for thread-pool start-up, page faults and kernel selection.
     for (let i = 0; i < 2; i++) await session.run(feeds);
 
@@ -190,6 +218,11 @@ export async function profileDevice(options: ProfileOptions): Promise<DeviceCapa
 
   const threads = options.threads === 0 ? cores : options.threads;
   const gflops = await measureGflops({ threads, budgetMs: options.benchmarkMs ?? DEFAULT_BENCHMARK_MS });
+  // Half the budget again: int8 shards run on another kernel, whose speed-up over float varies by CPU.
+  const int8Gflops = await measureInt8Gflops({
+    threads,
+    budgetMs: (options.benchmarkMs ?? DEFAULT_BENCHMARK_MS) / 2,
+  });
 
   return {
     cores,
@@ -198,6 +231,7 @@ export async function profileDevice(options: ProfileOptions): Promise<DeviceCapa
     memoryFreeBytes,
     loadAverage,
     gflops,
+    int8Gflops,
     threads,
     platform: process.platform,
     arch: process.arch,

@@ -331,9 +331,9 @@ describe('edgerelay convert', () => {
       '--out',
       path.join(work, 'x'),
       '--dtype',
-      'int8',
+      'fp8',
     ]);
     assert.notEqual(code, 0);
-    assert.match(stderr, /f16, bf16, f32/);
+    assert.match(stderr, /f16, bf16, f32, int8/);
   });
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { BertConfig, HiddenAct } from './types.js';
 import { InvalidConfigError, UnsupportedArchitectureError } from './errors.js';
+import { isInt8Config } from './int8.js';
 import { ALBERT_ARCHITECTURES, albertDefaults, parseAlbertShape } from './albert-config.js';
 import { parsePrunedHeads } from './pruned-heads.js';
 import {
@@ -155,6 +156,7 @@ export function parseBertConfig(raw: unknown, file: string): ParsedBertConfig {
   }
   const prunedHeads = parsePrunedHeads(c.pruned_heads, c.num_hidden_layers, c.num_attention_heads, file);
   if (prunedHeads) config.prunedHeads = prunedHeads;
+  if (isInt8Config(raw)) config.weightDtype = 'int8';
   const result: ParsedBertConfig = { config, architectureDeclared };
   if (c.early_exit_layers) result.earlyExitLayers = [...new Set(c.early_exit_layers)].sort((a, b) => a - b);
   return result;

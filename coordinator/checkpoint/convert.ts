@@ -1,6 +1,7 @@
 /**
  * A copy of a Hugging Face model directory with its weights re-encoded in another float dtype, e.g.
- * float16 to halve what every edge device downloads and keeps in memory (`edgerelay convert`).
+ * float16 to halve what every edge device downloads and keeps in memory (`edgerelay convert`), or with its
+ * linear layers quantized to int8 (int8.ts, docs/int8.md).
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -8,12 +9,24 @@ import { copyTokenizerFiles } from './copy-tokenizer.js';
 import { FLOAT_DTYPES, type WritableDtype } from './dtype.js';
 import { CheckpointError, CheckpointNotFoundError, InvalidConfigError } from './errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from './load.js';
-import { readSafetensors, writeSafetensors, type SafetensorsWriteTensor } from './safetensors.js';
+import {
+  readSafetensors,
+  writeSafetensors,
+  type SafetensorsInt8Tensor,
+  type SafetensorsWriteTensor,
+} from './safetensors.js';
+import { QUANTIZATION_CONFIG, isLinearWeight, refuseInt8, quantizeRows, scaleTensorName } from './int8.js';
 
-export type ConvertDtype = 'f16' | 'bf16' | 'f32';
+export type ConvertDtype = 'f16' | 'bf16' | 'f32' | 'int8';
+export type ConvertTarget = WritableDtype | 'I8';
 
 /** The names transformers' config.json uses for each dtype. */
-export const TORCH_DTYPES: Record<WritableDtype, string> = { F16: 'float16', BF16: 'bfloat16', F32: 'float32' };
+export const TORCH_DTYPES: Record<ConvertTarget, string> = {
+  F16: 'float16',
+  BF16: 'bfloat16',
+  F32: 'float32',
+  I8: 'int8',
+};
 
 /**
  * Smallest magnitude that rounds to infinity in each narrower dtype: a finite weight turning into
@@ -43,11 +56,14 @@ export class DtypeRangeError extends CheckpointError {
 
 export interface ConvertResult {
   out: string;
-  dtype: WritableDtype;
+  /** I8: linear weights int8 with F32 scales, every other float tensor F32. */
+  dtype: ConvertTarget;
   /** dtype of the source's float tensors ('mixed' when they differ), also written to the metadata. */
   sourceDtype: string;
   /** Tensors written, in the source's header order. */
   tensors: string[];
+  /** int8: the linear weights quantized (each written with a NAME_scale tensor); 0 otherwise. */
+  quantized: number;
   /** Non-float tensors left out (the writer only writes float data). */
   dropped: { name: string; dtype: string }[];
   /** Other files copied next to the weights. */
@@ -60,16 +76,18 @@ export async function convertCheckpoint(
   out: string,
   dtype: ConvertDtype | WritableDtype,
 ): Promise<ConvertResult> {
-  const target = dtype.toUpperCase() as WritableDtype;
+  const target = (dtype.toUpperCase() === 'INT8' ? 'I8' : dtype.toUpperCase()) as ConvertTarget;
   if (!(target in TORCH_DTYPES))
-    throw new RangeError(`convertCheckpoint: unsupported dtype "${dtype}" (f16, bf16 or f32)`);
+    throw new RangeError(`convertCheckpoint: unsupported dtype "${dtype}" (f16, bf16, f32 or int8)`);
   const srcDir = resolve(src);
   const outDir = resolve(out);
   checkDirectories(srcDir, outDir);
 
   const file = readSafetensors(join(srcDir, WEIGHTS_FILE));
-  const tensors: Record<string, SafetensorsWriteTensor> = {};
+  refuseInt8(file, 'converting');
+  const tensors: Record<string, SafetensorsWriteTensor | SafetensorsInt8Tensor> = {};
   const dropped: ConvertResult['dropped'] = [];
+  let quantized = 0;
   const sourceDtypes = new Set<string>();
   for (const info of file.tensors.values()) {
     // The writer encodes float32 values into one dtype, so integer tensors (e.g. position_ids) cannot
@@ -79,6 +97,15 @@ export async function convertCheckpoint(
       continue;
     }
     sourceDtypes.add(info.dtype);
+    if (target === 'I8' && isLinearWeight(info.name, info.shape)) {
+      // Quantized here, on the whole tensor, so every shard of the layer slices the same scales.
+      const [rows, cols] = info.shape as [number, number];
+      const q = quantizeRows(file.float32(info.name), rows, cols);
+      tensors[info.name] = { shape: [rows, cols], dtype: 'I8', data: q.values };
+      tensors[scaleTensorName(info.name)] = { shape: [rows], data: q.scale, dtype: 'F32' };
+      quantized++;
+      continue;
+    }
     tensors[info.name] = {
       shape: [...info.shape],
       data: () => checkedValues(file.float32(info.name), info.name, file.path, target),
@@ -89,8 +116,14 @@ export async function convertCheckpoint(
   mkdirSync(outDir, { recursive: true });
   // Weights first: the writer goes through a temporary file, so a refused conversion leaves no half-made copy.
   writeSafetensors(join(outDir, WEIGHTS_FILE), tensors, {
-    dtype: target,
-    metadata: { ...file.metadata, converted_by: 'edgerelay', source_dtype: sourceDtype },
+    // int8: everything that is not a linear weight (embeddings, biases, LayerNorm) stays float32.
+    dtype: target === 'I8' ? 'F32' : target,
+    metadata: {
+      ...file.metadata,
+      converted_by: 'edgerelay',
+      source_dtype: sourceDtype,
+      ...(target === 'I8' && { quantization: QUANTIZATION_CONFIG.quant_method }),
+    },
   });
   writeFileSync(
     join(outDir, CONFIG_FILE),
@@ -99,7 +132,7 @@ export async function convertCheckpoint(
 
   // The weights do not change the tokenizer.
   const copied = [CONFIG_FILE, ...copyTokenizerFiles(srcDir, outDir)];
-  return { out: outDir, dtype: target, sourceDtype, tensors: Object.keys(tensors), dropped, copied };
+  return { out: outDir, dtype: target, sourceDtype, tensors: Object.keys(tensors), quantized, dropped, copied };
 }
 
 function checkDirectories(srcDir: string, outDir: string): void {
@@ -127,15 +160,15 @@ function checkDirectories(srcDir: string, outDir: string): void {
   if (!o.isDirectory()) throw new CheckpointError(`--out ${outDir} exists and is not a directory.`, { file: outDir });
 }
 
-function checkedValues(values: Float32Array, tensor: string, file: string, dtype: WritableDtype): Float32Array {
-  const limit = OVERFLOW_AT[dtype];
+function checkedValues(values: Float32Array, tensor: string, file: string, dtype: ConvertTarget): Float32Array {
+  const limit = dtype === 'I8' ? undefined : OVERFLOW_AT[dtype];
   if (!limit) return values;
   for (const v of values) {
     if (Number.isFinite(v) && Math.abs(v) >= limit.at) {
       throw new DtypeRangeError(
         `Tensor "${tensor}" in ${file} holds ${v}, beyond ${TORCH_DTYPES[dtype]}'s largest value ±${limit.max}: ` +
           `it would become infinity. Convert to a wider dtype (bf16 or f32) instead.`,
-        { file, tensor, dtype, value: v },
+        { file, tensor, dtype: dtype as WritableDtype, value: v },
       );
     }
   }
@@ -143,7 +176,7 @@ function checkedValues(values: Float32Array, tensor: string, file: string, dtype
 }
 
 /** config.json with the dtype fields saying what the weights now are. */
-function convertedConfig(path: string, dtype: WritableDtype): Record<string, unknown> {
+function convertedConfig(path: string, dtype: ConvertTarget): Record<string, unknown> {
   let config: unknown;
   try {
     config = JSON.parse(readFileSync(path, 'utf8'));
@@ -153,8 +186,11 @@ function convertedConfig(path: string, dtype: WritableDtype): Record<string, unk
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new InvalidConfigError(`${path} is not a JSON object.`, { file: path });
   }
-  const updated: Record<string, unknown> = { ...config, torch_dtype: TORCH_DTYPES[dtype] };
+  // An int8 model computes in float32 (weights dequantize per channel); the marker says how its weights are stored.
+  const torchDtype = dtype === 'I8' ? 'float32' : TORCH_DTYPES[dtype];
+  const updated: Record<string, unknown> = { ...config, torch_dtype: torchDtype };
   // Newer transformers write "dtype" instead of "torch_dtype"; keep the two consistent.
-  if ('dtype' in updated) updated.dtype = TORCH_DTYPES[dtype];
+  if ('dtype' in updated) updated.dtype = torchDtype;
+  if (dtype === 'I8') updated.quantization_config = { ...QUANTIZATION_CONFIG };
   return updated;
 }

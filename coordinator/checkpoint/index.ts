@@ -6,6 +6,7 @@ export {
   parseSafetensors,
   readSafetensors,
   writeSafetensors,
+  type SafetensorsInt8Tensor,
   type SafetensorsTensorInfo,
   type SafetensorsWriteTensor,
   type WriteSafetensorsOptions,
@@ -32,6 +33,17 @@ export {
   writeHaltingUnits,
   type HaltingUnit,
 } from './halting.js';
+export {
+  Int8WeightsError,
+  QUANTIZATION_CONFIG,
+  dequantizeRows,
+  isLinearWeight,
+  quantizeRows,
+  readInt8Tensor,
+  refuseInt8,
+  refuseInt8Checkpoint,
+  scaleTensorName,
+} from './int8.js';
 export {
   ConvertOverwriteError,
   DtypeRangeError,

@@ -11,6 +11,7 @@ import { CheckpointError, InvalidConfigError } from './errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from './load.js';
 import { readBertConfig } from './config.js';
 import { readSafetensors, writeSafetensors, type SafetensorsWriteTensor } from './safetensors.js';
+import { refuseInt8 } from './int8.js';
 import { headSize, keptHeads, prunedHeadsJson, type PrunedHeads } from './pruned-heads.js';
 
 /** A head by layer and original index (what `pruned_heads` and the search's output use). */
@@ -70,6 +71,7 @@ export function writePrunedCheckpoint(src: string, out: string, remove: HeadRef[
   const rowsOf = (layer: number) => keepLocal[layer]!.flatMap((local) => range(local * d, (local + 1) * d));
 
   const file = readSafetensors(join(srcDir, WEIGHTS_FILE));
+  refuseInt8(file, 'pruning heads');
   const tensors: Record<string, SafetensorsWriteTensor> = {};
   const dtypes = new Set<string>();
   for (const info of file.tensors.values()) {

@@ -259,6 +259,15 @@ export interface SafetensorsWriteTensor {
   shape: number[];
   /** The values, or a function producing them just before they are written (keeps peak memory to one tensor). */
   data: Float32Array | (() => Float32Array);
+  /** This tensor's dtype when it differs from the file's (F32 scales beside int8 weights, say). */
+  dtype?: WritableDtype;
+}
+
+/** An int8 tensor (quantized linear weights), written as its bytes. */
+export interface SafetensorsInt8Tensor {
+  shape: number[];
+  dtype: 'I8';
+  data: Int8Array;
 }
 
 export interface WriteSafetensorsOptions {
@@ -272,13 +281,13 @@ export interface WriteSafetensorsOptions {
  */
 export function writeSafetensors(
   path: string,
-  tensors: Record<string, SafetensorsWriteTensor>,
+  tensors: Record<string, SafetensorsWriteTensor | SafetensorsInt8Tensor>,
   options: WriteSafetensorsOptions,
 ): void {
-  const { dtype } = options;
-  const size = DTYPE_SIZES[dtype];
-  if (size === undefined || !['F32', 'F16', 'BF16'].includes(dtype))
-    throw new Error(`writeSafetensors: unsupported dtype ${dtype}`);
+  const dtypeOf = (t: SafetensorsWriteTensor | SafetensorsInt8Tensor) => t.dtype ?? options.dtype;
+  for (const dtype of new Set([options.dtype, ...Object.values(tensors).map(dtypeOf)])) {
+    if (!['F32', 'F16', 'BF16', 'I8'].includes(dtype)) throw new Error(`writeSafetensors: unsupported dtype ${dtype}`);
+  }
   const header: Record<string, unknown> = {};
   if (options.metadata) header[METADATA_KEY] = { ...options.metadata };
   let offset = 0;
@@ -287,8 +296,8 @@ export function writeSafetensors(
       throw new Error(`writeSafetensors: "${METADATA_KEY}" is reserved and cannot be a tensor name`);
     if (!t.shape.every((d) => isCount(d)))
       throw new Error(`writeSafetensors: tensor "${name}" has an invalid shape [${t.shape.join(', ')}]`);
-    const bytes = t.shape.reduce((a, b) => a * b, 1) * size;
-    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZES[dtypeOf(t)]!;
+    header[name] = { dtype: dtypeOf(t), shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -311,7 +320,8 @@ export function writeSafetensors(
           `writeSafetensors: tensor "${name}" has ${data.length} values but shape [${t.shape.join(', ')}] needs ${numel}`,
         );
       }
-      writeAll(fd, encodeFloat32(data, dtype));
+      if (t.dtype === 'I8') writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      else writeAll(fd, encodeFloat32(data as Float32Array, dtypeOf(t) as WritableDtype));
     }
     closeSync(fd);
     renameSync(tmp, path);

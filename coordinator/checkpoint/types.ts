@@ -2,6 +2,17 @@
 export interface Tensor {
   shape: number[];
   data: Float32Array;
+  /**
+   * Set when the checkpoint stores this linear weight as int8 (`edgerelay convert --dtype int8`, see int8.ts):
+   * `data` is then exactly values · scale[row], and the compiler runs it through ONNX Runtime's integer kernels.
+   */
+  int8?: Int8Weight;
+}
+
+/** A [out, in] linear weight as symmetric int8 with one float32 scale per output channel (row). */
+export interface Int8Weight {
+  values: Int8Array;
+  scale: Float32Array;
 }
 
 export interface LinearWeights {
@@ -102,6 +113,8 @@ export interface BertConfig {
   positionIds?: 'padding-offset';
   /** ELECTRA's embedding_size when it differs from hidden_size (embeddings are projected up). */
   embeddingSize?: number;
+  /** 'int8' when config.json marks linear weights as int8 (checkpoint/int8.ts): shards then run int8 kernels. */
+  weightDtype?: 'int8';
 }
 
 export interface AlbertShape {
@@ -120,6 +133,6 @@ export interface Checkpoint {
   exitLayout: ExitLayout;
   /** Layers (0-based) that have a classifier head, ascending; includes the final layer when there is a classifier. */
   exitLayers: number[];
-  /** Source dtype of the safetensors file ('F32', 'F16', 'BF16'; 'mixed' when tensors differ). */
+  /** Source dtype of the safetensors file ('F32', 'F16', 'BF16'; 'I8' for int8 linear weights; 'mixed' when tensors differ). */
   sourceDtype: string;
 }

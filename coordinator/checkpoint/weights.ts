@@ -12,6 +12,7 @@ import type {
 import type { SafetensorsFile } from './safetensors.js';
 import { MissingTensorError, TensorShapeError } from './errors.js';
 import { albertPrefix, mapAlbertWeights } from './albert-weights.js';
+import { readInt8Tensor, scaleTensorName } from './int8.js';
 import { checkAttentionWidth, headSize, headsInLayer } from './pruned-heads.js';
 import { familyOfConfig } from './families.js';
 import { familyTensors } from './family-weights.js';
@@ -94,11 +95,15 @@ export function mapBertWeights(
     }
     used.add(found);
     dtypes.add(info.dtype);
-    return file.tensor(found);
+    if (info.dtype !== 'I8') return file.tensor(found);
+    // An int8 linear weight (edgerelay convert --dtype int8) and its per-channel scale.
+    used.add(scaleTensorName(found));
+    return readInt8Tensor(file, found);
   };
   const finish = (weights: BertWeights, exitLayout: ExitLayout, exitLayers: number[]): MappedWeights => {
     const unusedTensors = names.filter((n) => !used.has(n) && !ignored.has(n));
-    const sourceDtype = dtypes.size === 1 ? [...dtypes][0]! : 'mixed';
+    // An int8 checkpoint keeps its other tensors in float: it is 'I8' all the same.
+    const sourceDtype = dtypes.has('I8') ? 'I8' : dtypes.size === 1 ? [...dtypes][0]! : 'mixed';
     return { weights, exitLayout, exitLayers, unusedTensors, sourceDtype };
   };
   if (config.albert) {

@@ -8,7 +8,8 @@ import type {
 } from '../checkpoint/types.js';
 import { emitContextContribution } from './context-contribution.js';
 import type { GraphBuilder } from './graph-builder.js';
-import { headDims, scaled, selectEntries, transposeSelect } from './weight-slices.js';
+import { headDims } from './weight-slices.js';
+import { emitLinear } from './linear.js';
 import { emitNoHeads, layerHeadCount } from './pruned-emitters.js';
 import { emitHeadActivation, emitPaddingOffsetPositions, emitTokenTypes } from './family-emitters.js';
 
@@ -44,10 +45,7 @@ export function emitEmbeddings(
   const normed = emitLayerNorm(g, sum, w.layerNorm, config.layerNormEps);
   if (!w.projection) return normed;
   // ALBERT: embeddings of embedding_size, projected to the hidden size (embedding_hidden_mapping_in).
-  const [out, inp] = w.projection.weight.shape as [number, number];
-  const pw = g.weight('emb_proj_w', transposeSelect(w.projection.weight), [inp, out]);
-  const pb = g.weight('emb_proj_b', w.projection.bias.data, w.projection.bias.shape);
-  return g.op('Add', [g.op('MatMul', [normed, pw]), pb]);
+  return emitLinear(g, normed, w.projection.weight, w.projection.bias, 'emb_proj');
 }
 
 /** Position ids 0..seq-1 (BERT): slice the table to the sequence length instead of passing them in. */
@@ -83,11 +81,8 @@ export function headProjection(
 ): (lin: EncoderLayerWeights['query'], prefix: string, factor?: number) => string {
   const headSize = config.hiddenSize / config.numHeads;
   const dims = headDims(heads, headSize);
-  const width = dims.length;
   return (lin, prefix, factor = 1) => {
-    const wT = g.weight(`${prefix}_w`, scaled(transposeSelect(lin.weight, dims), factor), [config.hiddenSize, width]);
-    const b = g.weight(`${prefix}_b`, scaled(selectEntries(lin.bias, dims), factor), [width]);
-    const y = g.op('Add', [g.op('MatMul', [hidden, wT]), b]);
+    const y = emitLinear(g, hidden, lin.weight, lin.bias, prefix, { rows: dims, factor });
     return g.op('Reshape', [y, g.int64s('split_heads', [0, 0, heads.length, headSize])]);
   };
 }
@@ -114,8 +109,7 @@ export function emitAttentionPartial(
   const probs = g.op('Softmax', [scores], { axis: { int: -1 } });
   const context = g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: { ints: [0, 2, 1, 3] } });
   const merged = g.op('Reshape', [context, g.int64s('merge_heads', [0, 0, width])]);
-  const woT = g.weight('o_w', transposeSelect(w.attentionOutput.weight, undefined, dims), [width, config.hiddenSize]);
-  const partial = g.op('MatMul', [merged, woT]);
+  const partial = emitLinear(g, merged, w.attentionOutput.weight, undefined, 'o', { cols: dims });
   if (!withReceived) return { partial };
   return { partial, received: emitContextContribution(g, probs, additiveMask) };
 }
@@ -162,14 +156,9 @@ export function emitFfnPartial(
   x: string,
   columns: number[],
 ): string {
-  const w1 = g.weight('ffn_in_w', transposeSelect(w.intermediate.weight, columns), [config.hiddenSize, columns.length]);
-  const b1 = g.weight('ffn_in_b', selectEntries(w.intermediate.bias, columns), [columns.length]);
-  const h = emitActivation(g, g.op('Add', [g.op('MatMul', [x, w1]), b1]), config.hiddenAct);
-  const w2 = g.weight('ffn_out_w', transposeSelect(w.output.weight, undefined, columns), [
-    columns.length,
-    config.hiddenSize,
-  ]);
-  return g.op('MatMul', [h, w2]);
+  const inner = emitLinear(g, x, w.intermediate.weight, w.intermediate.bias, 'ffn_in', { rows: columns });
+  const h = emitActivation(g, inner, config.hiddenAct);
+  return emitLinear(g, h, w.output.weight, undefined, 'ffn_out', { cols: columns });
 }
 
 export interface LayerOutputs {
@@ -226,13 +215,9 @@ export function emitClassifierHeadParts(
   hidden: string,
 ): { pooled: string; logits: string } {
   const first = g.op('Gather', [hidden, g.int64s('cls_index', [0], [])], { axis: { int: 1 } });
-  const pw = g.weight('pool_w', transposeSelect(head.pooler.weight), [config.hiddenSize, config.hiddenSize]);
-  const pb = g.weight('pool_b', head.pooler.bias.data, head.pooler.bias.shape);
-  const dense = g.op('Add', [g.op('MatMul', [first, pw]), pb]);
+  const dense = emitLinear(g, first, head.pooler.weight, head.pooler.bias, 'pool');
   const pooled = emitHeadActivation(g, dense, head.activation, (x) => emitActivation(g, x, 'gelu'));
-  const cw = g.weight('cls_w', transposeSelect(head.classifier.weight), [config.hiddenSize, config.numLabels]);
-  const cb = g.weight('cls_b', head.classifier.bias.data, head.classifier.bias.shape);
-  return { pooled, logits: g.op('Add', [g.op('MatMul', [pooled, cw]), cb]) };
+  return { pooled, logits: emitLinear(g, pooled, head.classifier.weight, head.classifier.bias, 'cls') };
 }
 
 /**
@@ -240,7 +225,5 @@ export function emitClassifierHeadParts(
  * (device-agent/exits/math.ts), so a bias of ±∞ gives exactly h = 1 or 0 rather than a clamped approximation.
  */
 export function emitHaltingLogit(g: GraphBuilder, unit: LinearWeights, config: BertConfig, pooled: string): string {
-  const w = g.weight('halt_w', transposeSelect(unit.weight), [config.hiddenSize, 1]);
-  const b = g.weight('halt_b', unit.bias.data, [1]);
-  return g.op('Add', [g.op('MatMul', [pooled, w]), b]);
+  return emitLinear(g, pooled, unit.weight, unit.bias, 'halt');
 }

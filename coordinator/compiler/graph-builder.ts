@@ -16,6 +16,9 @@ const ELEM: Record<ElemType, number> = {
   int64: onnx.TensorProto.DataType.INT64,
 };
 
+/** ONNX Runtime's contrib operator domain (integer kernels such as DynamicQuantizeMatMul live there). */
+export const CONTRIB_DOMAIN = 'com.microsoft';
+
 /** An attribute value with its ONNX type spelled out, since JS numbers cannot tell int from float. */
 export type Attr = { int: number } | { float: number } | { ints: number[] };
 
@@ -41,7 +44,7 @@ function valueInfo(name: string, elem: ElemType, dims: Dim[]): ValueInfoProto {
   };
 }
 
-function rawBytes(data: Float32Array | BigInt64Array): Uint8Array {
+function rawBytes(data: Float32Array | BigInt64Array | Int8Array): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
@@ -55,6 +58,8 @@ export class GraphBuilder {
   private readonly inputs: ValueInfoProto[] = [];
   private readonly outputs: ValueInfoProto[] = [];
   private counter = 0;
+  /** Set once a contrib-domain node is added, so the model imports that domain. */
+  private usesContrib = false;
 
   constructor(readonly graphName: string) {}
 
@@ -75,6 +80,13 @@ export class GraphBuilder {
   weight(prefix: string, data: Float32Array, dims: number[]): string {
     const name = this.fresh(prefix);
     this.initializers.push({ name, dims, dataType: ELEM.float32, rawData: rawBytes(data) });
+    return name;
+  }
+
+  /** An int8 weight stored in the model (quantized linear weights). */
+  int8Weight(prefix: string, data: Int8Array, dims: number[]): string {
+    const name = this.fresh(prefix);
+    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.INT8, rawData: rawBytes(data) });
     return name;
   }
 
@@ -104,6 +116,23 @@ export class GraphBuilder {
     return out;
   }
 
+  /** Adds one ONNX Runtime contrib-domain node (com.microsoft) and returns its first output. */
+  contribOp(opType: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
+    this.usesContrib = true;
+    const out = this.fresh(opType.toLowerCase());
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        domain: CONTRIB_DOMAIN,
+        input: inputs,
+        output: [out],
+        name: this.fresh(`n_${opType}`),
+        attribute: Object.entries(attrs).map(([k, v]) => toAttribute(k, v)),
+      }),
+    );
+    return out;
+  }
+
   /** Renames a computed value to a graph output name through an Identity node. */
   expose(value: string, name: string, elem: ElemType, dims: Dim[]): void {
     this.op('Identity', [value], {}, name);
@@ -116,7 +145,10 @@ export class GraphBuilder {
       producerName: 'edgerelay',
       producerVersion: '0.1.0',
       docString,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [
+        { domain: '', version: OPSET },
+        ...(this.usesContrib ? [{ domain: CONTRIB_DOMAIN, version: 1 }] : []),
+      ],
       graph: {
         name: this.graphName,
         node: this.nodes,

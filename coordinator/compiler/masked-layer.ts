@@ -9,7 +9,8 @@ import { IO } from '@edgerelay/proto';
 import { emitAdditiveMask, emitFfnPartial, emitResidualCombine, headProjection } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
 import { emitNoHeads, layerHeadCount } from './pruned-emitters.js';
-import { headDims, range, transposeSelect } from './weight-slices.js';
+import { headDims, range } from './weight-slices.js';
+import { emitLinear } from './linear.js';
 import type { CompilableModel } from './compile.js';
 
 /** Name of the [heads] float input of a masked layer. */
@@ -65,6 +66,5 @@ function emitMaskedAttention(
     perm: { ints: [0, 2, 1, 3] },
   });
   const merged = g.op('Reshape', [context, g.int64s('merge_heads', [0, 0, width])]);
-  const woT = g.weight('o_w', transposeSelect(w.attentionOutput.weight, undefined, dims), [width, config.hiddenSize]);
-  return g.op('MatMul', [merged, woT]);
+  return emitLinear(g, merged, w.attentionOutput.weight, undefined, 'o', { cols: dims });
 }

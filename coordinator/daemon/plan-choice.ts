@@ -88,6 +88,7 @@ function plannerPlan(x: PlanChoiceInputs): Plan {
     id: a.id,
     dataAddress: a.dataAddress,
     gflops: Number(a.capabilities.gflops),
+    int8Gflops: Number(a.capabilities.int8Gflops ?? 0),
     memoryBytes: Number(a.capabilities.memoryTotalBytes),
   }));
   const exit = { maxProbThreshold: x.settings.exitThreshold, policy: x.settings.exitPolicy ?? '' };

@@ -6,7 +6,7 @@
  * heads in DeeBERT layout, which loadCheckpoint reads like any other exit model.
  */
 import { resolve } from 'node:path';
-import { loadCheckpoint } from '../checkpoint/index.js';
+import { loadCheckpoint, refuseInt8Checkpoint } from '../checkpoint/index.js';
 import type { Checkpoint, ClassifierHeadWeights } from '../checkpoint/types.js';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { loadTokenizer } from '../tokenizer/index.js';
@@ -56,6 +56,7 @@ export interface FitExitsResult {
 export async function fitExits(options: FitExitsOptions): Promise<FitExitsResult> {
   const started = performance.now();
   const checkpoint = await loadCheckpoint(options.model);
+  refuseInt8Checkpoint(checkpoint, 'fitting exit heads');
   const { numLayers, numLabels } = checkpoint.config;
   const final = checkpoint.weights.heads[numLayers - 1];
   if (!final || numLabels === 0) {

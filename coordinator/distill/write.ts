@@ -6,6 +6,7 @@ import {
   FLOAT_DTYPES,
   WEIGHTS_FILE,
   readSafetensors,
+  refuseInt8,
   writeSafetensors,
   type SafetensorsWriteTensor,
   type WritableDtype,
@@ -31,6 +32,7 @@ export function writeModelWithHeads(checkpoint: Checkpoint, out: string, heads: 
     throw new ModelWriteError(`--out ${out} exists and is not a directory; pass a directory.`);
   mkdirSync(out, { recursive: true });
   const file = readSafetensors(join(checkpoint.dir, WEIGHTS_FILE));
+  refuseInt8(file, 'fitting exit heads');
   const names = file.names();
   const highway = exitHeadPrefix(checkpoint.config, names);
   const isOldExit = (n: string) => n.startsWith(`${highway}.`) || /^classifiers\.\d+\./.test(n);

@@ -27,6 +27,8 @@ export const clusterFileSchema = z.strictObject({
         name: z.string().min(1).max(128),
         profile: z.enum(DEVICE_PROFILE_NAMES as [string, ...string[]]).optional(),
         gflops: z.number().positive().optional(),
+        /** Float-equivalent GFLOP/s through the int8 kernel (the agent's int8Gflops); int8 models use it. */
+        int8Gflops: z.number().positive().optional(),
         memoryMB: z.number().nonnegative().optional(),
         threads: z.number().int().positive().optional(),
         link: linkSpec.optional(),
@@ -95,6 +97,7 @@ export function clusterFromFile(file: ClusterFile, where = 'cluster file'): Clus
     return {
       id: d.name,
       gflops,
+      ...(d.int8Gflops !== undefined ? { int8Gflops: d.int8Gflops } : {}),
       memoryBytes: memoryMB * 1024 * 1024,
       ...(threads !== undefined ? { threads } : {}),
       profile: !d.profile

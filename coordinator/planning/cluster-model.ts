@@ -6,6 +6,8 @@ export interface ClusterDevice {
   id: string;
   /** Effective sustained float32 matmul GFLOP/s with the threads it runs shards with. */
   gflops: number;
+  /** The same through ONNX Runtime's int8 kernel (float-equivalent GFLOP/s), when measured: int8 models use it. */
+  int8Gflops?: number;
   memoryBytes: number;
   threads?: number;
   /** Where the profile figures came from, for the explanation ("pi4", "measured"). */
@@ -28,6 +30,7 @@ export class ClusterError extends EdgeRelayError {
 export interface AgentFigures {
   id: string;
   gflops: number;
+  int8Gflops?: number;
   memoryBytes: number;
   threads?: number;
   dataAddress?: string;
@@ -41,6 +44,7 @@ export function clusterFromAgents(agents: AgentFigures[], links: (a: string, b: 
   const devices: ClusterDevice[] = agents.map((a) => ({
     id: a.id,
     gflops: a.gflops,
+    ...(a.int8Gflops ? { int8Gflops: a.int8Gflops } : {}),
     memoryBytes: a.memoryBytes,
     ...(a.threads !== undefined ? { threads: a.threads } : {}),
     profile: 'measured',

@@ -25,6 +25,8 @@ export interface PlannerModel extends PlanModelInfo {
    * remaining heads. Absent for an unpruned model. See pruned-layers.ts.
    */
   prunedHeads?: number[][];
+  /** 'int8' for an int8 checkpoint: devices then run its layers at their int8 speed (int8-speed.ts). */
+  weightDtype?: 'int8';
 }
 
 export interface CostParams {

@@ -53,6 +53,7 @@ export function plannerModelOf(
     typeVocabSize: config.typeVocabSize,
     ...sharedLayerShape(config, odeSteps),
     ...(config.prunedHeads && { prunedHeads: config.prunedHeads }),
+    ...(config.weightDtype && { weightDtype: config.weightDtype }),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ClusterModel } from './cluster-model.js';
+import { clusterForWeights, linearWeightBytes } from './int8-speed.js';
 import {
   activationBytes,
   attentionPartialFlops,
@@ -40,7 +41,7 @@ export function costContext(model: PlannerModel, cluster: ClusterModel, params: 
   const dm = dims(model, params.seqLen);
   // Per-run overhead grows with the activations a run binds and copies out.
   const opOverheadMflop = params.opOverheadMflop + (params.opOverheadFlopsPerValue * dm.S * dm.H) / 1e6;
-  return { model, cluster, params: { ...params, opOverheadMflop }, dm };
+  return { model, cluster: clusterForWeights(model, cluster, dm), params: { ...params, opOverheadMflop }, dm };
 }
 
 /** A member's share in counts (the cost does not depend on which heads). */
@@ -161,17 +162,21 @@ export function layerUsage(
   members: ShareCount[],
   heads = ctx.dm.A,
 ): Map<number, Usage> {
-  const { dm } = ctx;
+  const { dm, model } = ctx;
   const usage = new Map<number, Usage>();
   const add = (device: number, u: Usage) => usage.set(device, addUsage(usage.get(device) ?? NO_USAGE, u));
   if (members.length === 0) {
-    add(host, { weights: wholeLayerWeightBytes(dm, heads), sessions: 1, activation: activationBytes(dm, heads, dm.F) });
+    const weights = linearWeightBytes(model, wholeLayerWeightBytes(dm, heads));
+    add(host, { weights, sessions: 1, activation: activationBytes(dm, heads, dm.F) });
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });
   for (const m of members) {
     add(m.device, {
-      weights: attentionPartialWeightBytes(dm, m.heads) + ffnPartialWeightBytes(dm, m.columns),
+      weights: linearWeightBytes(
+        model,
+        attentionPartialWeightBytes(dm, m.heads) + ffnPartialWeightBytes(dm, m.columns),
+      ),
       sessions: ((m.attends ?? m.heads > 0) ? 1 : 0) + (m.columns > 0 ? 1 : 0),
       activation: activationBytes(dm, m.heads, m.columns),
     });
@@ -185,5 +190,6 @@ export function hostExtrasUsage(ctx: CostContext, firstStage: boolean, exits: nu
   const embeddings: Usage = firstStage
     ? { weights: embeddingsWeightBytes(model), sessions: 1, activation: 2 * dm.S * dm.H * 4 }
     : NO_USAGE;
-  return addUsage(embeddings, { weights: exitHeadWeightBytes(dm, model.numLabels), sessions: 1, activation: 0 }, exits);
+  const head = linearWeightBytes(model, exitHeadWeightBytes(dm, model.numLabels));
+  return addUsage(embeddings, { weights: head, sessions: 1, activation: 0 }, exits);
 }

@@ -9,6 +9,7 @@ import {
   keptHeads,
   loadCheckpoint,
   maxSequenceLength,
+  refuseInt8Checkpoint,
   writePrunedCheckpoint,
   type HeadRef,
 } from '../checkpoint/index.js';
@@ -90,6 +91,8 @@ export async function pruneHeads(options: PruneHeadsOptions): Promise<PruneHeads
   checkOptions(maxDrop, holdout, budget);
 
   const checkpoint = await loadCheckpoint(options.model);
+  // Writing the pruned copy needs float weights: say so before the search, not after it.
+  if (options.out) refuseInt8Checkpoint(checkpoint, 'pruning heads');
   const tokenizer = loadTokenizer(options.model);
   const examples = readTextExamples(options.data);
   const split = splitRows(examples.texts.length, holdout, options.seed ?? 0);

@@ -12,6 +12,7 @@ export interface Capabilities {
   'threads'?: (number);
   'platform'?: (string);
   'arch'?: (string);
+  'int8Gflops'?: (number | string);
 }
 
 export interface Capabilities__Output {
@@ -24,4 +25,5 @@ export interface Capabilities__Output {
   'threads': (number);
   'platform': (string);
   'arch': (string);
+  'int8Gflops': (number);
 }
