@@ -104,6 +104,7 @@ export class DeviceAgent {
       { agentId: options.name, groupTimeoutMs: options.groupTimeoutMs ?? 10_000 },
       {
         sendToAgent: (id, frame) => this.peers.send(id, frame),
+        sendSeqToAgent: (id, frame) => this.peers.send(id, frame),
         sendToCoordinator: (frame) => this.coordinatorLinks.send(frame),
       },
       this.stats,
@@ -182,6 +183,7 @@ export class DeviceAgent {
     this.admission.close();
     this.membership?.stop();
     this.executor.waiter.failAll(new StepRefusedError(STEP_REFUSED_CODES.agentStopping, 'agent stopping'));
+    this.executor.seq.failAll(new StepRefusedError(STEP_REFUSED_CODES.agentStopping, 'agent stopping'));
     this.peers.closeAll();
     await this.server?.close();
     this.control?.close();

@@ -7,4 +7,6 @@ export class AgentStats {
   failures = 0;
   /** Cached shards found corrupt on disk (deleted and downloaded again); more than a few means a failing disk. */
   cacheCorruptions = 0;
+  /** Sequence-parallel stage runs taken part in as a member (not the host). */
+  seqMemberRuns = 0;
 }
