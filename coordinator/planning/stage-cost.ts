@@ -1,3 +1,4 @@
+import type { GroupForm } from '@edgerelay/proto';
 import type { ClusterModel } from './cluster-model.js';
 import {
   activationBytes,
@@ -22,6 +23,7 @@ import {
   type Dims,
   type PlannerModel,
 } from './cost-model.js';
+import { seqCombineUsage, seqLayerTiming } from './seq-cost.js';
 
 /**
  * Time and memory of one stage, as the agents run it (device-agent/executor/stage-executor.ts):
@@ -119,8 +121,15 @@ export function groupLayerTiming(ctx: CostContext, host: number, members: ShareC
   return { totalMs: a.totalMs + f.totalMs, computeMs: a.computeMs + f.computeMs, busyMs };
 }
 
-export function layerTiming(ctx: CostContext, host: number, members: ShareCount[], heads = ctx.dm.A): LayerTiming {
-  return members.length === 0 ? wholeLayerTiming(ctx, host, heads) : groupLayerTiming(ctx, host, members);
+export function layerTiming(
+  ctx: CostContext,
+  host: number,
+  members: ShareCount[],
+  heads = ctx.dm.A,
+  form: GroupForm = 'host-gather',
+): LayerTiming {
+  if (members.length === 0) return wholeLayerTiming(ctx, host, heads);
+  return form === 'sequence-parallel' ? seqLayerTiming(ctx, members) : groupLayerTiming(ctx, host, members);
 }
 
 export function embeddingsMs(ctx: CostContext, host: number): number {
@@ -160,6 +169,7 @@ export function layerUsage(
   host: number,
   members: ShareCount[],
   heads = ctx.dm.A,
+  form: GroupForm = 'host-gather',
 ): Map<number, Usage> {
   const { dm } = ctx;
   const usage = new Map<number, Usage>();
@@ -169,6 +179,9 @@ export function layerUsage(
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });
+  // Sequence-parallel: every member combines its own rows (the host's shards are counted once).
+  if (form === 'sequence-parallel')
+    for (const m of members) if (m.device !== host) add(m.device, seqCombineUsage(ctx, 1 / members.length));
   for (const m of members) {
     add(m.device, {
       weights: attentionPartialWeightBytes(dm, m.heads) + ffnPartialWeightBytes(dm, m.columns),
