@@ -45,6 +45,9 @@ export interface AgentOptions {
   grpcCredentials?: grpc.ChannelCredentials;
   /** Data-plane credentials: serve and dial wss with mutual TLS; plain ws when undefined. */
   dataPlaneTls?: DataPlaneTls;
+  /** Sequence-parallel groups: rows per transfer, and the block size from which the FFN overlaps the all-gather. */
+  seqChunkRows?: number;
+  seqOverlapMinRows?: number;
 }
 
 /**
@@ -101,7 +104,12 @@ export class DeviceAgent {
       onPlanLoaded: (plan) => this.peers.setAddresses(new Map(plan.endpoints.map((e) => [e.agentId, e.dataAddress]))),
     });
     this.executor = new StageExecutor(
-      { agentId: options.name, groupTimeoutMs: options.groupTimeoutMs ?? 10_000 },
+      {
+        agentId: options.name,
+        groupTimeoutMs: options.groupTimeoutMs ?? 10_000,
+        seqChunkRows: options.seqChunkRows,
+        seqOverlapMinRows: options.seqOverlapMinRows,
+      },
       {
         sendToAgent: (id, frame) => this.peers.send(id, frame),
         sendSeqToAgent: (id, frame) => this.peers.send(id, frame),

@@ -25,3 +25,10 @@ export function sequenceRows(total: number, members: number): [number, number][]
     return range;
   });
 }
+
+/**
+ * A sequence-parallel member runs its FFN on each block of rows as it arrives (overlapping the all-gather) only
+ * when every member's block has at least this many rows; below that a session run's fixed cost outweighs the
+ * overlap, and it runs the FFN once on all rows. Agents may be started with another figure (--seq-overlap-min-rows).
+ */
+export const SEQ_OVERLAP_MIN_ROWS = 64;

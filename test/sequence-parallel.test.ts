@@ -82,7 +82,17 @@ describe('sequence-parallel HALP groups (real agent processes)', function () {
   describe('groups of 2, 3 and 4 members with uneven shares', () => {
     let cluster: SimCluster;
     before(async () => {
-      cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 4, planFile: writePlan(THREE_GROUPS) });
+      // The fixture's texts are short: small chunks and overlap from one row make these agents take the
+      // overlapped path (FFN on each block as it arrives, transfers cut into chunks); the kill test below takes
+      // the default one (blocks under 64 rows: FFN once on all rows).
+      process.env.EDGERELAY_SEQ_CHUNK_ROWS = '3';
+      process.env.EDGERELAY_SEQ_OVERLAP_MIN_ROWS = '1';
+      try {
+        cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 4, planFile: writePlan(THREE_GROUPS) });
+      } finally {
+        delete process.env.EDGERELAY_SEQ_CHUNK_ROWS;
+        delete process.env.EDGERELAY_SEQ_OVERLAP_MIN_ROWS;
+      }
     });
     after(async () => cluster?.stop());
 

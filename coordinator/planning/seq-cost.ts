@@ -1,4 +1,4 @@
-import { sequenceRows } from '@edgerelay/proto';
+import { SEQ_OVERLAP_MIN_ROWS, sequenceRows } from '@edgerelay/proto';
 import {
   attentionPartialFlops,
   combineFlops,
@@ -89,10 +89,23 @@ export function seqLayerTiming(ctx: CostContext, members: ShareCount[]): LayerTi
   );
   const ffnIn = all.map((k) => attended[k]!);
   const back: { from: number; to: number; ready: number; rows: number }[] = [];
+  // As the agents do: each block as it arrives when blocks are large enough, else one run once all are here.
+  const owned = rows.filter((n) => n > 0);
+  const overlap = owned.length > 1 && Math.min(...owned) >= SEQ_OVERLAP_MIN_ROWS;
   for (const i of all) {
+    const mine = blocks[i]!.sort((a, b) => a.at - b.at);
+    if (mine.length === 0) continue;
+    const ffn = ffnPartialFlops(dm, members[i]!.columns);
     let clock = 0;
-    for (const { k, at } of blocks[i]!.sort((a, b) => a.at - b.at)) {
-      clock = Math.max(clock, at) + run(i, (ffnPartialFlops(dm, members[i]!.columns) * rows[k]!) / dm.S, rows[k]!);
+    if (!overlap) {
+      clock = mine.at(-1)!.at + run(i, ffn, dm.S);
+      for (const { k } of mine)
+        if (k === i) ffnIn[k] = Math.max(ffnIn[k]!, clock);
+        else back.push({ from: i, to: k, ready: clock, rows: rows[k]! });
+      continue;
+    }
+    for (const { k, at } of mine) {
+      clock = Math.max(clock, at) + run(i, (ffn * rows[k]!) / dm.S, rows[k]!);
       if (k === i) ffnIn[k] = Math.max(ffnIn[k]!, clock);
       else back.push({ from: i, to: k, ready: clock, rows: rows[k]! });
     }

@@ -14,7 +14,13 @@ export interface SeqOptions {
   timeoutMs: number;
   /** Rows per seq-rows frame at most (overlap granularity). */
   chunkRows: number;
+  /** Blocks of at least this many rows are computed as they arrive; smaller ones are gathered first. */
+  overlapMinRows: number;
 }
+
+/** Defaults: rows per seq-rows frame, and the smallest block the FFN runs on as it arrives (docs/sequence-parallel.md). */
+export const SEQ_CHUNK_ROWS = 64;
+export { SEQ_OVERLAP_MIN_ROWS } from '@edgerelay/proto';
 
 /** The step size of an ordinary pass (parameter-shared combine shards take it; others ignore it). */
 const UNIT_STEP: Record<string, HostTensor> = {
@@ -56,6 +62,7 @@ export class SeqParallel {
       send: this.send,
       stats: this.stats,
       chunkRows: this.options.chunkRows,
+      overlapMinRows: this.options.overlapMinRows,
     };
     return new SeqRun(parts, ids, stage, loaded, mask, dims, feed);
   }

@@ -14,6 +14,8 @@ export interface SeqRunParts {
   stats: AgentStats;
   /** Rows per seq-rows frame at most: smaller chunks let a receiver start computing sooner. */
   chunkRows: number;
+  /** The FFN runs on each block as it arrives only when every member's block has at least this many rows. */
+  overlapMinRows: number;
 }
 
 /**
@@ -124,6 +126,15 @@ export class SeqRun {
     return float32Tensor(data.slice(a * this.hidden, b * this.hidden), [1, b - a, this.hidden]);
   }
 
+  /**
+   * Whether the FFN runs block by block as rows arrive (overlap), or once on all rows: a block must have at
+   * least overlapMinRows rows, or its session run's fixed cost outweighs what the overlap saves.
+   */
+  private overlaps(): boolean {
+    const blocks = this.ranges.map(([a, b]) => b - a).filter((n) => n > 0);
+    return blocks.length > 1 && Math.min(...blocks) >= this.parts.overlapMinRows;
+  }
+
   /** One layer; returns the full output, or undefined after the stage's last layer on a member that is not the host. */
   async layer(layer: number, input: HostTensor): Promise<HostTensor | undefined> {
     const H = this.hidden;
@@ -185,10 +196,30 @@ export class SeqRun {
       this.sendRows(owner, layer, 'ffn', rowStart, f);
     };
     const work: Promise<void>[] = [];
-    if (mine.ffnColumns.length > 0) {
+    const othersRows = x.length / H - n;
+    if (mine.ffnColumns.length > 0 && this.overlaps()) {
       const ownFirst = a && n > 0 ? ffnBlock(r0, a) : Promise.resolve();
-      const othersRows = this.members.reduce((s, _, i) => s + (i === this.me ? 0 : this.rowsOf(i)), 0);
       work.push(ownFirst.then(() => this.collect(layer, 'attended', othersRows, (b) => ffnBlock(b.rowStart, b.data))));
+    } else if (mine.ffnColumns.length > 0) {
+      // Blocks too small to pay a session run each: gather every row, one FFN run, then scatter the partial.
+      const whole = new Float32Array(x.length);
+      if (a) whole.set(a, r0 * H);
+      work.push(
+        this.collect(layer, 'attended', othersRows, (b) => whole.set(b.data, b.rowStart * H)).then(async () => {
+          const f = (
+            await this.runShard(
+              { kind: 'ffn-partial', layer, columns: mine.ffnColumns },
+              { [IO.hidden]: float32Tensor(whole, [1, x.length / H, H]) },
+            )
+          )[IO.partial]!.data as Float32Array;
+          this.parts.stats.partialRuns++;
+          for (const j of this.others((_, i) => owners(i))) {
+            const [ja, jb] = this.ranges[j]!;
+            this.sendRows(j, layer, 'ffn', ja, f.subarray(ja * H, jb * H));
+          }
+          if (n > 0) addRows(ffnSum, { rowStart: r0, rows: n, data: f.subarray(r0 * H, r1 * H) }, r0, H);
+        }),
+      );
     }
     const columnOwners = this.others((m) => m.ffnColumns.length > 0).length;
     if (n > 0) work.push(this.collect(layer, 'ffn', columnOwners * n, (b) => addRows(ffnSum, b, r0, H)));
@@ -218,7 +249,6 @@ export class SeqRun {
     }
     const out = new Float32Array(x.length);
     if (y) out.set(y, r0 * H);
-    const othersRows = x.length / H - n;
     await this.collect(layer, 'out', othersRows, (b) => out.set(b.data, b.rowStart * H));
     this.done = last;
     return float32Tensor(out, [...this.dims]);

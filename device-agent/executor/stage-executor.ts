@@ -1,5 +1,5 @@
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
-import { IO } from '@edgerelay/proto';
+import { IO, SEQ_OVERLAP_MIN_ROWS } from '@edgerelay/proto';
 import type { FrameOf, Hop } from '@edgerelay/proto';
 import type { Stage__Output as Stage } from '@edgerelay/proto';
 import { isGroupStage, memberShare, stageExitLayers, stageLayers } from '../plan/roles.js';
@@ -11,7 +11,7 @@ import { decideExit, parseExitPolicy, type ExitPolicy } from '../exits/policies.
 import { sigmoid, softmax } from '../exits/math.js';
 import { checkSharedLayer, stageOde, type StageOde } from './ode-stage.js';
 import { activePruning, pruneForLayer } from '../pruning/request.js';
-import { SeqParallel } from './seq-parallel.js';
+import { SEQ_CHUNK_ROWS, SeqParallel } from './seq-parallel.js';
 import type { SeqFrame } from './seq-run.js';
 
 export interface ExecutorPorts {
@@ -29,6 +29,8 @@ export interface ExecutorOptions {
   groupTimeoutMs: number;
   /** Sequence-parallel groups: rows per transfer at most (smaller: more overlap, more shard runs). */
   seqChunkRows?: number;
+  /** Sequence-parallel groups: the FFN overlaps the all-gather only when every member's rows number this many. */
+  seqOverlapMinRows?: number;
 }
 
 /** Logits whose softmax is `probs`: how an answer from an accumulated distribution (DACT) travels. */
@@ -65,7 +67,12 @@ export class StageExecutor {
     private readonly stats: AgentStats,
   ) {
     this.seq = new SeqParallel(
-      { agentId: options.agentId, timeoutMs: options.groupTimeoutMs, chunkRows: options.seqChunkRows ?? 64 },
+      {
+        agentId: options.agentId,
+        timeoutMs: options.groupTimeoutMs,
+        chunkRows: options.seqChunkRows ?? SEQ_CHUNK_ROWS,
+        overlapMinRows: options.seqOverlapMinRows ?? SEQ_OVERLAP_MIN_ROWS,
+      },
       (id, frame) =>
         ports.sendSeqToAgent
           ? ports.sendSeqToAgent(id, frame)
