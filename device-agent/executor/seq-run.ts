@@ -4,6 +4,7 @@ import { float32Tensor, toWire, type HostTensor } from '../runtime/index.js';
 import type { LoadedPlan } from './loaded-plan.js';
 import { RowMailbox, type RowBlock } from './row-mailbox.js';
 import type { AgentStats } from './stats.js';
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 
 export type SeqFrame = FrameOf<'seq-start'> | FrameOf<'seq-rows'> | FrameOf<'seq-cancel'>;
 
@@ -110,8 +111,19 @@ export class SeqRun {
 
   /** Takes blocks until `rows` rows have arrived, handing each to `use` as it comes. */
   private async collect(layer: number, phase: SeqPhase, rows: number, use: (b: RowBlock) => Promise<void> | void) {
+    // Partial sums (attention, ffn) are for this member's rows; combined rows (attended, out) are another's.
+    const [r0, r1] = this.ranges[this.me]!;
+    const mine = phase === 'attention' || phase === 'ffn';
     for (let got = 0; got < rows;) {
       const b = await this.take(layer, phase);
+      const end = b.rowStart + b.rows;
+      const inMine = b.rowStart >= r0 && end <= r1;
+      const inOther = this.ranges.some(([a, e], i) => i !== this.me && b.rowStart >= a && end <= e);
+      if (b.data.length !== b.rows * this.hidden || b.rows === 0 || (mine ? !inMine : !inOther))
+        throw new StepRefusedError(
+          STEP_REFUSED_CODES.badRows,
+          `a peer sent rows [${b.rowStart}, ${end}) of width ${b.data.length / Math.max(1, b.rows)} for ${phase} of layer ${layer}, which this member does not expect`,
+        );
       got += b.rows;
       await use(b);
     }
