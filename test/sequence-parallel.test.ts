@@ -8,6 +8,7 @@ import { runChaos } from '../sim/chaos.js';
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { writePlan } from './helpers/plans.js';
+import { parseTokenPruning } from '@edgerelay/device-agent';
 
 const SENTENCES = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence);
 
@@ -70,12 +71,17 @@ async function classify(url: string, inputs: string | string[], parameters: Reco
 describe('sequence-parallel HALP groups (real agent processes)', function () {
   this.timeout(300_000);
   let reference: Map<string, ClassifyResult>;
+  let pruned: Map<string, ClassifyResult>;
+  const PRUNING = 'keep=1,1,0.7,0.5,0.4,0.3';
 
   before(async () => {
     const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), {
       threads: 1,
     });
     reference = new Map((await runner.classify(SENTENCES.slice(0, 40), 16)).map((r) => [r.text, r]));
+    const prunedTexts = SENTENCES.slice(16, 19);
+    const schedule = parseTokenPruning(PRUNING);
+    pruned = new Map((await runner.classify(prunedTexts, 16, undefined, schedule)).map((r) => [r.text, r]));
     await runner.release();
   });
 
@@ -148,6 +154,28 @@ describe('sequence-parallel HALP groups (real agent processes)', function () {
         [0, 0, 0, 0],
         'a member left mid-stage must stop quietly',
       );
+    });
+
+    it('a token-pruning request runs the groups in host-gather form and gives the single-node pruned answer', async () => {
+      const before = await Promise.all(cluster.agents.map((a) => cluster.coordinator.agentStats(a.name)));
+      const texts = [...pruned.keys()];
+      const last = (r: ClassifyResult) => r.exits.at(-1)!.logits[0]!;
+      assert.ok(
+        texts.some((t) => Math.abs(last(pruned.get(t)!) - last(reference.get(t)!)) > 1e-3),
+        'the schedule must change an answer, or this proves nothing',
+      );
+      const body = await classify(cluster.url, texts, { token_pruning: PRUNING, exit_policy: 'none' });
+      body.details.forEach((d, i) => {
+        const expected = pruned.get(texts[i]!)!.exits.at(-1)!.logits;
+        d.logits.forEach((v, j) => assert.ok(Math.abs(v - expected[j]!) < 1e-4, `${v} vs ${expected[j]}`));
+      });
+      const after = await Promise.all(cluster.agents.map((a) => cluster.coordinator.agentStats(a.name)));
+      assert.deepEqual(
+        after.map((s) => s!.seqMemberRuns),
+        before.map((s) => s!.seqMemberRuns),
+        'no member ran a sequence-parallel stage for it',
+      );
+      assert.ok(after[1]!.partialRuns > before[1]!.partialRuns, 'the members computed host-gather shares');
     });
   });
 
