@@ -45,6 +45,9 @@ export interface AgentOptions {
   grpcCredentials?: grpc.ChannelCredentials;
   /** Data-plane credentials: serve and dial wss with mutual TLS; plain ws when undefined. */
   dataPlaneTls?: DataPlaneTls;
+  /** Sequence-parallel groups: rows per transfer, and the block size from which the FFN overlaps the all-gather. */
+  seqChunkRows?: number;
+  seqOverlapMinRows?: number;
 }
 
 /**
@@ -101,9 +104,15 @@ export class DeviceAgent {
       onPlanLoaded: (plan) => this.peers.setAddresses(new Map(plan.endpoints.map((e) => [e.agentId, e.dataAddress]))),
     });
     this.executor = new StageExecutor(
-      { agentId: options.name, groupTimeoutMs: options.groupTimeoutMs ?? 10_000 },
+      {
+        agentId: options.name,
+        groupTimeoutMs: options.groupTimeoutMs ?? 10_000,
+        seqChunkRows: options.seqChunkRows,
+        seqOverlapMinRows: options.seqOverlapMinRows,
+      },
       {
         sendToAgent: (id, frame) => this.peers.send(id, frame),
+        sendSeqToAgent: (id, frame) => this.peers.send(id, frame),
         sendToCoordinator: (frame) => this.coordinatorLinks.send(frame),
       },
       this.stats,
@@ -183,6 +192,7 @@ export class DeviceAgent {
     this.admission.close();
     this.membership?.stop();
     this.executor.waiter.failAll(new StepRefusedError(STEP_REFUSED_CODES.agentStopping, 'agent stopping'));
+    this.executor.seq.failAll(new StepRefusedError(STEP_REFUSED_CODES.agentStopping, 'agent stopping'));
     this.peers.closeAll();
     await this.server?.close();
     this.control?.close();

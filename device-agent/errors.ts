@@ -30,6 +30,10 @@ export const STEP_REFUSED_CODES = {
   badOdeSteps: 'EDGERELAY_STEP_BAD_ODE_STEPS',
   /** The agent is stopping: waits still open are failed. */
   agentStopping: 'EDGERELAY_STEP_AGENT_STOPPING',
+  /** A sequence-parallel peer sent rows outside the range, or of another width, than the plan gives that phase. */
+  badRows: 'EDGERELAY_STEP_BAD_ROWS',
+  /** A sequence-parallel group's host ended the request (an early exit, or a failure elsewhere): members stop quietly. */
+  groupCancelled: 'EDGERELAY_STEP_GROUP_CANCELLED',
 } as const;
 export type StepRefusedCode = (typeof STEP_REFUSED_CODES)[keyof typeof STEP_REFUSED_CODES];
 

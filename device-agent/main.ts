@@ -52,6 +52,16 @@ const program = new Command('edgerelay-agent')
   )
   .option('--log-level <level>', 'pino log level', process.env.EDGERELAY_LOG_LEVEL ?? 'info')
   .option(
+    '--seq-chunk-rows <n>',
+    'sequence-parallel groups: rows per transfer at most (env EDGERELAY_SEQ_CHUNK_ROWS; default 64)',
+    positiveInt,
+  )
+  .option(
+    '--seq-overlap-min-rows <n>',
+    'sequence-parallel groups: compute the FFN on rows as they arrive when every member owns this many (env EDGERELAY_SEQ_OVERLAP_MIN_ROWS; default 64)',
+    positiveInt,
+  )
+  .option(
     '--exit-on-stdin-close',
     'stop when stdin closes: a launcher (sim/) holds the other end, so the agent dies with it even after kill -9',
   )
@@ -73,6 +83,8 @@ const program = new Command('edgerelay-agent')
       emulateLink?: string;
       emulateReferenceGflops?: number;
       exitOnStdinClose?: boolean;
+      seqChunkRows?: number;
+      seqOverlapMinRows?: number;
     }) => {
       const logger = pino({ name: `agent:${opts.name}`, level: opts.logLevel }, pino.destination(2));
       const token = resolveSecret(CLUSTER_TOKEN, { flagValue: opts.clusterToken, file: opts.clusterTokenFile });
@@ -85,6 +97,8 @@ const program = new Command('edgerelay-agent')
         advertiseHost: opts.advertiseHost ?? defaultAdvertiseHost(opts.coordinator),
         threads: opts.threads,
         dataDir: path.join(opts.dataDir, opts.name),
+        seqChunkRows: opts.seqChunkRows ?? envInt('EDGERELAY_SEQ_CHUNK_ROWS'),
+        seqOverlapMinRows: opts.seqOverlapMinRows ?? envInt('EDGERELAY_SEQ_OVERLAP_MIN_ROWS'),
         logger,
         clusterToken: token?.value,
         grpcCredentials: opts.tlsDir ? loadAgentCredentials(opts.tlsDir, opts.name) : undefined,
@@ -133,6 +147,12 @@ function exitWhenStdinCloses(onGone: () => void): void {
   process.stdin.on('error', once);
   process.stdin.on('data', () => undefined); // the launcher sends nothing; reading is only for the EOF
   process.stdin.resume();
+}
+
+/** A positive integer from the environment, or undefined (unset or not one). */
+function envInt(name: string): number | undefined {
+  const n = Number(process.env[name]);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
 function defaultAdvertiseHost(coordinator: string): string {

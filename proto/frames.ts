@@ -83,6 +83,10 @@ export type Hop = z.infer<typeof hopSchema>;
 
 const requestFields = { requestId: id, planVersion: count };
 
+/** What a sequence-parallel seq-rows frame carries (see the frame). */
+export const SEQ_PHASES = ['attention', 'attended', 'ffn', 'out'] as const;
+export type SeqPhase = (typeof SEQ_PHASES)[number];
+
 /** keep[l]: share of the real tokens layer l runs on; length: real tokens before pruning. */
 const tokenPruningSchema = z.object({
   keep: z.array(z.number().finite().gt(0).lte(1)).min(1).max(64),
@@ -147,6 +151,33 @@ export const frameSchema = z.discriminatedUnion('type', [
     /** when the scatter asked for scores: the share's context contribution, float32 [batch, seq] */
     scores: wireTensorSchema.optional(),
   }),
+  /**
+   * Sequence-parallel group (docs/sequence-parallel.md), host → member: run your share of the stage's layers on
+   * this hidden state, exchanging rows with the other members directly.
+   */
+  z.object({
+    type: z.literal('seq-start'),
+    ...requestFields,
+    stage: count,
+    hidden: wireTensorSchema,
+    attentionMask: wireTensorSchema,
+  }),
+  /**
+   * Sequence-parallel group, member → member: rows [rowStart, rowStart + n) of the flattened [batch × seq] tokens,
+   * as [1, n, hidden]: partial sums for the receiver's rows (attention, ffn: reduce-scatter), or the sender's
+   * combined rows (attended: the FFN input; out: the layer output) for everyone (all-gather).
+   */
+  z.object({
+    type: z.literal('seq-rows'),
+    ...requestFields,
+    stage: count,
+    layer: count,
+    phase: z.enum(SEQ_PHASES),
+    rowStart: z.number().int().nonnegative().max(FRAME_LIMITS.maxTokens),
+    rows: wireTensorSchema,
+  }),
+  /** Sequence-parallel group, host → member: the request is over (answered early, or failed); drop its rows. */
+  z.object({ type: z.literal('seq-cancel'), ...requestFields, stage: count }),
   /** Agent → coordinator: the answer, from the final classifier or an early exit. */
   z.object({
     type: z.literal('result'),
@@ -213,6 +244,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     emulationTargetMs: ms.optional(),
     emulationOvershootMs: ms.optional(),
     emulationOvershotRuns: count.optional(),
+    /** sequence-parallel stage runs this agent took part in as a member (not the host) */
+    seqMemberRuns: count.optional(),
   }),
 ]);
 export type Frame = z.infer<typeof frameSchema>;
@@ -286,7 +319,13 @@ function requestTensorProblem(frame: Frame): string | undefined {
       return `scores must be float32 [${pb}, ${ps}] like the partial, got ${scores.dtype} [${scores.shape.join(', ')}]`;
     return hiddenProblem('partial', frame.partial);
   }
-  if (frame.type !== 'stage-input' && frame.type !== 'scatter') return undefined;
+  if (frame.type === 'seq-rows') {
+    const [rb = 0, rn = 0] = frame.rows.shape;
+    if (rb !== 1 || frame.rowStart + rn > FRAME_LIMITS.maxTokens)
+      return `rows [${frame.rows.shape.join(', ')}] from row ${frame.rowStart} must be [1, n, hidden] within ${FRAME_LIMITS.maxTokens} tokens`;
+    return hiddenProblem('rows', frame.rows);
+  }
+  if (frame.type !== 'stage-input' && frame.type !== 'scatter' && frame.type !== 'seq-start') return undefined;
   const mask = frame.attentionMask;
   const [b = 0, s = 0] = mask.shape;
   if (mask.dtype !== 'int64' || mask.shape.length !== 2)
@@ -296,7 +335,7 @@ function requestTensorProblem(frame: Frame): string | undefined {
     const v = int64At(mask, i);
     if (v !== 0n && v !== 1n) return 'attentionMask values must be 0 or 1';
   }
-  if (frame.type === 'scatter') return hiddenProblem('hidden', frame.hidden, b, s);
+  if (frame.type === 'scatter' || frame.type === 'seq-start') return hiddenProblem('hidden', frame.hidden, b, s);
   if (frame.stage > 0)
     return frame.hidden
       ? hiddenProblem('hidden', frame.hidden, b, s)

@@ -7,6 +7,7 @@ export type { ShardSpec as ShardSpecMessage, ShardSpec__Output as ShardSpecMessa
 export { IO, describeShard, type ShardSpec } from './shard-spec.js';
 export * from './frames.js';
 export * from './ode-steps.js';
+export * from './group-form.js';
 export * from './errors.js';
 export * from './data-plane/link.js';
 export * from './data-plane/limits.js';

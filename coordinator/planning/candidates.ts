@@ -1,4 +1,6 @@
-import { apportion, contiguousRanges, type MemberShare } from './shares.js';
+import type { GroupForm } from '@edgerelay/proto';
+import { apportion, contiguousRanges, proportionalShares, type MemberShare } from './shares.js';
+import { seqEntryMs } from './seq-cost.js';
 import {
   attentionPartialFlops,
   ffnPartialFlops,
@@ -35,6 +37,10 @@ export interface Candidate {
   perLayer: Map<number, Usage>;
   /** Per model layer: what `timing` and `perLayer` say for an intact layer, less for one with pruned heads. */
   layers: LayerCost[];
+  /** A group's form (docs/sequence-parallel.md); host-gather when absent. */
+  form?: GroupForm;
+  /** Once per stage, on entering it: a sequence-parallel host sends the stage input to every member. */
+  entryMs?: number;
 }
 
 export function singleCandidate(ctx: CostContext, device: number, mask: number): Candidate {
@@ -107,15 +113,43 @@ function linkAwareShares(ctx: CostContext, host: number, ordered: number[]): Mem
   return ordered.map((device, i) => ({ device, heads: heads[i]!, columns: columns[i]! }));
 }
 
-/** Every single device and every group of 2..maxGroupSize devices of the pool. */
+/**
+ * A sequence-parallel group over `devices`: speed-proportional shares (no member waits on a host's link, so
+ * none needs less work), hosted by the member that gets the stage input to the others soonest. Per layer every
+ * member's timing is the same whoever hosts; the host only adds the stage entry and the exit heads.
+ */
+export function seqGroupCandidate(ctx: CostContext, devices: number[], mask: number): Candidate | undefined {
+  const ordered = [...devices].sort(bySpeed(ctx));
+  const speeds = ordered.map((d) => ctx.cluster.devices[d]!.gflops);
+  const shares = proportionalShares(ordered, speeds, ctx.dm.A, ctx.dm.F);
+  if (shares.some((s) => s.heads.length === 0 && s.columns.length === 0)) return undefined;
+  const entry = ordered.map((h) => ({ h, ms: seqEntryMs(ctx, h, ordered) }));
+  const host = entry.reduce((a, b) => (b.ms < a.ms - 1e-12 ? b : a));
+  const layers = layerCosts(ctx, host.h, shares, 'sequence-parallel');
+  return {
+    mask,
+    host: host.h,
+    devices: ordered,
+    shares,
+    timing: layers[0]!.timing,
+    perLayer: layers[0]!.usage,
+    layers,
+    form: 'sequence-parallel',
+    entryMs: host.ms,
+  };
+}
+
+/**
+ * Every single device and every group of 2..maxGroupSize devices of the pool, each group in both forms
+ * (host-gather and sequence-parallel): the search keeps whichever its stage is faster with.
+ */
 export function buildCandidates(ctx: CostContext, pool: number[], maxGroupSize: number): Candidate[] {
   const out: Candidate[] = [];
   for (let mask = 1; mask < 1 << pool.length; mask++) {
     const devices = pool.filter((_, i) => mask & (1 << i));
     if (devices.length === 1) out.push(singleCandidate(ctx, devices[0]!, mask));
     else if (devices.length <= maxGroupSize) {
-      const c = groupCandidate(ctx, devices, mask);
-      if (c) out.push(c);
+      for (const c of [groupCandidate(ctx, devices, mask), seqGroupCandidate(ctx, devices, mask)]) if (c) out.push(c);
     }
   }
   return out;

@@ -63,7 +63,7 @@ function explainStage(input: ExplainInput, s: ChosenStage, i: number, name: (d: 
       .sort((a, b) => a.bandwidthBytesPerSec - b.bandwidthBytesPerSec)[0]!;
     return (
       `${stageName(s, i)} splits heads and FFN columns over ${shares} (host ${name(c.host)}): the ${describeLink(slowest)} link makes the split pay ` +
-      `(${ms(c.timing.totalMs)} per layer vs ${ms(alone.t)} pipelined on ${name(alone.d)} alone).`
+      `(${ms(c.timing.totalMs)} per layer vs ${ms(alone.t)} pipelined on ${name(alone.d)} alone); ${explainForm(input, c)}.`
     );
   }
   const head = `${stageName(s, i)} runs whole layers on ${name(c.host)} (${ctx.cluster.devices[c.host]!.gflops} GFLOP/s, ${ms(c.timing.totalMs)} per layer)`;
@@ -110,4 +110,17 @@ function explainUnused(input: ExplainInput, d: number, name: (d: number) => stri
     return `${name(d)} is unused: its ${Math.round(usable[d]! / 2 ** 20)} MB of usable memory cannot hold a share of a layer.`;
   }
   return `${name(d)} is unused (${dev.gflops} GFLOP/s): no plan that uses it predicts a better ${options.objective}.`;
+}
+
+/** Why the group combines its partials the way it does: the other form of the same group, costed the same way. */
+function explainForm(input: ExplainInput, c: Candidate): string {
+  const form = c.form ?? 'host-gather';
+  const other = input.candidates.find((o) => o.mask === c.mask && (o.form ?? 'host-gather') !== form);
+  const how =
+    form === 'sequence-parallel'
+      ? 'sequence-parallel: members reduce-scatter and all-gather rows among themselves'
+      : 'host-gather: the host gathers every partial';
+  if (!other) return how;
+  const otherForm = other.form ?? 'host-gather';
+  return `${how} (${otherForm} would take ${ms(other.timing.totalMs)} per layer${other.entryMs ? ` + ${ms(other.entryMs)} per stage` : ''})`;
 }

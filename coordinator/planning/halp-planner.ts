@@ -104,7 +104,13 @@ function searchedPlan(
   const plan = buildPlan(
     model,
     cluster,
-    stages.map((s) => ({ start: s.start, end: s.end, host: s.candidate.host, shares: s.candidate.shares })),
+    stages.map((s) => ({
+      start: s.start,
+      end: s.end,
+      host: s.candidate.host,
+      shares: s.candidate.shares,
+      ...(s.candidate.form && { form: s.candidate.form }),
+    })),
     options,
   );
   validatePlan(plan, model, new Set(cluster.devices.map((d) => d.id)));

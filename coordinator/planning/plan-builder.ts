@@ -1,5 +1,4 @@
-import type { Plan__Output as Plan } from '@edgerelay/proto';
-import type { FloatWireDtype } from '@edgerelay/proto';
+import type { FloatWireDtype, GroupForm, Plan__Output as Plan } from '@edgerelay/proto';
 import type { ClusterModel } from './cluster-model.js';
 import type { PlannerModel } from './cost-model.js';
 import { completePlan } from './plan-model.js';
@@ -12,6 +11,8 @@ export interface StageDraft {
   host: number;
   /** Empty: the host runs whole layers. */
   shares: MemberShare[];
+  /** A group's form; host-gather when absent. */
+  form?: GroupForm;
 }
 
 export interface PlanIdentity {
@@ -36,6 +37,7 @@ export function buildPlan(
       layerEnd: s.end,
       host: id(s.host),
       members: s.shares.map((m) => ({ agentId: id(m.device), heads: m.heads, ffnColumns: m.columns })),
+      ...(s.shares.length > 0 && s.form === 'sequence-parallel' && { form: s.form }),
     })),
     endpoints: used.map((d) => ({ agentId: id(d), dataAddress: cluster.devices[d]!.dataAddress ?? '' })),
     exit: { maxProbThreshold: identity.exitThreshold },

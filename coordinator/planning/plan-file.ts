@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
-import { EdgeRelayError, FLOAT_WIRE_DTYPES } from '@edgerelay/proto';
+import { EdgeRelayError, FLOAT_WIRE_DTYPES, GROUP_FORMS } from '@edgerelay/proto';
 import { completePlan, type PlanModelInfo, type PlanSettings } from './plan-model.js';
 
 export class PlanFileError extends EdgeRelayError {
@@ -23,6 +23,8 @@ export const planFileSchema = z.object({
         layers: z.tuple([z.number().int().nonnegative(), z.number().int().positive()]),
         host: z.string().min(1),
         members: z.array(z.object({ agent: z.string().min(1), heads: indexList, ffnColumns: columnRanges })).optional(),
+        /** a group's form: host-gather (default) or sequence-parallel (docs/sequence-parallel.md) */
+        form: z.enum(GROUP_FORMS).optional(),
       }),
     )
     .min(1),
@@ -73,6 +75,7 @@ export function planFromFile(
         heads: m.heads,
         ffnColumns: m.ffnColumns.flatMap(([a, b]) => Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i)),
       })),
+      ...(s.form && { form: s.form }),
     })),
     endpoints: agents.filter((a) => addresses.has(a)).map((a) => ({ agentId: a, dataAddress: addresses.get(a)! })),
     exit: {

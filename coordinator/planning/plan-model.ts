@@ -34,6 +34,7 @@ export function completePlan(plan: Plan): Plan__Output {
         heads: m.heads ?? [],
         ffnColumns: m.ffnColumns ?? [],
       })),
+      ...(s.form && { form: s.form }),
     })),
     endpoints: (plan.endpoints ?? []).map((e) => ({ agentId: e.agentId ?? '', dataAddress: e.dataAddress ?? '' })),
     exit: { maxProbThreshold: Number(plan.exit?.maxProbThreshold ?? 0), policy: plan.exit?.policy ?? '' },

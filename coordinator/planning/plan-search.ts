@@ -97,7 +97,8 @@ export function searchPlan({
           // Under token pruning the hidden state entering layer a carries only its kept rows.
           const rows = tokenScale?.[a] ?? 1;
           const incomingWire = k === 0 ? 0 : rows * hopWire[k - 1]![hostPos[ci]!]!;
-          const incoming = k === 0 ? 0 : hopLatency[k - 1]![hostPos[ci]!]! + incomingWire;
+          // A sequence-parallel stage also pays its host's send of the input to the members, once.
+          const incoming = (k === 0 ? 0 : hopLatency[k - 1]![hostPos[ci]!]! + incomingWire) + (c.entryMs ?? 0);
           const enter = latency[s]! + reach[a]! * incoming;
           for (let b = a + 1; b <= maxEnd[ci]![a]!; b++) {
             const stage =

@@ -1,5 +1,4 @@
-import type { Plan__Output as Plan } from '@edgerelay/proto';
-import type { FloatWireDtype } from '@edgerelay/proto';
+import type { FloatWireDtype, GroupForm, Plan__Output as Plan } from '@edgerelay/proto';
 import { EdgeRelayError } from '@edgerelay/proto';
 import { DEFAULT_COST_PARAMS, type CostParams, type PlannerModel } from './cost-model.js';
 
@@ -38,6 +37,8 @@ export interface StagePrediction {
   host: string;
   /** Empty for a stage that runs whole layers; counts of heads and FFN columns otherwise. */
   members: { agent: string; heads: number; columns: number }[];
+  /** A group's form: host-gather (the host gathers every partial) or sequence-parallel (docs/sequence-parallel.md). */
+  form?: GroupForm;
   /** Compute of a request that runs the whole stage: layers, embeddings, exit heads. */
   computeMs: number;
   /** Its network time: the hidden state arriving from the previous stage, plus scatter/gather inside a group. */

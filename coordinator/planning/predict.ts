@@ -1,4 +1,4 @@
-import type { Plan__Output as Plan } from '@edgerelay/proto';
+import { groupFormOf, type Plan__Output as Plan } from '@edgerelay/proto';
 import { deviceIndex, type ClusterModel } from './cluster-model.js';
 import { stageInputBytes, transferMs, usableMemoryBytes, wireMs, type PlannerModel } from './cost-model.js';
 import {
@@ -23,6 +23,7 @@ import { appliedSlots, weightSetSlots } from './shared-layers.js';
 import { layerCosts, type LayerCost } from './pruned-layers.js';
 import type { MemberShare } from './shares.js';
 import { layerTokens } from './token-scale.js';
+import { seqEntryMs } from './seq-cost.js';
 
 /**
  * Costs any plan on a cluster with the planner's own model: expected and full-path latency,
@@ -55,19 +56,23 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     }));
     // Per layer: a layer with pruned heads costs less (pruned-layers.ts), under ODE steps only step slots
     // compute, and under token pruning each layer is costed at the tokens it runs on.
-    const perLayer = layerCosts(ctx, host, members);
+    const form = members.length > 0 ? groupFormOf(stage) : undefined;
+    const perLayer = layerCosts(ctx, host, members, form);
     const atTokens = new Map<number, LayerCost[]>([[ctx.params.seqLen, perLayer]]);
     const costOf = (l: number): LayerCost => {
       const c = ctxAt(l);
       let all = atTokens.get(c.params.seqLen);
-      if (!all) atTokens.set(c.params.seqLen, (all = layerCosts(c, host, members)));
+      if (!all) atTokens.set(c.params.seqLen, (all = layerCosts(c, host, members, form)));
       return all[l]!;
     };
     const stageSlots = Array.from({ length: stage.layerEnd - stage.layerStart }, (_, i) => stage.layerStart + i);
     const stageExits = model.exitLayers.filter((l) => l >= stage.layerStart && l < stage.layerEnd);
     const hopBytes = stageInputBytes(ctxAt(stage.layerStart).dm, ctx.params);
     const link = cluster.links[prevHost < 0 ? host : prevHost]![host]!;
-    const incoming = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link);
+    // A sequence-parallel stage starts with its host sending the input to every other member.
+    const entry = form === 'sequence-parallel' ? seqEntryMs(ctxAt(stage.layerStart), host, [...devicesOf(members)]) : 0;
+    const hop = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link);
+    const incoming = hop + entry;
     const embMs = i === 0 ? embeddingsMs(ctx, host) : 0;
     const headMs = exitHeadMs(ctx, host);
     const p = reach[stage.layerStart] ?? 0;
@@ -87,7 +92,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     const layersComputeMs = sum((c) => c.timing.computeMs);
     fullPathMs += incoming + layersMs + embMs + stageExits.length * headMs;
     resources.push({ name: `stage ${i + 1} (${stage.host})`, ms: expected });
-    if (incoming > 0)
+    if (hop > 0)
       resources.push({ name: `link ${plan.stages[i - 1]!.host} → ${stage.host}`, ms: p * wireMs(hopBytes, link) });
 
     // A shared layer group's weights are held once however many of its slots the stage covers.
@@ -99,6 +104,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       layers: [stage.layerStart, stage.layerEnd],
       host: stage.host,
       members: stage.members.map((m) => ({ agent: m.agentId, heads: m.heads.length, columns: m.ffnColumns.length })),
+      ...(form && { form }),
       computeMs: layersComputeMs + embMs + stageExits.length * headMs,
       transferMs: incoming + (layersMs - layersComputeMs),
       reachProbability: p,
@@ -129,4 +135,8 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     devices,
     fits: devices.every((d) => d.fits),
   };
+}
+
+function devicesOf(members: MemberShare[]): number[] {
+  return members.map((m) => m.device);
 }

@@ -3,6 +3,7 @@
  * stores only the heads it kept. Plans name heads by original index, one list per stage, so a member's
  * share of layer l is its list less the heads pruned from l (possibly nothing).
  */
+import type { GroupForm } from '@edgerelay/proto';
 import type { PlannerModel } from './cost-model.js';
 import type { MemberShare } from './shares.js';
 import {
@@ -38,7 +39,12 @@ export function sharesAt(model: PlannerModel, layer: number, members: MemberShar
 }
 
 /** Timing and memory of every layer of the model when run by `host` with `members` (empty: whole layers). */
-export function layerCosts(ctx: CostContext, host: number, members: MemberShare[]): LayerCost[] {
+export function layerCosts(
+  ctx: CostContext,
+  host: number,
+  members: MemberShare[],
+  form: GroupForm = 'host-gather',
+): LayerCost[] {
   const memo = new Map<string, LayerCost>();
   return Array.from({ length: ctx.model.numLayers }, (_, l) => {
     const counts = sharesAt(ctx.model, l, members);
@@ -46,7 +52,10 @@ export function layerCosts(ctx: CostContext, host: number, members: MemberShare[
     const key = `${heads}|${counts.map((c) => c.heads).join(',')}`;
     let cost = memo.get(key);
     if (!cost) {
-      cost = { timing: layerTiming(ctx, host, counts, heads), usage: layerUsage(ctx, host, counts, heads) };
+      cost = {
+        timing: layerTiming(ctx, host, counts, heads, form),
+        usage: layerUsage(ctx, host, counts, heads, form),
+      };
       memo.set(key, cost);
     }
     return cost;

@@ -1,3 +1,4 @@
+import type { GroupForm } from '@edgerelay/proto';
 import type { ClusterModel } from './cluster-model.js';
 import { clusterForWeights, linearWeightBytes } from './int8-speed.js';
 import {
@@ -23,6 +24,7 @@ import {
   type Dims,
   type PlannerModel,
 } from './cost-model.js';
+import { seqCombineUsage, seqLayerTiming } from './seq-cost.js';
 
 /**
  * Time and memory of one stage, as the agents run it (device-agent/executor/stage-executor.ts):
@@ -120,8 +122,15 @@ export function groupLayerTiming(ctx: CostContext, host: number, members: ShareC
   return { totalMs: a.totalMs + f.totalMs, computeMs: a.computeMs + f.computeMs, busyMs };
 }
 
-export function layerTiming(ctx: CostContext, host: number, members: ShareCount[], heads = ctx.dm.A): LayerTiming {
-  return members.length === 0 ? wholeLayerTiming(ctx, host, heads) : groupLayerTiming(ctx, host, members);
+export function layerTiming(
+  ctx: CostContext,
+  host: number,
+  members: ShareCount[],
+  heads = ctx.dm.A,
+  form: GroupForm = 'host-gather',
+): LayerTiming {
+  if (members.length === 0) return wholeLayerTiming(ctx, host, heads);
+  return form === 'sequence-parallel' ? seqLayerTiming(ctx, members) : groupLayerTiming(ctx, host, members);
 }
 
 export function embeddingsMs(ctx: CostContext, host: number): number {
@@ -161,6 +170,7 @@ export function layerUsage(
   host: number,
   members: ShareCount[],
   heads = ctx.dm.A,
+  form: GroupForm = 'host-gather',
 ): Map<number, Usage> {
   const { dm, model } = ctx;
   const usage = new Map<number, Usage>();
@@ -171,6 +181,9 @@ export function layerUsage(
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });
+  // Sequence-parallel: every member combines its own rows (the host's shards are counted once).
+  if (form === 'sequence-parallel')
+    for (const m of members) if (m.device !== host) add(m.device, seqCombineUsage(ctx, 1 / members.length));
   for (const m of members) {
     add(m.device, {
       weights: linearWeightBytes(

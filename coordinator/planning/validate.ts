@@ -1,5 +1,5 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
-import { EdgeRelayError } from '@edgerelay/proto';
+import { EdgeRelayError, GROUP_FORMS, type GroupForm } from '@edgerelay/proto';
 import type { PlanModelInfo } from './plan-model.js';
 
 export class InvalidPlanError extends EdgeRelayError {
@@ -19,7 +19,12 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
     if (stage.layerEnd <= stage.layerStart) fail(`stage ${i} holds no layers`);
     next = stage.layerEnd;
     if (!knownAgents.has(stage.host)) fail(`stage ${i} host "${stage.host}" is not a connected agent`);
+    if (stage.form && !GROUP_FORMS.includes(stage.form as GroupForm))
+      fail(`stage ${i} has group form "${stage.form}"; use ${GROUP_FORMS.join(' or ')}`);
     if (stage.members.length === 0) return;
+    // Sequence-parallel members exchange rows with the host among them: it holds rows like any member.
+    if (stage.form === 'sequence-parallel' && !stage.members.some((m) => m.agentId === stage.host))
+      fail(`stage ${i} is sequence-parallel, so its host "${stage.host}" must be one of its members`);
     const heads = stage.members.flatMap((m) => m.heads);
     const columns = stage.members.flatMap((m) => m.ffnColumns);
     for (const m of stage.members)

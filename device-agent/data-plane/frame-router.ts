@@ -50,17 +50,31 @@ export class FrameRouter {
           (error) => link.send(error),
         );
         return;
+      case 'seq-start':
+        void admission.guard(
+          frame.requestId,
+          frame.planVersion,
+          () => executor.seq.runMember(frame, this.parts.plan(frame.planVersion)),
+          (error) => link.send(error),
+        );
+        return;
+      case 'seq-rows':
+        executor.seq.deliver(frame);
+        return;
+      case 'seq-cancel':
+        executor.seq.cancel(frame);
+        return;
       case 'partial':
         executor.waiter.deliver(`${frame.requestId}/${frame.layer}/${frame.part}`, fromWire(frame.partial));
         if (frame.scores) executor.waiter.deliver(`${frame.requestId}/${frame.layer}/scores`, fromWire(frame.scores));
         return;
-      case 'error':
+      case 'error': {
         // A group member failed its share: the host stops waiting for that request.
-        executor.waiter.failRequest(
-          frame.requestId,
-          new StepRefusedError(STEP_REFUSED_CODES.memberFailed, frame.message),
-        );
+        const err = new StepRefusedError(STEP_REFUSED_CODES.memberFailed, frame.message);
+        executor.waiter.failRequest(frame.requestId, err);
+        executor.seq.failRequest(frame.requestId, err);
         return;
+      }
       case 'probe':
         link.send({ type: 'probe-echo', requestId: frame.requestId, seq: frame.seq });
         return;

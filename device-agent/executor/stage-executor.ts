@@ -1,5 +1,5 @@
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
-import { floatWireDtype, IO } from '@edgerelay/proto';
+import { floatWireDtype, IO, SEQ_OVERLAP_MIN_ROWS } from '@edgerelay/proto';
 import type { FrameOf, Hop } from '@edgerelay/proto';
 import type { Stage__Output as Stage } from '@edgerelay/proto';
 import { isGroupStage, memberShare, stageExitLayers, stageLayers } from '../plan/roles.js';
@@ -12,10 +12,14 @@ import { sigmoid, softmax } from '../exits/math.js';
 import { checkSharedLayer, stageOde, type StageOde } from './ode-stage.js';
 import { activePruning, pruneForLayer } from '../pruning/request.js';
 import { stageTokenTypes } from './token-types.js';
+import { SEQ_CHUNK_ROWS, SeqParallel } from './seq-parallel.js';
+import type { SeqFrame } from './seq-run.js';
 
 export interface ExecutorPorts {
   /** Sends a frame to another agent by id (dialing it if needed). */
   sendToAgent(agentId: string, frame: FrameOf<'stage-input'> | FrameOf<'scatter'>): Promise<void>;
+  /** Sends a sequence-parallel group's frame to a fellow member (agents always give it; unit tests may not). */
+  sendSeqToAgent?(agentId: string, frame: SeqFrame): Promise<void>;
   /** Sends a result or error to the coordinator. */
   sendToCoordinator(frame: FrameOf<'result'> | FrameOf<'error'> | FrameOf<'interim'>): void;
 }
@@ -24,6 +28,10 @@ export interface ExecutorOptions {
   agentId: string;
   /** How long a host waits for its group members' partial sums. */
   groupTimeoutMs: number;
+  /** Sequence-parallel groups: rows per transfer at most (smaller: more overlap, more shard runs). */
+  seqChunkRows?: number;
+  /** Sequence-parallel groups: the FFN overlaps the all-gather only when every member's rows number this many. */
+  seqOverlapMinRows?: number;
 }
 
 /** Logits whose softmax is `probs`: how an answer from an accumulated distribution (DACT) travels. */
@@ -49,6 +57,8 @@ function policyOf(spec: string): ExitPolicy {
  */
 export class StageExecutor {
   readonly waiter = new PartialWaiter();
+  /** Sequence-parallel groups: this agent's runs as host or member, and the rows its peers send it. */
+  readonly seq: SeqParallel;
   /** Stage runs in progress, by plan version, request id and stage. */
   private readonly running = new Set<string>();
 
@@ -56,7 +66,21 @@ export class StageExecutor {
     private readonly options: ExecutorOptions,
     private readonly ports: ExecutorPorts,
     private readonly stats: AgentStats,
-  ) {}
+  ) {
+    this.seq = new SeqParallel(
+      {
+        agentId: options.agentId,
+        timeoutMs: options.groupTimeoutMs,
+        chunkRows: options.seqChunkRows ?? SEQ_CHUNK_ROWS,
+        overlapMinRows: options.seqOverlapMinRows ?? SEQ_OVERLAP_MIN_ROWS,
+      },
+      (id, frame) =>
+        ports.sendSeqToAgent
+          ? ports.sendSeqToAgent(id, frame)
+          : Promise.reject(new Error('this executor has no port for sequence-parallel frames')),
+      stats,
+    );
+  }
 
   async runStage(frame: FrameOf<'stage-input'>, loaded: LoadedPlan): Promise<void> {
     const plan = loaded.plan;
@@ -81,6 +105,7 @@ export class StageExecutor {
       await this.runOwnStage(frame, loaded);
     } finally {
       this.running.delete(run);
+      this.seq.finish(frame.requestId, frame.stage);
     }
   }
 
@@ -128,10 +153,18 @@ export class StageExecutor {
       scores = undefined;
       if (kept) [hidden, mask, maskWire] = [kept.hidden, kept.mask, toWire(kept.mask)];
     };
+    // A sequence-parallel group runs its own way, unless the request needs the host-gather form.
+    const seqRun = isGroupStage(stage)
+      ? this.seq.host(frame, stage, loaded, hidden, mask, { hostGatherOnly: !!pruning || ode.skips, feed: ode.feed })
+      : undefined;
     for (const layer of stageLayers(stage)) {
       if (!ode.runs(layer)) continue;
       prune(layer);
-      if (isGroupStage(stage)) {
+      if (seqRun) {
+        const waited = seqRun.waitMs;
+        hidden = (await seqRun.layer(layer, hidden))!;
+        groupWaitMs += seqRun.waitMs - waited;
+      } else if (isGroupStage(stage)) {
         const t = await this.groupLayer(frame, stage, layer, hidden, mask, maskWire, loaded, ode, !!pruning);
         hidden = t.hidden;
         scores = t.scores;

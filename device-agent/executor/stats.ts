@@ -15,4 +15,6 @@ export class AgentStats {
   emulationTargetMs = 0;
   emulationOvershootMs = 0;
   emulationOvershotRuns = 0;
+  /** Sequence-parallel stage runs taken part in as a member (not the host). */
+  seqMemberRuns = 0;
 }

@@ -1,4 +1,4 @@
-import type { ShardSpec } from '@edgerelay/proto';
+import { groupFormOf, type ShardSpec } from '@edgerelay/proto';
 import type {
   Plan__Output as Plan,
   Stage__Output as Stage,
@@ -49,6 +49,9 @@ export function memberShards(stage: Stage, member: GroupMember): ShardSpec[] {
     if (member.heads.length > 0)
       specs.push({ kind: 'attention-partial', layer, heads: [...member.heads], attentionReceived: true });
     if (member.ffnColumns.length > 0) specs.push({ kind: 'ffn-partial', layer, columns: [...member.ffnColumns] });
+    // Sequence-parallel: every member combines (residual + bias + LayerNorm) its own rows.
+    if (groupFormOf(stage) === 'sequence-parallel')
+      specs.push({ kind: 'attention-combine', layer }, { kind: 'ffn-combine', layer });
   }
   return specs;
 }

@@ -7,6 +7,8 @@ export interface Stage {
   'layerEnd'?: (number);
   'host'?: (string);
   'members'?: (_edgerelay_control_GroupMember)[];
+  'form'?: (string);
+  '_form'?: "form";
 }
 
 export interface Stage__Output {
@@ -14,4 +16,6 @@ export interface Stage__Output {
   'layerEnd': (number);
   'host': (string);
   'members': (_edgerelay_control_GroupMember__Output)[];
+  'form'?: (string);
+  '_form'?: "form";
 }
