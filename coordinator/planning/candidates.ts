@@ -1,4 +1,4 @@
-import type { GroupForm } from '@edgerelay/proto';
+import { GROUP_FORMS, type GroupForm } from '@edgerelay/proto';
 import { apportion, contiguousRanges, proportionalShares, type MemberShare } from './shares.js';
 import { seqEntryMs } from './seq-cost.js';
 import {
@@ -143,13 +143,20 @@ export function seqGroupCandidate(ctx: CostContext, devices: number[], mask: num
  * Every single device and every group of 2..maxGroupSize devices of the pool, each group in both forms
  * (host-gather and sequence-parallel): the search keeps whichever its stage is faster with.
  */
-export function buildCandidates(ctx: CostContext, pool: number[], maxGroupSize: number): Candidate[] {
+export function buildCandidates(
+  ctx: CostContext,
+  pool: number[],
+  maxGroupSize: number,
+  forms: readonly GroupForm[] = GROUP_FORMS,
+): Candidate[] {
   const out: Candidate[] = [];
   for (let mask = 1; mask < 1 << pool.length; mask++) {
     const devices = pool.filter((_, i) => mask & (1 << i));
     if (devices.length === 1) out.push(singleCandidate(ctx, devices[0]!, mask));
     else if (devices.length <= maxGroupSize) {
-      for (const c of [groupCandidate(ctx, devices, mask), seqGroupCandidate(ctx, devices, mask)]) if (c) out.push(c);
+      const gather = forms.includes('host-gather') ? groupCandidate(ctx, devices, mask) : undefined;
+      const seq = forms.includes('sequence-parallel') ? seqGroupCandidate(ctx, devices, mask) : undefined;
+      for (const c of [gather, seq]) if (c) out.push(c);
     }
   }
   return out;

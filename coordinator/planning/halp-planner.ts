@@ -79,7 +79,7 @@ function searchedPlan(
       `${cluster.devices.length} devices: the exact search covers at most ${maxExact}, so it planned over the ${maxExact} fastest.`,
     );
   }
-  const candidates = buildCandidates(ctx, pool, maxGroup);
+  const candidates = buildCandidates(ctx, pool, maxGroup, options.groupForms);
   let stages = searchPlan({
     ctx,
     pool,

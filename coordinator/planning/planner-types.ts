@@ -22,6 +22,8 @@ export interface PlannerOptions extends CostOptions {
   exitThreshold: number;
   /** Largest head group considered (default 4). */
   maxGroupSize?: number;
+  /** The group forms the search may use (default both; host-gather alone for agents that predate the other). */
+  groupForms?: readonly GroupForm[];
   /** Clusters above this many devices are planned over the fastest ones, or greedily (default 8). */
   maxExactDevices?: number;
   /**
