@@ -18,18 +18,8 @@ import { int8DeviceGflops, linearFlopShare } from '../coordinator/planning/int8-
 import { matmulModelPath, measureInt8Gflops, profileDevice } from '../device-agent/profile.js';
 import { ShardSession } from '../device-agent/runtime/index.js';
 import { emulateCompute } from '../device-agent/emulated-device.js';
+import { BERT_BASE } from './helpers/planner-models.js';
 
-const BERT_BASE: PlannerModel = {
-  modelId: 'bert-base',
-  numLayers: 12,
-  numHeads: 12,
-  intermediateSize: 3072,
-  numLabels: 2,
-  exitLayers: [11],
-  hiddenSize: 768,
-  vocabSize: 30522,
-  maxPositions: 512,
-};
 const options: PlannerOptions = {
   objective: 'latency',
   seqLen: 128,

@@ -20,19 +20,9 @@ import {
   type PlannerResult,
 } from '../coordinator/planning/index.js';
 import { mulberry32 as rng } from '../coordinator/util/prng.js';
+import { BERT_BASE } from './helpers/planner-models.js';
 
 const MB = 2 ** 20;
-const BERT_BASE: PlannerModel = {
-  modelId: 'bert-base',
-  numLayers: 12,
-  numHeads: 12,
-  intermediateSize: 3072,
-  numLabels: 2,
-  exitLayers: [11],
-  hiddenSize: 768,
-  vocabSize: 30522,
-  maxPositions: 512,
-};
 
 function options(overrides: Partial<PlannerOptions> = {}): PlannerOptions {
   return { objective: 'latency', seqLen: 128, wireDtype: 'float32', version: 1, exitThreshold: 0, ...overrides };

@@ -8,7 +8,6 @@ import {
   readClusterFile,
   validatePlan,
   type ClusterModel,
-  type PlannerModel,
   type PlannerOptions,
 } from '../coordinator/planning/index.js';
 import type { ClusterFile } from '../coordinator/planning/index.js';
@@ -18,18 +17,7 @@ import { seqLayerTiming } from '../coordinator/planning/seq-cost.js';
 import { groupLayerTiming } from '../coordinator/planning/stage-cost.js';
 import { formatPlanReport } from '../coordinator/cli/plan.js';
 import type { Plan__Output as Plan } from '../proto/control.js';
-
-const BERT_BASE: PlannerModel = {
-  modelId: 'bert-base',
-  numLayers: 12,
-  numHeads: 12,
-  intermediateSize: 3072,
-  numLabels: 2,
-  exitLayers: [11],
-  hiddenSize: 768,
-  vocabSize: 30522,
-  maxPositions: 512,
-};
+import { BERT_BASE } from './helpers/planner-models.js';
 
 function options(overrides: Partial<PlannerOptions> = {}): PlannerOptions {
   return { objective: 'latency', seqLen: 128, wireDtype: 'float32', version: 1, exitThreshold: 0.9, ...overrides };

@@ -4,23 +4,12 @@ import {
   parseClusterFile,
   planCluster,
   predictPlan,
-  type PlannerModel,
   type PlannerOptions,
 } from '../coordinator/planning/index.js';
 import { layerTokens } from '../coordinator/planning/token-scale.js';
 import { layerFlops } from '../coordinator/pruning/index.js';
+import { BERT_BASE } from './helpers/planner-models.js';
 
-const BERT_BASE: PlannerModel = {
-  modelId: 'bert-base',
-  numLayers: 12,
-  numHeads: 12,
-  intermediateSize: 3072,
-  numLabels: 2,
-  exitLayers: [11],
-  hiddenSize: 768,
-  vocabSize: 30522,
-  maxPositions: 512,
-};
 const KEEP = [1, 1, 1, 0.8, 0.8, 0.6, 0.6, 0.5, 0.5, 0.4, 0.4, 0.3];
 
 function options(overrides: Partial<PlannerOptions> = {}): PlannerOptions {

@@ -20,8 +20,10 @@ export function bertNamedEmbeddings(t: FamilyTensors, width: number) {
   };
 }
 
-/** BERT-named encoder layers (`${prefix}encoder.layer.N.attention.self.query`, …), pruned heads respected. */
-export function bertNamedLayers(t: FamilyTensors): EncoderLayerWeights[] {
+/** BERT-named encoder layers (`${prefix}encoder.layer.N.attention.self.query`, …), pruned heads respected: BERT's and RoBERTa's. */
+export function bertNamedLayers(
+  t: Pick<FamilyTensors, 'file' | 'config' | 'prefix' | 'linear' | 'layerNorm'>,
+): EncoderLayerWeights[] {
   const { config, file, linear, layerNorm } = t;
   const H = config.hiddenSize;
   const layers: EncoderLayerWeights[] = [];

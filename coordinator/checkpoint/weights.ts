@@ -3,7 +3,6 @@ import type {
   BertConfig,
   BertWeights,
   ClassifierHeadWeights,
-  EncoderLayerWeights,
   ExitLayout,
   LayerNormWeights,
   LinearWeights,
@@ -13,10 +12,9 @@ import type { SafetensorsFile } from './safetensors.js';
 import { MissingTensorError, TensorShapeError } from './errors.js';
 import { albertPrefix, mapAlbertWeights } from './albert-weights.js';
 import { readInt8Tensor, scaleTensorName } from './int8.js';
-import { checkAttentionWidth, headSize, headsInLayer } from './pruned-heads.js';
 import { familyOfConfig } from './families.js';
 import { familyTensors } from './family-weights.js';
-import { mapRobertaWeights } from './roberta-weights.js';
+import { bertNamedLayers, mapRobertaWeights } from './roberta-weights.js';
 import { mapDistilBertWeights } from './distilbert-weights.js';
 import { mapElectraWeights } from './electra-weights.js';
 
@@ -139,23 +137,8 @@ export function mapBertWeights(
     layerNorm: layerNorm(`${e}.LayerNorm`),
   };
 
-  const layers: EncoderLayerWeights[] = [];
-  for (let i = 0; i < L; i++) {
-    const b = `${prefix}encoder.layer.${i}`;
-    // With pruned_heads, the layer's attention is only as wide as the heads it kept.
-    checkAttentionWidth(file, b, i, config);
-    const width = headsInLayer(config, i) * headSize(config);
-    layers.push({
-      query: linear(`${b}.attention.self.query`, width, H),
-      key: linear(`${b}.attention.self.key`, width, H),
-      value: linear(`${b}.attention.self.value`, width, H),
-      attentionOutput: linear(`${b}.attention.output.dense`, H, width),
-      attentionLayerNorm: layerNorm(`${b}.attention.output.LayerNorm`),
-      intermediate: linear(`${b}.intermediate.dense`, config.intermediateSize, H),
-      output: linear(`${b}.output.dense`, H, config.intermediateSize),
-      outputLayerNorm: layerNorm(`${b}.output.LayerNorm`),
-    });
-  }
+  // With pruned_heads, a layer's attention is only as wide as the heads it kept.
+  const layers = bertNamedLayers({ file, config, prefix, linear, layerNorm });
 
   const heads: (ClassifierHeadWeights | undefined)[] = new Array<ClassifierHeadWeights | undefined>(L).fill(undefined);
   let exitLayout: ExitLayout = 'none';
