@@ -65,6 +65,9 @@ describe('data-plane message limits', () => {
         agents: 3,
         planFile: writePlan(FIXTURE_PLANS['pipeline-only']!),
       });
+      // The link survey after the plan sends megabyte probes through the agents: let it finish, or its
+      // buffers count as growth below.
+      await cluster.coordinator.linksMeasured();
       address = cluster.coordinator.registry.get('agent-1')!.dataAddress;
       pid = cluster.agents[1]!.child.pid!;
     });
@@ -80,7 +83,9 @@ describe('data-plane message limits', () => {
       // 1009: message too big, judged from the frame header.
       assert.deepEqual(await Promise.all(closed), [1009, 1009, 1009, 1009]);
       const grown = rssBytes(pid) - rssBefore;
-      assert.ok(grown < 40 * MB, `the agent grew by ${(grown / MB).toFixed(0)} MB for four refused messages`);
+      // Reading the four messages would take 240 MB. What a socket's buffers take in before the header is judged
+      // varies (3-25 MB measured here on a quiet machine, 40 MB once under CI), so the bar is well below 240, not near 0.
+      assert.ok(grown < 100 * MB, `the agent grew by ${(grown / MB).toFixed(0)} MB for four refused messages`);
       await classifyOk(cluster);
       assert.equal(cluster.coordinator.activePlan!.version, version, 'the agent was evicted or the plan changed');
       assert.ok(cluster.coordinator.registry.get('agent-1'));
