@@ -9,6 +9,7 @@
  */
 import type { Int8Weight, Tensor } from './types.js';
 import type { SafetensorsFile } from './safetensors.js';
+import { dequantizeRows as dequantizeWireRows, quantizeRows as quantizeWireRows } from '@edgerelay/proto';
 import { CheckpointError } from './errors.js';
 
 /** Name of a quantized weight's per-output-channel scale tensor. */
@@ -42,26 +43,19 @@ export function isLinearWeight(name: string, shape: readonly number[]): boolean 
   return shape.length === 2 && name.endsWith('.weight') && !EMBEDDING_TABLE.test(name);
 }
 
-/** Symmetric per-row int8 of a row-major [rows, cols] matrix. An all-zero row gets scale 1 (values 0). */
+/**
+ * Symmetric per-row int8 of a row-major [rows, cols] matrix: the wire's row quantiser (proto/tensors/int8.ts),
+ * except that an all-zero row stores scale 1 (values 0), so no stored scale is 0.
+ */
 export function quantizeRows(data: Float32Array, rows: number, cols: number): Int8Weight {
-  const values = new Int8Array(rows * cols);
-  const scale = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    let max = 0;
-    for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(data[base + c]!));
-    const s = Math.fround(max > 0 ? max / 127 : 1);
-    scale[r] = s;
-    for (let c = 0; c < cols; c++) values[base + c] = Math.max(-127, Math.min(127, Math.round(data[base + c]! / s)));
-  }
-  return { values, scale };
+  if (data.length !== rows * cols) throw new RangeError(`${data.length} values are not a [${rows}, ${cols}] matrix`);
+  const { values, scales } = quantizeWireRows(data, cols);
+  return { values, scale: scales.map((s) => (s === 0 ? 1 : s)) };
 }
 
 /** float32 values q · scale[row], the exact numbers the integer kernel multiplies by. */
 export function dequantizeRows(q: Int8Weight, cols: number): Float32Array {
-  const out = new Float32Array(q.values.length);
-  for (let i = 0; i < out.length; i++) out[i] = q.values[i]! * q.scale[Math.floor(i / cols)]!;
-  return out;
+  return dequantizeWireRows(q.values, q.scale, cols);
 }
 
 /** Read an I8 linear weight and its scale from `file`: a Tensor whose data is dequantized and whose int8 is set. */
