@@ -62,6 +62,7 @@ export class DeviceAgent {
   private capabilities: Capabilities | undefined;
   /** Set in an emulated agent once start() measured this machine: stretches every shard run. */
   private stretch: ComputeStretch | undefined;
+  private releaseEmulation: (() => Promise<void>) | undefined;
   private readonly stats = new AgentStats();
   /** Bytes every data-plane link of this agent sent (reported in its stats). */
   private readonly counters: DataPlaneCounters = { bytesSent: 0 };
@@ -98,7 +99,8 @@ export class DeviceAgent {
       cache: this.cache,
       control: () => this.control!,
       agentId: () => this.membership!.agentId!,
-      createSession: (model) => ShardSession.create(model, { threads: options.threads, stretch: this.stretch }),
+      createSession: (model, workKey) =>
+        ShardSession.create(model, { threads: options.threads, stretch: this.stretch, workKey }),
       maxShardBytes: options.maxShardBytes ?? 2 ** 31,
       logger,
       onPlanLoaded: (plan) => this.peers.setAddresses(new Map(plan.endpoints.map((e) => [e.agentId, e.dataAddress]))),
@@ -155,6 +157,7 @@ export class DeviceAgent {
     if (this.options.emulate) {
       const emulated = await emulateCompute(this.options.emulate, this.capabilities, this.options.threads, this.stats);
       this.stretch = emulated.stretch;
+      this.releaseEmulation = emulated.release;
       this.capabilities = emulated.capabilities;
     }
     const { gflops, int8Gflops } = this.capabilities;
@@ -197,5 +200,6 @@ export class DeviceAgent {
     await this.server?.close();
     this.control?.close();
     await this.plans.release();
+    await this.releaseEmulation?.();
   }
 }

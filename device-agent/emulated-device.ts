@@ -1,14 +1,23 @@
 import type { Capabilities } from '@edgerelay/proto';
 import { ComputeStretch, type EmulatedLink, type EmulationRecord } from './emulation.js';
-import { measureGflops } from './profile.js';
+import { randomUUID } from 'node:crypto';
+import { EmulationSharing } from './emulation-sharing.js';
+import { HostSpeed } from './host-speed.js';
 
 /** A slower device this agent plays (sim/): its GFLOP/s, memory, and network link. */
 export interface EmulatedDevice {
   gflops: number;
   memoryBytes?: number;
   link?: EmulatedLink;
-  /** This machine's GFLOP/s per CPU-second; measured here when not given. */
+  /**
+   * This machine's GFLOP/s per CPU-second, fixed; when not given the agent tracks it (host-speed.ts), which
+   * keeps the emulated speed steady on a machine whose speed wanders.
+   */
   referenceGflops?: number;
+  /** Where tracking starts: the fastest reference figure the agent's launcher saw on this machine. */
+  referenceSeedGflops?: number;
+  /** A folder the emulated agents of this machine share their calibration in (emulation-sharing.ts). */
+  calibrationDir?: string;
 }
 
 /**
@@ -20,13 +29,23 @@ export async function emulateCompute(
   measured: Capabilities,
   threads: number,
   record?: EmulationRecord,
-): Promise<{ stretch: ComputeStretch; capabilities: Capabilities }> {
-  // Measured speed first, then stretch. One reference figure for all emulated agents of a machine
-  // (the launcher measures it once) keeps their speeds consistent with each other; measure here
-  // only when none was given.
-  const cpuGflops = emulate.referenceGflops ?? (await measureGflops({ threads, clock: 'cpu' }));
+): Promise<{ stretch: ComputeStretch; capabilities: Capabilities; release: () => Promise<void> }> {
+  const reference = emulate.referenceGflops
+    ? undefined
+    : await HostSpeed.start(threads, { seedGflops: emulate.referenceSeedGflops });
+  const stretch = new ComputeStretch(
+    reference ? { reference, deviceGflops: emulate.gflops } : emulate.referenceGflops! / emulate.gflops,
+    record,
+  );
+  const sharing =
+    emulate.calibrationDir &&
+    new EmulationSharing(emulate.calibrationDir, `${process.pid}-${randomUUID().slice(0, 8)}`, stretch, reference);
   return {
-    stretch: new ComputeStretch(cpuGflops / emulate.gflops, record),
+    stretch,
+    release: async () => {
+      if (sharing) sharing.stop();
+      await reference?.release();
+    },
     capabilities: {
       ...measured,
       gflops: emulate.gflops,

@@ -31,28 +31,51 @@ export interface EmulationRecord {
   emulationTargetMs: number;
   emulationOvershootMs: number;
   emulationOvershotRuns: number;
+  emulationReferenceGflops: number;
+}
+
+/** What the stretch asks of the machine's reference speed (host-speed.ts): its figure, and a sample in spare time. */
+export interface ReferenceSpeed {
+  readonly gflops: number;
+  sampleIfDue(): Promise<void>;
 }
 
 /**
  * Stretches each shard run to the emulated speed. The run's CPU time, not its wall time, is what is
  * scaled: on a machine shared by several emulated devices, waiting for a core is not the device's
  * cost. The process's CPU clock also counts other work done while the run waits its turn (decoding
- * frames), so the smallest CPU time seen for the same shard and input shape is used: some runs are clean.
+ * frames), so the smallest CPU time seen for the same work is used: some runs are clean. "The same work"
+ * is the caller's key: shards of the same structure and input shape (every layer of a model) share one.
  *
  * When a run's real time already exceeds its target (the machine is busy, or slower than the device it
  * plays) the stretch cannot take time back: it records the overshoot, so a benchmark can flag the run.
  */
 export class ComputeStretch {
   private readonly cleanest = new Map<string, number>();
-  /** What the stretch applies: a run is never shortened, so at least 1. */
-  readonly factor: number;
 
   constructor(
-    /** this machine's GFLOP/s per CPU-second / the emulated device's GFLOP/s (below 1: a device faster than this machine) */
-    readonly ratio: number,
+    /**
+     * this machine's GFLOP/s per CPU-second / the emulated device's GFLOP/s (below 1: a device faster than
+     * this machine); or the reference speed it is read from at every run, with the device's GFLOP/s
+     */
+    private readonly speed: number | { reference: ReferenceSpeed; deviceGflops: number },
     private readonly record?: EmulationRecord,
-  ) {
-    this.factor = Math.max(1, ratio);
+  ) {}
+
+  /** The cleanest CPU time of each kind of work so far (shared between the agents of one machine: emulation-sharing.ts). */
+  cleanestCpuMs(): Record<string, number> {
+    return Object.fromEntries(this.cleanest);
+  }
+
+  /** Takes another agent's cleanest times of the same work on this machine, where they are cleaner. */
+  mergeCleanest(other: Record<string, number>): void {
+    for (const [key, ms] of Object.entries(other))
+      if (Number.isFinite(ms) && ms > 0 && ms < (this.cleanest.get(key) ?? Infinity)) this.cleanest.set(key, ms);
+  }
+
+  /** The ratio a run is stretched by now. */
+  get ratio(): number {
+    return typeof this.speed === 'number' ? this.speed : this.speed.reference.gflops / this.speed.deviceGflops;
   }
 
   async around<T>(key: string, run: () => Promise<T>): Promise<T> {
@@ -63,20 +86,28 @@ export class ComputeStretch {
     const cpuMs = Math.min((cpu.user + cpu.system) / 1000, this.cleanest.get(key) ?? Infinity);
     this.cleanest.set(key, cpuMs);
     const elapsed = performance.now() - wallStart;
-    const target = cpuMs * this.ratio;
+    const ratio = this.ratio;
+    const target = cpuMs * ratio;
     if (this.record) {
       this.record.emulatedRuns++;
+      if (typeof this.speed !== 'number') this.record.emulationReferenceGflops = ratio * this.speed.deviceGflops;
       this.record.emulationTargetMs += target;
       if (elapsed > target) {
         this.record.emulationOvershootMs += elapsed - target;
         this.record.emulationOvershotRuns++;
       }
     }
-    const remaining = target - elapsed;
+    // Time the device would still be busy: long enough, it also serves to sample the reference speed.
+    if (typeof this.speed !== 'number' && target - elapsed > IDLE_SAMPLE_MIN_MS)
+      await this.speed.reference.sampleIfDue();
+    const remaining = target - (performance.now() - wallStart);
     if (remaining > 0.05) await new Promise((r) => setTimeout(r, remaining));
     return result;
   }
 }
+
+/** A reference sample takes about 2 ms of CPU; only a sleep with room to spare takes one. */
+const IDLE_SAMPLE_MIN_MS = 8;
 
 /**
  * The sender's side of an emulated link: frames leave one after another at the link's bandwidth

@@ -4,6 +4,7 @@ export { ShardCache, ShardAssembler } from './shard-cache.js';
 export { profileDevice, measureGflops } from './profile.js';
 export {
   ComputeStretch,
+  type ReferenceSpeed,
   LinkShaper,
   parseEmulatedLink,
   EMULATED_LINKS,
@@ -60,3 +61,4 @@ export {
   type PrunedBatch,
   type TokenPruning,
 } from './pruning/index.js';
+export { HostSpeed } from './host-speed.js';

@@ -43,7 +43,16 @@ const program = new Command('edgerelay-agent')
   .option('--emulate-memory-mb <mb>', 'simulation: report this much memory', Number)
   .option(
     '--emulate-reference-gflops <gflops>',
-    "simulation: this machine's GFLOP/s per CPU-second (measured once by the launcher)",
+    "simulation: this machine's GFLOP/s per CPU-second, fixed (default: tracked by the agent)",
+    Number,
+  )
+  .option(
+    '--emulate-calibration-dir <dir>',
+    'simulation: a folder the emulated agents of this machine pool their measurements of it in',
+  )
+  .option(
+    '--emulate-reference-seed-gflops <gflops>',
+    "simulation: the fastest GFLOP/s per CPU-second the launcher saw here; the agent's tracking starts there",
     Number,
   )
   .option(
@@ -82,6 +91,8 @@ const program = new Command('edgerelay-agent')
       emulateMemoryMb?: number;
       emulateLink?: string;
       emulateReferenceGflops?: number;
+      emulateReferenceSeedGflops?: number;
+      emulateCalibrationDir?: string;
       exitOnStdinClose?: boolean;
       seqChunkRows?: number;
       seqOverlapMinRows?: number;
@@ -109,6 +120,8 @@ const program = new Command('edgerelay-agent')
             ...(opts.emulateMemoryMb && { memoryBytes: opts.emulateMemoryMb * 1024 * 1024 }),
             ...(opts.emulateLink && { link: parseEmulatedLink(opts.emulateLink) }),
             ...(opts.emulateReferenceGflops && { referenceGflops: opts.emulateReferenceGflops }),
+            ...(opts.emulateReferenceSeedGflops && { referenceSeedGflops: opts.emulateReferenceSeedGflops }),
+            ...(opts.emulateCalibrationDir && { calibrationDir: opts.emulateCalibrationDir }),
           },
         }),
       });

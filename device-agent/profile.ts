@@ -84,10 +84,15 @@ export async function measureGflops(options: GflopsOptions): Promise<number> {
   if (!(budgetMs > 0) || !Number.isFinite(budgetMs))
     throw new RangeError(`budgetMs must be a positive number, got ${budgetMs}`);
 
-  return timeMatmul(loadMatmulModel(), n, budgetMs, options, {
+  return timeMatmul(loadMatmulModel(), n, budgetMs, options, matmulFeeds(n));
+}
+
+/** The float32 benchmark's inputs: two n×n matrices of deterministic values. */
+export function matmulFeeds(n: number): Parameters<ShardSession['run']>[0] {
+  return {
     A: { dtype: 'float32' as const, dims: [n, n], data: fill(n * n, 1) },
     B: { dtype: 'float32' as const, dims: [n, n], data: fill(n * n, 2) },
-  });
+  };
 }
 
 /**

@@ -244,6 +244,8 @@ export const frameSchema = z.discriminatedUnion('type', [
     emulationTargetMs: ms.optional(),
     emulationOvershootMs: ms.optional(),
     emulationOvershotRuns: count.optional(),
+    /** the machine's reference GFLOP/s per CPU-second the stretch used last (device-agent/host-speed.ts) */
+    emulationReferenceGflops: z.number().finite().nonnegative().optional(),
     /** sequence-parallel stage runs this agent took part in as a member (not the host) */
     seqMemberRuns: count.optional(),
   }),

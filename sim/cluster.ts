@@ -8,8 +8,8 @@ import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { Coordinator } from '@edgerelay/coordinator';
 import type { DeployProgress } from '@edgerelay/coordinator';
 import { loadCoordinatorDataPlaneTls, loadServerCredentials } from '@edgerelay/coordinator';
+import { HostSpeed } from '@edgerelay/device-agent';
 import { startAgentProcess, type AgentProcess } from './agent-process.js';
-import { measureGflops } from '@edgerelay/device-agent';
 
 export interface SimClusterOptions {
   model: string;
@@ -50,28 +50,31 @@ export interface EmulatedDevice {
   link?: string;
 }
 
-let referenceGflops: Promise<number> | undefined;
+let machineReference: Promise<number> | undefined;
 
 /**
- * This machine's matmul speed per CPU-second, measured once (the best of several batches, the least
- * disturbed) and handed to every emulated agent, so all of them stretch against the same figure.
+ * The fastest reference speed this machine shows, sampled once per process for every agent launched
+ * (device-agent/host-speed.ts): each agent goes on tracking it, starting here, so a busy agent does not
+ * stretch against a slow moment of its own start-up.
  */
-function machineCpuGflops(): Promise<number> {
-  referenceGflops ??= (async () => {
-    const runs: number[] = [];
-    for (let i = 0; i < 3; i++) runs.push(await measureGflops({ threads: 1, clock: 'cpu', budgetMs: 500 }));
-    return Math.max(...runs);
+function machineReferenceGflops(): Promise<number> {
+  machineReference ??= (async () => {
+    const speed = await HostSpeed.start(1, { initialSamples: 150 });
+    await speed.release();
+    return speed.gflops;
   })();
-  return referenceGflops;
+  return machineReference;
 }
 
-function emulationArgs(device: EmulatedDevice | undefined, reference: number): string[] {
+function emulationArgs(device: EmulatedDevice | undefined, seedGflops: number, calibrationDir: string): string[] {
   if (!device) return [];
   return [
+    '--emulate-calibration-dir',
+    calibrationDir,
     '--emulate-gflops',
     String(device.gflops),
-    '--emulate-reference-gflops',
-    String(reference),
+    '--emulate-reference-seed-gflops',
+    String(seedGflops),
     ...(device.memoryMB ? ['--emulate-memory-mb', String(device.memoryMB)] : []),
     ...(device.link ? ['--emulate-link', device.link] : []),
   ];
@@ -121,7 +124,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
   await coordinator.start();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'edgerelay-sim-'));
   const devices = new Map((options.devices ?? []).map((d) => [d.name, d]));
-  const reference = devices.size > 0 ? await machineCpuGflops() : 0;
+  const seed = devices.size > 0 ? await machineReferenceGflops() : 0;
   const names =
     options.devices?.map((d) => d.name) ??
     options.names ??
@@ -135,7 +138,7 @@ export async function startSimCluster(options: SimClusterOptions): Promise<SimCl
       logLevel: options.logLevel,
       clusterToken,
       extraArgs: [
-        ...emulationArgs(devices.get(name), reference),
+        ...emulationArgs(devices.get(name), seed, path.join(dataDir, 'emulation-calibration')),
         ...(options.tlsDir ? ['--tls-dir', options.tlsDir] : []),
       ],
     }),

@@ -11,6 +11,7 @@ const record = (): EmulationRecord => ({
   emulationTargetMs: 0,
   emulationOvershootMs: 0,
   emulationOvershotRuns: 0,
+  emulationReferenceGflops: 0,
 });
 
 /** Burns about `ms` of CPU on this thread. */

@@ -15,6 +15,8 @@ export class AgentStats {
   emulationTargetMs = 0;
   emulationOvershootMs = 0;
   emulationOvershotRuns = 0;
+  /** The reference speed the last stretched run used (0: not emulating); steady once the agent settled. */
+  emulationReferenceGflops = 0;
   /** Sequence-parallel stage runs taken part in as a member (not the host). */
   seqMemberRuns = 0;
 }

@@ -9,6 +9,7 @@ import type { ShardSession } from '../runtime/index.js';
 import type { ShardCache } from '../shard-cache.js';
 import { shardKey } from './roles.js';
 import { specFromMessage } from './spec-codec.js';
+import { workKeyOf } from './work-key.js';
 
 /** How long the replaced plan stays loaded, so requests already on it can finish. */
 const PREVIOUS_PLAN_GRACE_MS = 5000;
@@ -19,7 +20,8 @@ export interface AssignmentLoaderOptions {
   control: () => ControlClient;
   agentId: () => string;
   /** Loads one shard's model bytes into a session (threads and, emulated, the compute stretch are the agent's). */
-  createSession: (model: Uint8Array) => Promise<ShardSession>;
+  /** `workKey`: what the shard computes, layer aside (work-key.ts). */
+  createSession: (model: Uint8Array, workKey: string) => Promise<ShardSession>;
   maxShardBytes: number;
   logger: pino.Logger;
   /** A new plan is loaded: its endpoints are where peers are from now on. */
@@ -103,7 +105,8 @@ export class AssignmentLoader {
           byHash.set(ref.sha256, reused);
           continue;
         }
-        const session = await this.options.createSession(await this.shardBytes(ref.sha256, ref.sizeBytes));
+        const bytes = await this.shardBytes(ref.sha256, ref.sizeBytes);
+        const session = await this.options.createSession(bytes, workKeyOf(spec, bytes.byteLength));
         fresh.push(session);
         sessions.set(shardKey(spec), session);
         byHash.set(ref.sha256, session);

@@ -12,6 +12,11 @@ export interface SessionOptions {
   threads?: number;
   /** Set by an emulated agent (device-agent/emulation.ts ComputeStretch); runs at full speed without. */
   stretch?: RunStretch;
+  /**
+   * Sessions with the same key do the same work (every layer of a model: shards differing only in their
+   * weights): an emulated agent times them as one. Default: a key of this session's own.
+   */
+  workKey?: string;
 }
 
 /** One compiled shard loaded into ONNX Runtime, fed and read as HostTensors by name. */
@@ -21,6 +26,8 @@ export class ShardSession {
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
     private readonly stretch: RunStretch | undefined,
+    /** Shards with the same key do the same work (every layer of a model): the stretch times them as one. */
+    private readonly workKey: string,
   ) {}
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<ShardSession> {
@@ -36,17 +43,17 @@ export class ShardSession {
       // the next shard in the chain needs, so idle threads sleep instead.
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
-    return new ShardSession(session, session.inputNames, session.outputNames, options.stretch);
+    const workKey = options.workKey ?? `session ${ShardSession.nextId++}`;
+    return new ShardSession(session, session.inputNames, session.outputNames, options.stretch, workKey);
   }
 
-  private static nextId = 0;
-  private readonly id = ShardSession.nextId++;
-
   /** Runs the shard; `feeds` may hold more tensors than it needs, only its own inputs are passed. */
+  private static nextId = 0;
+
   async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     if (!this.stretch) return this.runNow(feeds);
     const shape = this.inputNames.map((n) => feeds[n]?.dims.join('x')).join(',');
-    return this.stretch.around(`${this.id}:${shape}`, () => this.runNow(feeds));
+    return this.stretch.around(`${this.workKey}:${shape}`, () => this.runNow(feeds));
   }
 
   private async runNow(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
