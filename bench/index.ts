@@ -10,6 +10,7 @@ import { benchAlbert } from './albert.js';
 import { benchHeadPruning, type HeadPruningBenchArgs } from './head-pruning.js';
 import { benchTokenPruning } from './token-pruning.js';
 import { benchInt8, type Int8BenchArgs } from './int8.js';
+import { benchCostFit } from './cost-fit.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -54,6 +55,22 @@ program
     'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs","wireDtype","spreadPct","emulationOvershootPct","bytesPerRequest","flagged",...}]}',
   )
   .action((opts: { rounds: number; requests: number; json?: boolean; only?: string }) => benchPlanner(opts));
+
+program
+  .command('cost-fit')
+  .description(
+    "re-fit the cost model's free parameters against measured plans of every form on emulated clusters (bert-base shape)",
+  )
+  .option(
+    '--seq-lens <list>',
+    'sequence lengths to measure (the planner benchmark uses 128)',
+    (v) => v.split(',').map((x) => Number.parseInt(x, 10)),
+    [64, 192],
+  )
+  .option('--rounds <n>', 'rounds; every plan runs once per round, interleaved', int, 2)
+  .option('--requests <n>', 'timed requests per plan per round', int, 2)
+  .option('--json', 'one JSON document: {"fitted","defaults","rmsErrorBefore","rmsErrorAfter","points":[...]}')
+  .action((opts: { seqLens: number[]; rounds: number; requests: number; json?: boolean }) => benchCostFit(opts));
 
 program
   .command('wire-accuracy')

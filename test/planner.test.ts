@@ -302,7 +302,17 @@ describe('planCluster', () => {
     const r = planCluster(
       BERT_BASE,
       c,
-      options({ wireDtype: 'float16', cost: { opOverheadMflop: 0, opOverheadFlopsPerValue: 0, efficiency: 1 } }),
+      options({
+        wireDtype: 'float16',
+        cost: {
+          opOverheadMs: 0,
+          opOverheadMflop: 0,
+          opOverheadFlopsPerValue: 0,
+          efficiency: 1,
+          messageOverheadMs: 0,
+          float16CodingMsPerMValue: 0,
+        },
+      }),
     );
     const groups = groupStages(r.plan);
     assert.ok(groups.length > 0, 'expected a head group over gigabit');

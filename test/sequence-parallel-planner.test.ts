@@ -49,7 +49,12 @@ describe('planner: host-gather or sequence-parallel per group, by predicted time
       ['a', 'b', 'c', 'd'].map((name) => ({ name, gflops: 1e9, memoryMB: 4096 })),
       { default: { bandwidthMbps: 100, latencyMs: 0 } },
     );
-    const params = { ...costParams(options({ seqLen: 128 })), opOverheadMs: 0, frameOverheadBytes: 0 };
+    const params = {
+      ...costParams(options({ seqLen: 128 })),
+      opOverheadMs: 0,
+      frameOverheadBytes: 0,
+      messageOverheadMs: 0,
+    };
     const ctx = costContext({ ...BERT_BASE, numHeads: 4, intermediateSize: 1024, hiddenSize: 256 }, c, {
       ...params,
       opOverheadMflop: 0,

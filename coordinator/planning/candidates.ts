@@ -8,6 +8,7 @@ import {
   scatterBytes,
   transferMs,
   wireMs,
+  messageMs,
 } from './cost-model.js';
 import { weightSetSlots } from './shared-layers.js';
 import {
@@ -99,8 +100,8 @@ function linkAwareShares(ctx: CostContext, host: number, ordered: number[]): Mem
   const delay = ordered.map((d) => {
     if (d === host) return 0;
     const link = cluster.links[host]![d]!;
-    clock += wireMs(out, link);
-    return clock + link.latencyMs + transferMs(back, cluster.links[d]![host]!);
+    clock += wireMs(out, link) + messageMs(dm.S * dm.H, params);
+    return clock + link.latencyMs + transferMs(back, cluster.links[d]![host]!) + messageMs(dm.S * dm.H, params);
   });
   const speeds = ordered.map((d) => cluster.devices[d]!.gflops * params.efficiency); // MFLOP per ms
   const weightsFor = (workMflop: number) => {

@@ -1,5 +1,5 @@
 import { fitsRange, type Candidate } from './candidates.js';
-import { stageInputBytes, transferMs, wireMs } from './cost-model.js';
+import { messageMs, stageInputBytes, transferMs, wireMs } from './cost-model.js';
 import type { Objective } from './planner-types.js';
 import { appliedSlots } from './shared-layers.js';
 import { embeddingsMs, exitHeadMs, type CostContext } from './stage-cost.js';
@@ -72,7 +72,12 @@ export function searchPlan({
     return prefix;
   });
   const hopLatency = pool.map((from, i) =>
-    pool.map((to, j) => transferMs(hopBytes, ctx.cluster.links[from]![to]!) - hopWire[i]![j]!),
+    pool.map(
+      (to, j) =>
+        transferMs(hopBytes, ctx.cluster.links[from]![to]!) -
+        hopWire[i]![j]! +
+        messageMs(ctx.dm.S * ctx.dm.H, ctx.params),
+    ),
   );
   const embMs = candidates.map((c) => embeddingsMs(ctx, c.host));
   const headMs = candidates.map((c) => exitHeadMs(ctx, c.host));

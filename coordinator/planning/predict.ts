@@ -1,6 +1,6 @@
 import { groupFormOf, type Plan__Output as Plan } from '@edgerelay/proto';
 import { deviceIndex, type ClusterModel } from './cluster-model.js';
-import { stageInputBytes, transferMs, usableMemoryBytes, wireMs, type PlannerModel } from './cost-model.js';
+import { messageMs, stageInputBytes, transferMs, usableMemoryBytes, wireMs, type PlannerModel } from './cost-model.js';
 import {
   costParams,
   reachProbabilities,
@@ -71,7 +71,8 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     const link = cluster.links[prevHost < 0 ? host : prevHost]![host]!;
     // A sequence-parallel stage starts with its host sending the input to every other member.
     const entry = form === 'sequence-parallel' ? seqEntryMs(ctxAt(stage.layerStart), host, [...devicesOf(members)]) : 0;
-    const hop = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link);
+    const hopValues = ctxAt(stage.layerStart).dm.S * ctx.dm.H;
+    const hop = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link) + messageMs(hopValues, ctx.params);
     const incoming = hop + entry;
     const embMs = i === 0 ? embeddingsMs(ctx, host) : 0;
     const headMs = exitHeadMs(ctx, host);

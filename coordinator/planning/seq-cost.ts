@@ -7,6 +7,7 @@ import {
   scatterBytes,
   hiddenWireBytes,
   wireMs,
+  messageMs,
 } from './cost-model.js';
 import type { CostContext, LayerTiming, ShareCount, Usage } from './stage-cost.js';
 
@@ -47,7 +48,9 @@ export function seqLayerTiming(ctx: CostContext, members: ShareCount[]): LayerTi
    * Returns when each transfer has arrived.
    */
   const phase = (sends: { from: number; to: number; ready: number; rows: number }[]): number[] => {
-    const wire = sends.map((t) => wireMs(rowBytes(t.rows), cluster.links[dev(t.from)]![dev(t.to)]!));
+    const wire = sends.map(
+      (t) => wireMs(rowBytes(t.rows), cluster.links[dev(t.from)]![dev(t.to)]!) + messageMs(t.rows * dm.H, params),
+    );
     const sent = new Array<number>(sends.length);
     const order = sends.map((_, k) => k);
     for (const k of [...order].sort((a, b) => sends[a]!.ready - sends[b]!.ready)) {
@@ -134,7 +137,7 @@ export function seqEntryMs(ctx: CostContext, host: number, members: number[]): n
   for (const d of members) {
     if (d === host) continue;
     const link = ctx.cluster.links[host]![d]!;
-    clock += wireMs(scatterBytes(ctx.dm, ctx.params), link);
+    clock += wireMs(scatterBytes(ctx.dm, ctx.params), link) + messageMs(ctx.dm.S * ctx.dm.H, ctx.params);
     last = Math.max(last, clock + link.latencyMs);
   }
   return last;

@@ -23,6 +23,7 @@ import {
   type CostParams,
   type Dims,
   type PlannerModel,
+  messageMs,
 } from './cost-model.js';
 import { seqCombineUsage, seqLayerTiming } from './seq-cost.js';
 
@@ -95,7 +96,7 @@ function partTiming(
   let sendClock = 0;
   const ready = owners.map((m) => {
     const link = cluster.links[host]![m.device]!;
-    sendClock += wireMs(out, link);
+    sendClock += wireMs(out, link) + messageMs(dm.S * dm.H, params);
     const c = computeMs(flops(m), gflops(ctx, m.device), 1, params);
     busy.set(m.device, (busy.get(m.device) ?? 0) + c);
     return { m, compute: c, at: sendClock + link.latencyMs + c };
@@ -104,7 +105,7 @@ function partTiming(
   let recvClock = 0;
   for (const r of [...ready].sort((x, y) => x.at - y.at)) {
     const link = cluster.links[r.m.device]![host]!;
-    recvClock = Math.max(recvClock, r.at + link.latencyMs) + wireMs(back, link);
+    recvClock = Math.max(recvClock, r.at + link.latencyMs) + wireMs(back, link) + messageMs(dm.S * dm.H, params);
   }
   const ownMs = own ? computeMs(flops(own), gflops(ctx, host), 1, params) : 0;
   const combine = computeMs(combineFlops(dm, owners.length + (own ? 1 : 0)), gflops(ctx, host), 1, params);

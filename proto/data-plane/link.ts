@@ -61,6 +61,9 @@ export interface LinkOptions {
   shaper?: LinkShaper;
 }
 
+/** Node's timers wait whole milliseconds (libuv). */
+export const TIMER_GRANULARITY_MS = 1;
+
 /** Close code for a peer that failed the handshake. */
 export const UNAUTHENTICATED = 4401;
 const HANDSHAKE_MS = 5000;
@@ -149,7 +152,11 @@ export class Link {
     const { shaper } = this.options;
     if (shaper) {
       const delay = shaper.reserve(bytes.byteLength);
-      setTimeout(() => this.open && this.socket.send(bytes, { binary: true }), delay);
+      // Timers fire in whole milliseconds (0.3 ms waits 1 ms): a wait under half of one is closer to
+      // nothing, which keeps small frames (int8 rows) from all paying a full millisecond. The shaper has
+      // still counted their bytes, so the frames after them wait for the uplink as before.
+      if (delay < TIMER_GRANULARITY_MS / 2) this.socket.send(bytes, { binary: true });
+      else setTimeout(() => this.open && this.socket.send(bytes, { binary: true }), delay);
       return true;
     }
     this.socket.send(bytes, { binary: true });

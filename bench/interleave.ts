@@ -1,0 +1,53 @@
+import type { Plan__Output as Plan } from '@edgerelay/proto';
+import type { SimCluster } from '../sim/index.js';
+import { sumCounters, addCounters, NO_COUNTERS, type EmulationCounters } from './emulation-check.js';
+
+export interface Measured {
+  samples: number[];
+  counters: EmulationCounters;
+  requests: number;
+}
+
+export async function classifyOnce(url: string, text: string, policy: string): Promise<number> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }),
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+  return performance.now() - t0;
+}
+
+async function agentCounters(sim: SimCluster): Promise<EmulationCounters> {
+  const stats = await Promise.all(sim.agents.map((a) => sim.coordinator.agentStats(a.name)));
+  const counters = sumCounters(stats);
+  return { ...counters, bytesSent: counters.bytesSent + sim.coordinator.dataPlaneBytesSent };
+}
+
+/**
+ * Every plan, interleaved round by round (the order reversed every other round) so that machine noise hits
+ * them alike; one warm-up request after each deploy, and each agent's emulation counters read around every block.
+ */
+export async function measureInterleaved(
+  sim: SimCluster,
+  plans: { name: string; plan: Plan }[],
+  text: string,
+  options: { rounds: number; requests: number; policy?: string },
+): Promise<Map<string, Measured>> {
+  const out = new Map(plans.map((p) => [p.name, { samples: [] as number[], counters: NO_COUNTERS, requests: 0 }]));
+  const policy = options.policy ?? 'none';
+  for (let r = 0; r < options.rounds; r++) {
+    for (const p of r % 2 ? [...plans].reverse() : plans) {
+      await sim.coordinator.applyPlan(p.plan);
+      await classifyOnce(sim.url, text, policy);
+      const before = await agentCounters(sim);
+      const o = out.get(p.name)!;
+      for (let i = 0; i < options.requests; i++) o.samples.push(await classifyOnce(sim.url, text, policy));
+      o.counters = addCounters(o.counters, addCounters(await agentCounters(sim), before, -1));
+      o.requests += options.requests;
+    }
+  }
+  return out;
+}
