@@ -20,7 +20,8 @@ export async function classifyOnce(url: string, text: string, policy: string): P
   return performance.now() - t0;
 }
 
-async function agentCounters(sim: SimCluster): Promise<EmulationCounters> {
+/** The data-plane bytes and emulation counters of every agent and the coordinator, summed. */
+export async function agentCounters(sim: SimCluster): Promise<EmulationCounters> {
   const stats = await Promise.all(sim.agents.map((a) => sim.coordinator.agentStats(a.name)));
   const counters = sumCounters(stats);
   return { ...counters, bytesSent: counters.bytesSent + sim.coordinator.dataPlaneBytesSent };

@@ -18,7 +18,8 @@ import { DEVICE_PROFILES } from '../coordinator/planning/devices.js';
 import { bertBaseCheckpoint } from './models.js';
 import { median, percentile } from './stats.js';
 import { machineLoad } from './busy.js';
-import { addCounters, emulationVerdict, NO_COUNTERS, sumCounters, type EmulationCounters } from './emulation-check.js';
+import { addCounters, emulationVerdict, NO_COUNTERS, type EmulationCounters } from './emulation-check.js';
+import { agentCounters, classifyOnce } from './interleave.js';
 import { printPlannerReport, type PlanFigures, type Row } from './planner-report.js';
 
 interface Scenario {
@@ -51,31 +52,12 @@ export interface PlannerBenchArgs {
   only?: string;
 }
 
-async function classifyOnce(url: string, text: string, policy: string): Promise<number> {
-  const t0 = performance.now();
-  const res = await fetch(`${url}/v1/classify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ inputs: text, parameters: { exit_policy: policy } }),
-  });
-  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-  await res.arrayBuffer();
-  return performance.now() - t0;
-}
-
 /** Median request latency of the active plan (kept for callers that time one plan alone). */
 export async function measure(url: string, texts: string[], rounds: number, policy: string): Promise<number> {
   await classifyOnce(url, texts[0]!, policy); // warm-up: first runs allocate
   const samples: number[] = [];
   for (let i = 0; i < rounds; i++) samples.push(await classifyOnce(url, texts[i % texts.length]!, policy));
   return median(samples);
-}
-
-async function agentCounters(sim: SimCluster): Promise<EmulationCounters> {
-  const ids = sim.agents.map((a) => a.name);
-  const stats = await Promise.all(ids.map((id) => sim.coordinator.agentStats(id)));
-  const counters = sumCounters(stats);
-  return { ...counters, bytesSent: counters.bytesSent + sim.coordinator.dataPlaneBytesSent };
 }
 
 /**

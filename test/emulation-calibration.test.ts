@@ -5,14 +5,7 @@ import path from 'node:path';
 import { ComputeStretch, HostSpeed } from '@edgerelay/device-agent';
 import { EmulationSharing } from '../device-agent/emulation-sharing.js';
 import { workKeyOf } from '../device-agent/plan/work-key.js';
-
-/** Burns about `ms` of CPU on this thread. */
-async function burn(ms: number): Promise<void> {
-  const t = performance.now();
-  let x = 0;
-  while (performance.now() - t < ms) x += Math.sqrt(x + 1);
-  if (x < 0) throw new Error('unreachable');
-}
+import { burn } from './helpers/burn.js';
 
 describe('emulation calibration: a steady emulated device on a machine whose speed wanders', () => {
   it('gives shards that differ only in their layer one work key, and different work different keys', () => {

@@ -5,6 +5,7 @@ import { startSimCluster } from '../sim/index.js';
 import { emulationVerdict, sumCounters } from '../bench/emulation-check.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { writePlan } from './helpers/plans.js';
+import { burn } from './helpers/burn.js';
 
 const record = (): EmulationRecord => ({
   emulatedRuns: 0,
@@ -13,14 +14,6 @@ const record = (): EmulationRecord => ({
   emulationOvershotRuns: 0,
   emulationReferenceGflops: 0,
 });
-
-/** Burns about `ms` of CPU on this thread. */
-async function burn(ms: number): Promise<void> {
-  const t = performance.now();
-  let x = 0;
-  while (performance.now() - t < ms) x += Math.sqrt(x + 1);
-  if (x < 0) throw new Error('unreachable');
-}
 
 describe('emulation overshoot: a machine that cannot play the device says so', () => {
   it('records the overshoot of a device faster than this machine, and none for a much slower one', async () => {
