@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ComputeStretch, HostSpeed } from '@edgerelay/device-agent';
+import { ComputeStretch, HostSpeed, type EmulationRecord } from '@edgerelay/device-agent';
 import { EmulationSharing } from '../device-agent/emulation-sharing.js';
 import { workKeyOf } from '../device-agent/plan/work-key.js';
 import { burn } from './helpers/burn.js';
@@ -21,17 +21,24 @@ describe('emulation calibration: a steady emulated device on a machine whose spe
   });
 
   it('stretches a run by the cleanest CPU time of its key, so a run slowed by other work is not the device', async () => {
-    const stretch = new ComputeStretch(4);
-    const t0 = performance.now();
+    const record: EmulationRecord = {
+      emulatedRuns: 0,
+      emulationTargetMs: 0,
+      emulationOvershootMs: 0,
+      emulationOvershotRuns: 0,
+      emulationReferenceGflops: 0,
+    };
+    const stretch = new ComputeStretch(4, record);
+    const counters = () => record;
     await stretch.around('k', () => burn(10));
-    const clean = performance.now() - t0;
-    // The same work, with 30 ms of other CPU work in the process: still stretched from the clean figure.
-    const t1 = performance.now();
+    const first = counters().emulationTargetMs;
+    assert.ok(Math.abs(first - 4 * stretch.cleanestCpuMs().k!) < 1e-9, 'the target is the CPU time × the ratio');
+    // The same work with four times the CPU spent in the process (other work while it ran): stretched from the
+    // cleanest figure, never to 4 × its own CPU time. (Counters, not the clock: a busy machine cannot fail this.)
     await stretch.around('k', () => burn(40));
-    const dirty = performance.now() - t1;
-    assert.ok(clean >= 38, `a 10 ms run at ratio 4 takes about 40 ms, took ${clean.toFixed(1)}`);
-    assert.ok(dirty < 60, `the dirty run is not stretched to 160 ms (${dirty.toFixed(1)} ms)`);
-    assert.ok(stretch.cleanestCpuMs().k! < 15);
+    const second = counters().emulationTargetMs - first;
+    assert.ok(second <= first + 1e-9, `second target ${second} ms, first ${first} ms`);
+    assert.equal(counters().emulatedRuns, 2);
   });
 
   it('measures the reference speed and only ever raises it', async () => {
