@@ -53,7 +53,7 @@ type Fitted = Record<(typeof FITTED)[number]['name'], number>;
  * decoding a [1, 128, 768] hidden state in this process, interleaved, the median of 31 (per million values).
  * In a cluster the agents code at the same moments on shared cores, which the fit sees and this does not.
  */
-export function measureCoding(): Pick<CostParams, 'float16CodingMsPerMValue' | 'int8CodingMsPerMValue'> {
+function measureCoding(): Pick<CostParams, 'float16CodingMsPerMValue' | 'int8CodingMsPerMValue'> {
   const values = 128 * 768;
   const t = {
     dtype: 'float32' as const,
@@ -156,7 +156,7 @@ export async function benchCostFit(args: CostFitArgs): Promise<void> {
       for (const seqLen of args.seqLens) {
         const text = Array.from({ length: seqLen - 2 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(' ');
         const mine = entries.filter((e) => e.seqLen === seqLen);
-        const measured = await measureInterleaved(sim, mine, text, args);
+        const measured = await measureInterleaved(sim, mine, [text], args);
         for (const e of mine) {
           const m = measured.get(e.name)!;
           const verdict = emulationVerdict(m.counters);

@@ -1,9 +1,12 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import type { SimCluster } from '../sim/index.js';
 import { sumCounters, addCounters, NO_COUNTERS, type EmulationCounters } from './emulation-check.js';
+import { median } from './stats.js';
 
 export interface Measured {
   samples: number[];
+  /** the median of each round's block of requests */
+  roundMedians: number[];
   counters: EmulationCounters;
   requests: number;
 }
@@ -29,25 +32,33 @@ export async function agentCounters(sim: SimCluster): Promise<EmulationCounters>
 
 /**
  * Every plan, interleaved round by round (the order reversed every other round) so that machine noise hits
- * them alike; one warm-up request after each deploy, and each agent's emulation counters read around every block.
+ * them alike; one warm-up request after each deploy, and each agent's emulation counters read around every
+ * block. The timed requests go through `texts` in turn, across plans and rounds.
  */
 export async function measureInterleaved(
   sim: SimCluster,
   plans: { name: string; plan: Plan }[],
-  text: string,
+  texts: string[],
   options: { rounds: number; requests: number; policy?: string },
 ): Promise<Map<string, Measured>> {
-  const out = new Map(plans.map((p) => [p.name, { samples: [] as number[], counters: NO_COUNTERS, requests: 0 }]));
+  const out = new Map<string, Measured>(
+    plans.map((p) => [p.name, { samples: [], roundMedians: [], counters: NO_COUNTERS, requests: 0 }]),
+  );
   const policy = options.policy ?? 'none';
+  let text = 0;
   for (let r = 0; r < options.rounds; r++) {
     for (const p of r % 2 ? [...plans].reverse() : plans) {
       await sim.coordinator.applyPlan(p.plan);
-      await classifyOnce(sim.url, text, policy);
+      await classifyOnce(sim.url, texts[0]!, policy); // warm-up: the first run after a deploy allocates
       const before = await agentCounters(sim);
+      const block: number[] = [];
+      for (let i = 0; i < options.requests; i++)
+        block.push(await classifyOnce(sim.url, texts[text++ % texts.length]!, policy));
       const o = out.get(p.name)!;
-      for (let i = 0; i < options.requests; i++) o.samples.push(await classifyOnce(sim.url, text, policy));
+      o.samples.push(...block);
+      o.roundMedians.push(median(block));
       o.counters = addCounters(o.counters, addCounters(await agentCounters(sim), before, -1));
-      o.requests += options.requests;
+      o.requests += block.length;
     }
   }
   return out;

@@ -13,13 +13,13 @@ import {
   searchOnlyPlan,
   type PlannerResult,
 } from '../coordinator/planning/index.js';
-import { startSimCluster, type EmulatedDevice, type SimCluster } from '../sim/index.js';
+import { startSimCluster, type EmulatedDevice } from '../sim/index.js';
 import { DEVICE_PROFILES } from '../coordinator/planning/devices.js';
 import { bertBaseCheckpoint } from './models.js';
 import { median, percentile } from './stats.js';
 import { machineLoad } from './busy.js';
-import { addCounters, emulationVerdict, NO_COUNTERS, type EmulationCounters } from './emulation-check.js';
-import { agentCounters, classifyOnce } from './interleave.js';
+import { emulationVerdict } from './emulation-check.js';
+import { classifyOnce, measureInterleaved, type Measured } from './interleave.js';
 import { printPlannerReport, type PlanFigures, type Row } from './planner-report.js';
 
 interface Scenario {
@@ -58,45 +58,6 @@ export async function measure(url: string, texts: string[], rounds: number, poli
   const samples: number[] = [];
   for (let i = 0; i < rounds; i++) samples.push(await classifyOnce(url, texts[i % texts.length]!, policy));
   return median(samples);
-}
-
-/**
- * Every plan of a scenario, interleaved round by round (the order reversed every other round) so that
- * machine noise hits them alike; each agent's emulation counters are read around every block.
- */
-async function measurePlans(
-  sim: SimCluster,
-  plans: Record<PlanName, PlannerResult>,
-  texts: string[],
-  policy: string,
-  args: PlannerBenchArgs,
-): Promise<
-  Record<PlanName, { samples: number[]; roundMedians: number[]; counters: EmulationCounters; requests: number }>
-> {
-  const out = Object.fromEntries(
-    PLANS.map((p) => [
-      p,
-      { samples: [] as number[], roundMedians: [] as number[], counters: NO_COUNTERS, requests: 0 },
-    ]),
-  ) as Record<PlanName, { samples: number[]; roundMedians: number[]; counters: EmulationCounters; requests: number }>;
-  let text = 0;
-  for (let r = 0; r < args.rounds; r++) {
-    for (const name of r % 2 ? [...PLANS].reverse() : PLANS) {
-      await sim.coordinator.applyPlan(plans[name].plan);
-      await classifyOnce(sim.url, texts[0]!, policy); // warm-up: the first run after a deploy allocates
-      const before = await agentCounters(sim);
-      const block: number[] = [];
-      for (let i = 0; i < args.requests; i++)
-        block.push(await classifyOnce(sim.url, texts[text++ % texts.length]!, policy));
-      const after = await agentCounters(sim);
-      const o = out[name];
-      o.samples.push(...block);
-      o.roundMedians.push(median(block));
-      o.counters = addCounters(o.counters, addCounters(after, before, -1));
-      o.requests += block.length;
-    }
-  }
-  return out;
 }
 
 export async function benchPlanner(args: PlannerBenchArgs): Promise<void> {
@@ -146,17 +107,18 @@ export async function benchPlanner(args: PlannerBenchArgs): Promise<void> {
       readyTimeoutMs: 600_000,
       requestTimeoutMs: 120_000,
     });
-    let measured: Awaited<ReturnType<typeof measurePlans>>;
+    let measured: Map<string, Measured>;
     try {
       await sim.coordinator.linksMeasured();
-      measured = await measurePlans(sim, plans, texts, exitPolicy, args);
+      const entries = PLANS.map((name) => ({ name, plan: plans[name].plan }));
+      measured = await measureInterleaved(sim, entries, texts, { ...args, policy: exitPolicy });
     } finally {
       await sim.stop();
     }
     loads.push(machineLoad());
     const figures = Object.fromEntries(
       PLANS.map((p) => {
-        const m = measured[p];
+        const m = measured.get(p)!;
         const med = median(m.samples);
         const verdict = emulationVerdict(m.counters);
         const f: PlanFigures = {
