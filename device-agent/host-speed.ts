@@ -1,4 +1,4 @@
-import { loadMatmulModel, matmulFeeds } from './profile.js';
+import { loadMatmulModel, matmulFeeds, processCpuMs } from './profile.js';
 import { ShardSession } from './runtime/session.js';
 
 /** Side of the reference matmul: the benchmark the device profiles' GFLOP/s figures come from (profile.ts). */
@@ -9,11 +9,6 @@ const RUNS_PER_SAMPLE = 8;
 const INITIAL_SAMPLES = 40;
 /** Later samples are taken in the stretch's idle time, at most this often. */
 const SAMPLE_INTERVAL_MS = 250;
-
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 /**
  * This machine's reference matmul speed per CPU-second in its fastest state, for device emulation.
@@ -68,9 +63,9 @@ export class HostSpeed {
   private async sample(): Promise<void> {
     this.sampling = true;
     try {
-      const start = cpuMs();
+      const start = processCpuMs();
       for (let i = 0; i < RUNS_PER_SAMPLE; i++) await this.session.run(this.feeds);
-      const used = cpuMs() - start;
+      const used = processCpuMs() - start;
       this.samples++;
       this.lastSample = performance.now();
       if (used > 0) this.best = Math.max(this.best, (2 * SIZE ** 3 * RUNS_PER_SAMPLE) / (used / 1000) / 1e9);

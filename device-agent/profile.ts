@@ -87,6 +87,12 @@ export async function measureGflops(options: GflopsOptions): Promise<number> {
   return timeMatmul(loadMatmulModel(), n, budgetMs, options, matmulFeeds(n));
 }
 
+/** CPU time this process has used (every thread, user and system), in ms. */
+export function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** The float32 benchmark's inputs: two n×n matrices of deterministic values. */
 export function matmulFeeds(n: number): Parameters<ShardSession['run']>[0] {
   return {
@@ -128,11 +134,7 @@ async function timeMatmul(
     const rates: number[] = [];
     // CPU time instead of wall time gives the speed of the cores themselves, whatever else runs
     // beside us: what device emulation needs, since it stretches CPU time (device-agent/emulation.ts).
-    const cpuMs = () => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1000;
-    };
-    const clock = options.clock === 'cpu' ? cpuMs : () => performance.now();
+    const clock = options.clock === 'cpu' ? processCpuMs : () => performance.now();
     for (let b = 0; b < BATCHES; b++) {
       let runs = 0;
       const start = clock();

@@ -97,11 +97,12 @@ function linkAwareShares(ctx: CostContext, host: number, ordered: number[]): Mem
   const out = scatterBytes(dm, params);
   const back = partialBytes(dm, params);
   let clock = 0;
+  const message = messageMs(dm.S * dm.H, params);
   const delay = ordered.map((d) => {
     if (d === host) return 0;
     const link = cluster.links[host]![d]!;
-    clock += wireMs(out, link) + messageMs(dm.S * dm.H, params);
-    return clock + link.latencyMs + transferMs(back, cluster.links[d]![host]!) + messageMs(dm.S * dm.H, params);
+    clock += wireMs(out, link) + message;
+    return clock + link.latencyMs + transferMs(back, cluster.links[d]![host]!) + message;
   });
   const speeds = ordered.map((d) => cluster.devices[d]!.gflops * params.efficiency); // MFLOP per ms
   const weightsFor = (workMflop: number) => {

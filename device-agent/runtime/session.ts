@@ -47,9 +47,9 @@ export class ShardSession {
     return new ShardSession(session, session.inputNames, session.outputNames, options.stretch, workKey);
   }
 
-  /** Runs the shard; `feeds` may hold more tensors than it needs, only its own inputs are passed. */
   private static nextId = 0;
 
+  /** Runs the shard; `feeds` may hold more tensors than it needs, only its own inputs are passed. */
   async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     if (!this.stretch) return this.runNow(feeds);
     const shape = this.inputNames.map((n) => feeds[n]?.dims.join('x')).join(',');
