@@ -84,7 +84,7 @@ export type Hop = z.infer<typeof hopSchema>;
 const requestFields = { requestId: id, planVersion: count };
 
 /** What a sequence-parallel seq-rows frame carries (see the frame). */
-export const SEQ_PHASES = ['attention', 'attended', 'ffn', 'out'] as const;
+export const SEQ_PHASES = ['attention', 'attended', 'ffn', 'out', 'keys-values'] as const;
 export type SeqPhase = (typeof SEQ_PHASES)[number];
 
 /** keep[l]: share of the real tokens layer l runs on; length: real tokens before pruning. */

@@ -3,13 +3,25 @@
  * - host-gather: the host sends the hidden state to every member and sums their partials itself.
  * - sequence-parallel: members reduce-scatter the partials by rows (tokens), each runs residual + bias +
  *   LayerNorm on its rows, and they all-gather the result among themselves (docs/sequence-parallel.md).
+ * - position-parallel: every member holds whole layers and runs them on its own positions of the sequence;
+ *   per layer the members exchange only their positions' keys and values (docs/sequence-parallel.md).
  */
-export const GROUP_FORMS = ['host-gather', 'sequence-parallel'] as const;
+export const GROUP_FORMS = ['host-gather', 'sequence-parallel', 'position-parallel'] as const;
 export type GroupForm = (typeof GROUP_FORMS)[number];
 
-/** A stage's group form; an unset or empty field is the original host-gather. */
+/** A stage's group form; an unset, empty or unknown field is the original host-gather. */
 export function groupFormOf(stage: { form?: string | null }): GroupForm {
-  return stage.form === 'sequence-parallel' ? 'sequence-parallel' : 'host-gather';
+  const form = stage.form as GroupForm;
+  return form === 'sequence-parallel' || form === 'position-parallel' ? form : 'host-gather';
+}
+
+/**
+ * Members of a position-parallel stage in position order: the host first, so it owns position 0 (the [CLS] token
+ * exit heads read), then the others in plan order. Every member derives the same order from the plan.
+ */
+export function positionOrder<M extends { agentId: string }>(stage: { host: string; members: M[] }): M[] {
+  const host = stage.members.filter((m) => m.agentId === stage.host);
+  return [...host, ...stage.members.filter((m) => m.agentId !== stage.host)];
 }
 
 /**

@@ -15,6 +15,16 @@ export type ShardSpec =
   | { kind: 'ffn-partial'; layer: number; columns: number[] }
   /** LayerNorm(attention output + Σ FFN partials + bias) */
   | { kind: 'ffn-combine'; layer: number }
+  /**
+   * position-parallel groups: one layer's keys and values of the given positions, [batch, n, 2 · heads · headSize]
+   * (keys, then values; with their biases), which the members exchange
+   */
+  | { kind: 'keys-values'; layer: number }
+  /**
+   * position-parallel groups: one whole layer for some positions (queries), attending to every position's keys and
+   * values; also each key's context contribution from these queries (token pruning's score, summed over members)
+   */
+  | { kind: 'position-layer'; layer: number }
   /** the classifier head evaluated on layer `layer`'s output (an exit, or the final head); with the exit's halting logit when the checkpoint has units */
   | { kind: 'head'; layer: number }
   /** the whole model in one graph: token ids → final logits (and every exit's logits when asked) */
@@ -35,6 +45,10 @@ export const IO = {
   attentionReceived: 'attention_received',
   /** parameter-shared (ALBERT) layer and combine shards: the ODE step size β, float32 [1] (1 = the ordinary model) */
   stepSize: 'step_size',
+  /** keys-values output and position-layer input: every position's keys then values, [batch, seq, 2 · heads · headSize] */
+  keysValues: 'keys_values',
+  /** position-layer input: the sequence position of the first query row, int64 [1] */
+  queryOffset: 'query_offset',
   exitLogits: (layer: number): string => `exit_logits_${layer}`,
   attentionReceivedAt: (layer: number): string => `attention_received_${layer}`,
 } as const;
@@ -53,6 +67,10 @@ export function describeShard(spec: ShardSpec): string {
       return `layer ${spec.layer} ffn columns ${summariseIndices(spec.columns)}`;
     case 'ffn-combine':
       return `layer ${spec.layer} ffn combine`;
+    case 'keys-values':
+      return `layer ${spec.layer} keys and values`;
+    case 'position-layer':
+      return `layer ${spec.layer} on some positions`;
     case 'head':
       return `head at layer ${spec.layer}`;
     case 'monolithic':

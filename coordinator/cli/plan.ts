@@ -51,8 +51,7 @@ export function formatPlanReport(
       ? s.members.map((m) => (m.agent === s.host ? `${m.agent}*` : m.agent)).join(', ')
       : s.host;
     const shares = s.members.length
-      ? s.members.map((m) => `${m.agent} ${m.heads}h/${m.columns}c`).join(', ') +
-        (s.form === 'sequence-parallel' ? ' (sequence-parallel)' : ' (host-gather)')
+      ? s.members.map((m) => `${m.agent} ${m.heads}h/${m.columns}c`).join(', ') + ` (${s.form ?? 'host-gather'})`
       : 'whole layers';
     rows.push([
       String(i + 1),
@@ -70,7 +69,7 @@ export function formatPlanReport(
     '',
     textTable(rows, STAGE_COLUMNS),
     predicted.stages.some((s) => s.members.length)
-      ? '(* group host; h = heads, c = FFN columns; host-gather: the host gathers every partial, sequence-parallel: members exchange rows)'
+      ? '(* group host; h = heads, c = FFN columns; host-gather: the host gathers every partial, sequence-parallel: members exchange rows, position-parallel: members hold whole layers and split the positions)'
       : '',
     `predicted latency ${f1(predicted.latencyMs)} ms expected (${f1(predicted.fullPathMs)} ms when every layer runs), ` +
       `throughput ${predicted.throughputRps.toFixed(2)} requests/s`,

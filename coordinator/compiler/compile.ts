@@ -13,7 +13,8 @@ import {
 } from './bert-emitters.js';
 import { GraphBuilder, type Dim } from './graph-builder.js';
 import { sharedGraphName, slotLayers } from './shared-layers.js';
-import { emitNoHeads, localHeads } from './pruned-emitters.js';
+import { emitNoHeads, layerHeadCount, localHeads } from './pruned-emitters.js';
+import { emitKeysValues, emitPositionLayer } from './position-emitters.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {
@@ -109,6 +110,25 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
       g.expose(out, IO.hiddenOut, 'float32', hiddenDims);
       break;
     }
+    case 'keys-values': {
+      const w = weights.layers[spec.layer]!;
+      const width = 2 * layerHeadCount(w, config) * (config.hiddenSize / config.numHeads);
+      const kv = emitKeysValues(g, w, config, hiddenInput(IO.hidden));
+      g.expose(kv, IO.keysValues, 'float32', ['batch', 'seq', width]);
+      break;
+    }
+    case 'position-layer': {
+      const w = weights.layers[spec.layer]!;
+      const width = 2 * layerHeadCount(w, config) * (config.hiddenSize / config.numHeads);
+      const hidden = hiddenInput(IO.hidden);
+      const keysValues = g.input(IO.keysValues, 'float32', ['batch', 'keys', width]);
+      const additiveMask = emitAdditiveMask(g, g.input(IO.attentionMask, 'int64', ['batch', 'keys']));
+      const queryOffset = g.input(IO.queryOffset, 'int64', [1]);
+      const out = emitPositionLayer(g, w, config, { hidden, keysValues, additiveMask, queryOffset });
+      g.expose(out.hidden, IO.hiddenOut, 'float32', hiddenDims);
+      g.expose(out.received, IO.attentionReceived, 'float32', ['batch', 'keys']);
+      break;
+    }
     case 'head': {
       const hidden = hiddenInput(IO.hidden);
       const parts = emitClassifierHeadParts(g, head(spec.layer), config, hidden);
@@ -189,6 +209,15 @@ function validateSpec(model: CompilableModel, spec: ShardSpec): void {
     case 'ffn-combine':
       checkSingleInnerLayer(model.config, fail);
       return checkLayer(spec.layer);
+    case 'keys-values':
+    case 'position-layer':
+      checkLayer(spec.layer);
+      // A shared (ALBERT) layer would need its step size and slot naming here; such models plan other forms.
+      if (model.config.albert)
+        fail('position-parallel groups run models with their own weights per layer; plan this ALBERT in another form');
+      if (layerHeadCount(model.weights.layers[spec.layer]!, model.config) === 0)
+        fail('every head of this layer is pruned, so it has no keys or values; plan it in another form');
+      return;
     case 'head':
       checkLayer(spec.layer);
       if (!model.weights.heads[spec.layer]) fail(`the checkpoint has no classifier head after layer ${spec.layer}`);

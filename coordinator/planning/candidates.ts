@@ -1,6 +1,7 @@
 import { GROUP_FORMS, type GroupForm } from '@edgerelay/proto';
 import { apportion, contiguousRanges, proportionalShares, type MemberShare } from './shares.js';
 import { seqEntryMs } from './seq-cost.js';
+import { positionStageMs } from './position-cost.js';
 import {
   attentionPartialFlops,
   ffnPartialFlops,
@@ -40,7 +41,10 @@ export interface Candidate {
   layers: LayerCost[];
   /** A group's form (docs/sequence-parallel.md); host-gather when absent. */
   form?: GroupForm;
-  /** Once per stage, on entering it: a sequence-parallel host sends the stage input to every member. */
+  /**
+   * Once per stage: a sequence-parallel host sends the stage input to every member; a position-parallel one also
+   * gathers the members' positions after the last layer.
+   */
   entryMs?: number;
 }
 
@@ -142,8 +146,35 @@ export function seqGroupCandidate(ctx: CostContext, devices: number[], mask: num
 }
 
 /**
- * Every single device and every group of 2..maxGroupSize devices of the pool, each group in both forms
- * (host-gather and sequence-parallel): the search keeps whichever its stage is faster with.
+ * A position-parallel group over `devices`: every member holds whole layers and runs them on an even slice of the
+ * positions (each member's share lists every head and column: it holds them all). Hosted by the member that gets
+ * the stage input out and the positions back soonest. Not for models whose layers share weights (ALBERT) or lost
+ * heads to pruning: their shards are not built in this form.
+ */
+export function positionGroupCandidate(ctx: CostContext, devices: number[], mask: number): Candidate | undefined {
+  if (ctx.model.layerGroups || ctx.model.prunedHeads?.some((p) => p.length > 0)) return undefined;
+  const ordered = [...devices].sort(bySpeed(ctx));
+  const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const shares = ordered.map((device) => ({ device, heads: all(ctx.dm.A), columns: all(ctx.dm.F) }));
+  const entry = ordered.map((h) => ({ h, ms: positionStageMs(ctx, h, ordered) }));
+  const host = entry.reduce((a, b) => (b.ms < a.ms - 1e-12 ? b : a));
+  const layers = layerCosts(ctx, host.h, shares, 'position-parallel');
+  return {
+    mask,
+    host: host.h,
+    devices: ordered,
+    shares,
+    timing: layers[0]!.timing,
+    perLayer: layers[0]!.usage,
+    layers,
+    form: 'position-parallel',
+    entryMs: host.ms,
+  };
+}
+
+/**
+ * Every single device and every group of 2..maxGroupSize devices of the pool, each group in every form
+ * (host-gather, sequence-parallel, position-parallel): the search keeps whichever its stage is faster with.
  */
 export function buildCandidates(
   ctx: CostContext,
@@ -158,7 +189,8 @@ export function buildCandidates(
     else if (devices.length <= maxGroupSize) {
       const gather = forms.includes('host-gather') ? groupCandidate(ctx, devices, mask) : undefined;
       const seq = forms.includes('sequence-parallel') ? seqGroupCandidate(ctx, devices, mask) : undefined;
-      for (const c of [gather, seq]) if (c) out.push(c);
+      const position = forms.includes('position-parallel') ? positionGroupCandidate(ctx, devices, mask) : undefined;
+      for (const c of [gather, seq, position]) if (c) out.push(c);
     }
   }
   return out;

@@ -1,3 +1,4 @@
+import type { GroupForm } from '@edgerelay/proto';
 import { fitsRange, type Candidate } from './candidates.js';
 import { stageInputBytes } from './cost-model.js';
 import type { Link } from './devices.js';
@@ -112,15 +113,21 @@ function explainUnused(input: ExplainInput, d: number, name: (d: number) => stri
   return `${name(d)} is unused (${dev.gflops} GFLOP/s): no plan that uses it predicts a better ${options.objective}.`;
 }
 
-/** Why the group combines its partials the way it does: the other form of the same group, costed the same way. */
+const FORM_HOW: Record<GroupForm, string> = {
+  'host-gather': 'host-gather: the host gathers every partial',
+  'sequence-parallel': 'sequence-parallel: members reduce-scatter and all-gather rows among themselves',
+  'position-parallel': 'position-parallel: members run whole layers on their positions and exchange keys and values',
+};
+
+/** Why the group runs the way it does: the other forms of the same group, costed the same way. */
 function explainForm(input: ExplainInput, c: Candidate): string {
   const form = c.form ?? 'host-gather';
-  const other = input.candidates.find((o) => o.mask === c.mask && (o.form ?? 'host-gather') !== form);
-  const how =
-    form === 'sequence-parallel'
-      ? 'sequence-parallel: members reduce-scatter and all-gather rows among themselves'
-      : 'host-gather: the host gathers every partial';
-  if (!other) return how;
-  const otherForm = other.form ?? 'host-gather';
-  return `${how} (${otherForm} would take ${ms(other.timing.totalMs)} per layer${other.entryMs ? ` + ${ms(other.entryMs)} per stage` : ''})`;
+  const others = input.candidates.filter((o) => o.mask === c.mask && (o.form ?? 'host-gather') !== form);
+  const how = FORM_HOW[form];
+  if (others.length === 0) return how;
+  const costs = others.map(
+    (o) =>
+      `${o.form ?? 'host-gather'} would take ${ms(o.timing.totalMs)} per layer${o.entryMs ? ` + ${ms(o.entryMs)} per stage` : ''}`,
+  );
+  return `${how} (${costs.join('; ')})`;
 }

@@ -37,7 +37,7 @@ export function buildPlan(
       layerEnd: s.end,
       host: id(s.host),
       members: s.shares.map((m) => ({ agentId: id(m.device), heads: m.heads, ffnColumns: m.columns })),
-      ...(s.shares.length > 0 && s.form === 'sequence-parallel' && { form: s.form }),
+      ...(s.shares.length > 0 && s.form && s.form !== 'host-gather' && { form: s.form }),
     })),
     endpoints: used.map((d) => ({ agentId: id(d), dataAddress: cluster.devices[d]!.dataAddress ?? '' })),
     exit: { maxProbThreshold: identity.exitThreshold },

@@ -14,7 +14,11 @@ import { completePlan } from './plan-model.js';
 export function repairPlan(plan: Plan, failed: ReadonlySet<string>, version: number): Plan | undefined {
   const stages: Stage[] = [];
   for (const stage of plan.stages) {
-    const members = dropMembers(stage.members, failed);
+    // Position-parallel members hold whole layers: survivors only take more positions.
+    const members =
+      stage.form === 'position-parallel'
+        ? stage.members.filter((m) => !failed.has(m.agentId))
+        : dropMembers(stage.members, failed);
     if (!failed.has(stage.host)) {
       stages.push({ ...stage, members });
       continue;

@@ -26,6 +26,12 @@ import {
   messageMs,
 } from './cost-model.js';
 import { seqCombineUsage, seqLayerTiming } from './seq-cost.js';
+import { positionLayerTiming, positionLayerUsage } from './position-cost.js';
+
+/** A position-parallel group's devices in position order: the host first (proto positionOrder). */
+export function positionDevices(host: number, members: ShareCount[]): number[] {
+  return [host, ...members.map((m) => m.device).filter((d) => d !== host)];
+}
 
 /**
  * Time and memory of one stage, as the agents run it (device-agent/executor/stage-executor.ts):
@@ -131,6 +137,7 @@ export function layerTiming(
   form: GroupForm = 'host-gather',
 ): LayerTiming {
   if (members.length === 0) return wholeLayerTiming(ctx, host, heads);
+  if (form === 'position-parallel') return positionLayerTiming(ctx, positionDevices(host, members));
   return form === 'sequence-parallel' ? seqLayerTiming(ctx, members) : groupLayerTiming(ctx, host, members);
 }
 
@@ -179,6 +186,10 @@ export function layerUsage(
   if (members.length === 0) {
     const weights = linearWeightBytes(model, wholeLayerWeightBytes(dm, heads));
     add(host, { weights, sessions: 1, activation: activationBytes(dm, heads, dm.F) });
+    return usage;
+  }
+  if (form === 'position-parallel') {
+    for (const m of members) add(m.device, positionLayerUsage(ctx, 1 / members.length));
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });

@@ -22,15 +22,28 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
     if (stage.form && !GROUP_FORMS.includes(stage.form as GroupForm))
       fail(`stage ${i} has group form "${stage.form}"; use ${GROUP_FORMS.join(' or ')}`);
     if (stage.members.length === 0) return;
-    // Sequence-parallel members exchange rows with the host among them: it holds rows like any member.
-    if (stage.form === 'sequence-parallel' && !stage.members.some((m) => m.agentId === stage.host))
-      fail(`stage ${i} is sequence-parallel, so its host "${stage.host}" must be one of its members`);
-    const heads = stage.members.flatMap((m) => m.heads);
-    const columns = stage.members.flatMap((m) => m.ffnColumns);
+    // Sequence- and position-parallel members exchange rows with the host among them: it holds rows like any member.
+    const exchanges = stage.form === 'sequence-parallel' || stage.form === 'position-parallel';
+    if (exchanges && !stage.members.some((m) => m.agentId === stage.host))
+      fail(`stage ${i} is ${stage.form}, so its host "${stage.host}" must be one of its members`);
     for (const m of stage.members)
       if (!knownAgents.has(m.agentId)) fail(`stage ${i} member "${m.agentId}" is not a connected agent`);
     if (new Set(stage.members.map((m) => m.agentId)).size !== stage.members.length)
       fail(`stage ${i} lists a member twice`);
+    // Position-parallel: every member holds whole layers, so each lists every head and column.
+    if (stage.form === 'position-parallel') {
+      for (const m of stage.members) {
+        exactCover(m.heads, model.numHeads, () =>
+          fail(`stage ${i} is position-parallel, so member "${m.agentId}" must hold heads 0..${model.numHeads - 1}`),
+        );
+        exactCover(m.ffnColumns, model.intermediateSize, () =>
+          fail(`stage ${i} is position-parallel, so member "${m.agentId}" must hold every FFN column`),
+        );
+      }
+      return;
+    }
+    const heads = stage.members.flatMap((m) => m.heads);
+    const columns = stage.members.flatMap((m) => m.ffnColumns);
     exactCover(heads, model.numHeads, () =>
       fail(`stage ${i}'s members must split heads 0..${model.numHeads - 1} exactly once`),
     );

@@ -6,6 +6,12 @@ import { fromWire } from '../runtime/index.js';
 import type { LoadedPlan } from './loaded-plan.js';
 import { RowMailbox } from './row-mailbox.js';
 import { SeqRun, type SeqFrame } from './seq-run.js';
+import { PositionRun } from './position-run.js';
+
+/** A group run of either form that exchanges rows among members. */
+export type GroupRun = SeqRun | PositionRun;
+
+const exchangesRows = (stage: Stage) => groupFormOf(stage) !== 'host-gather';
 import type { AgentStats } from './stats.js';
 
 export interface SeqOptions {
@@ -38,7 +44,7 @@ const cancelled = (run: string) =>
 export class SeqParallel {
   readonly mailbox: RowMailbox;
   /** Runs this agent hosts, until the stage is over. */
-  private readonly hosting = new Map<string, { run: SeqRun; stage: Stage; planVersion: number }>();
+  private readonly hosting = new Map<string, { run: GroupRun; stage: Stage; planVersion: number }>();
 
   constructor(
     private readonly options: SeqOptions,
@@ -55,7 +61,7 @@ export class SeqParallel {
     mask: HostTensor,
     dims: number[],
     feed: Record<string, HostTensor>,
-  ): SeqRun {
+  ): GroupRun {
     const parts = {
       agentId: this.options.agentId,
       mailbox: this.mailbox,
@@ -64,13 +70,16 @@ export class SeqParallel {
       chunkRows: this.options.chunkRows,
       overlapMinRows: this.options.overlapMinRows,
     };
+    if (groupFormOf(stage) === 'position-parallel') return new PositionRun(parts, ids, stage, loaded, mask, dims);
     return new SeqRun(parts, ids, stage, loaded, mask, dims, feed);
   }
 
   /**
-   * The host's run of a sequence-parallel stage, its members started on `hidden`; undefined when the stage
-   * is not one, or when the request needs what only the host-gather form does (token pruning, ODE steps
-   * skipping layers): the members hold the same shards, so the host-gather path serves it.
+   * The host's run of a sequence- or position-parallel stage, its members started on `hidden`; undefined when the
+   * stage is neither, or when the request needs its host to see every row between layers (token pruning, ODE steps
+   * skipping layers): sequence-parallel members hold the same shards, so the host-gather path serves it, and a
+   * position-parallel host runs such a request alone. Position-parallel runs take one sequence at a time; a
+   * batch of several also runs on the host alone.
    */
   host(
     frame: FrameOf<'stage-input'>,
@@ -79,8 +88,9 @@ export class SeqParallel {
     hidden: HostTensor,
     mask: HostTensor,
     options: { hostGatherOnly: boolean; feed: Record<string, HostTensor> },
-  ): SeqRun | undefined {
-    if (groupFormOf(stage) !== 'sequence-parallel' || options.hostGatherOnly) return undefined;
+  ): GroupRun | undefined {
+    if (!exchangesRows(stage) || options.hostGatherOnly) return undefined;
+    if (groupFormOf(stage) === 'position-parallel' && hidden.dims[0] !== 1) return undefined;
     if (!memberShare(stage, this.options.agentId)) return undefined;
     const ids = { requestId: frame.requestId, planVersion: frame.planVersion, stage: frame.stage };
     const run = this.newRun(ids, stage, loaded, mask, hidden.dims, options.feed);
@@ -116,10 +126,10 @@ export class SeqParallel {
   async runMember(frame: FrameOf<'seq-start'>, loaded: LoadedPlan): Promise<void> {
     const stage = loaded.plan.stages[frame.stage];
     const me = this.options.agentId;
-    if (!stage || groupFormOf(stage) !== 'sequence-parallel' || !memberShare(stage, me) || stage.host === me)
+    if (!stage || !exchangesRows(stage) || !memberShare(stage, me) || stage.host === me)
       throw new StepRefusedError(
         STEP_REFUSED_CODES.noShare,
-        `this agent is no member of a sequence-parallel stage ${frame.stage} in plan ${loaded.version}`,
+        `this agent is no member of a sequence- or position-parallel stage ${frame.stage} in plan ${loaded.version}`,
       );
     this.stats.seqMemberRuns++;
     const hidden = fromWire(frame.hidden);

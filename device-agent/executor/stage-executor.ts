@@ -1,5 +1,5 @@
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
-import { floatWireDtype, IO, SEQ_OVERLAP_MIN_ROWS } from '@edgerelay/proto';
+import { floatWireDtype, groupFormOf, IO, SEQ_OVERLAP_MIN_ROWS } from '@edgerelay/proto';
 import type { FrameOf, Hop } from '@edgerelay/proto';
 import type { Stage__Output as Stage } from '@edgerelay/proto';
 import { isGroupStage, memberShare, stageExitLayers, stageLayers } from '../plan/roles.js';
@@ -14,6 +14,7 @@ import { activePruning, pruneForLayer } from '../pruning/request.js';
 import { stageTokenTypes } from './token-types.js';
 import { SEQ_CHUNK_ROWS, SeqParallel } from './seq-parallel.js';
 import type { SeqFrame } from './seq-run.js';
+import { positionLayerAlone } from './position-run.js';
 
 export interface ExecutorPorts {
   /** Sends a frame to another agent by id (dialing it if needed). */
@@ -164,6 +165,10 @@ export class StageExecutor {
         const waited = seqRun.waitMs;
         hidden = (await seqRun.layer(layer, hidden))!;
         groupWaitMs += seqRun.waitMs - waited;
+      } else if (isGroupStage(stage) && groupFormOf(stage) === 'position-parallel') {
+        // The request needs every position on the host between layers: it runs the stage alone.
+        const t = await positionLayerAlone(loaded, layer, hidden, mask);
+        [hidden, scores] = [t.hidden, t.scores];
       } else if (isGroupStage(stage)) {
         const t = await this.groupLayer(frame, stage, layer, hidden, mask, maskWire, loaded, ode, !!pruning);
         hidden = t.hidden;

@@ -31,6 +31,8 @@ export function hostShards(plan: Plan, index: number): ShardSpec[] {
   const stage = plan.stages[index]!;
   const specs: ShardSpec[] = index === 0 ? [{ kind: 'embeddings' }] : [];
   for (const layer of stageLayers(stage)) {
+    // A position-parallel host is a member: its member shards serve every request (memberShards).
+    if (isGroupStage(stage) && groupFormOf(stage) === 'position-parallel') continue;
     if (isGroupStage(stage)) {
       specs.push({ kind: 'attention-combine', layer }, { kind: 'ffn-combine', layer });
     } else {
@@ -46,6 +48,11 @@ export function hostShards(plan: Plan, index: number): ShardSpec[] {
 export function memberShards(stage: Stage, member: GroupMember): ShardSpec[] {
   const specs: ShardSpec[] = [];
   for (const layer of stageLayers(stage)) {
+    // Position-parallel: whole layers, cut where attention mixes positions (docs/sequence-parallel.md).
+    if (groupFormOf(stage) === 'position-parallel') {
+      specs.push({ kind: 'keys-values', layer }, { kind: 'position-layer', layer });
+      continue;
+    }
     if (member.heads.length > 0)
       specs.push({ kind: 'attention-partial', layer, heads: [...member.heads], attentionReceived: true });
     if (member.ffnColumns.length > 0) specs.push({ kind: 'ffn-partial', layer, columns: [...member.ffnColumns] });
@@ -86,6 +93,8 @@ export function shardKey(spec: ShardSpec): string {
       return `ffn-partial:${spec.layer}:${spec.columns.join(',')}`;
     case 'attention-combine':
     case 'ffn-combine':
+    case 'keys-values':
+    case 'position-layer':
     case 'head':
       return `${spec.kind}:${spec.layer}`;
     case 'monolithic':

@@ -21,6 +21,8 @@ export function specToMessage(spec: ShardSpec): ShardSpecMessage {
       return { kind: spec.kind, layer: spec.layer, columns: spec.columns };
     case 'attention-combine':
     case 'ffn-combine':
+    case 'keys-values':
+    case 'position-layer':
     case 'head':
       return { kind: spec.kind, layer: spec.layer };
     case 'monolithic':
@@ -46,6 +48,8 @@ export function specFromMessage(m: ShardSpecOutput): ShardSpec {
       return { kind: 'ffn-partial', layer: m.layer, columns: [...m.columns] };
     case 'attention-combine':
     case 'ffn-combine':
+    case 'keys-values':
+    case 'position-layer':
     case 'head':
       return { kind: m.kind, layer: m.layer };
     case 'monolithic':

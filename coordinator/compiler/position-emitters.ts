@@ -1,0 +1,70 @@
+/**
+ * Graph pieces of position-parallel groups (docs/sequence-parallel.md): every member runs whole layers on its own
+ * positions of the sequence. A layer is cut where attention mixes positions: `keys-values` projects the member's
+ * positions to keys and values (which the members exchange), and `position-layer` runs the rest of the layer on the
+ * member's positions as queries against every position's keys and values. Both are built from the same emitters as
+ * the whole layer, so the two shards together equal it.
+ */
+import type { BertConfig, EncoderLayerWeights } from '../checkpoint/types.js';
+import { emitFfnPartial, emitResidualCombine, headProjection } from './bert-emitters.js';
+import { emitContextContribution } from './context-contribution.js';
+import type { GraphBuilder } from './graph-builder.js';
+import { emitLinear } from './linear.js';
+import { layerHeadCount } from './pruned-emitters.js';
+import { headDims } from './weight-slices.js';
+
+function layerHeads(w: EncoderLayerWeights, config: BertConfig) {
+  const count = layerHeadCount(w, config);
+  const headSize = config.hiddenSize / config.numHeads;
+  const heads = Array.from({ length: count }, (_, i) => i);
+  return { count, headSize, heads, width: count * headSize, dims: headDims(heads, headSize) };
+}
+
+/** [batch, n, hidden] → keys then values of every head, with their biases: [batch, n, 2 · heads · headSize]. */
+export function emitKeysValues(g: GraphBuilder, w: EncoderLayerWeights, config: BertConfig, hidden: string): string {
+  const { dims } = layerHeads(w, config);
+  const k = emitLinear(g, hidden, w.key.weight, w.key.bias, 'k', { rows: dims });
+  const v = emitLinear(g, hidden, w.value.weight, w.value.bias, 'v', { rows: dims });
+  return g.op('Concat', [k, v], { axis: { int: -1 } });
+}
+
+/**
+ * The layer for the queries `hidden` ([batch, n, hidden], positions queryOffset..queryOffset + n − 1) against every
+ * position's keys and values ([batch, seq, 2 · width]): attention, output projection, residual + LayerNorm, FFN,
+ * residual + LayerNorm, as emitEncoderLayer computes them. `received` is each key's context contribution from these
+ * queries; the members' add up to the whole layer's.
+ */
+export function emitPositionLayer(
+  g: GraphBuilder,
+  w: EncoderLayerWeights,
+  config: BertConfig,
+  io: { hidden: string; keysValues: string; additiveMask: string; queryOffset: string },
+): { hidden: string; received: string } {
+  const { count, headSize, heads, width, dims } = layerHeads(w, config);
+  const split = (kv: string, from: number, prefix: string) => {
+    const part = g.op('Slice', [
+      kv,
+      g.int64s(`${prefix}_start`, [from]),
+      g.int64s(`${prefix}_end`, [from + width]),
+      g.int64s(`${prefix}_axis`, [2]),
+    ]);
+    return g.op('Reshape', [part, g.int64s('split_heads', [0, 0, count, headSize])]);
+  };
+  // 1/sqrt(d) folded into the query weights, as emitAttentionPartial does.
+  const q = g.op('Transpose', [headProjection(g, config, io.hidden, heads)(w.query, 'q', 1 / Math.sqrt(headSize))], {
+    perm: { ints: [0, 2, 1, 3] },
+  });
+  const k = g.op('Transpose', [split(io.keysValues, 0, 'keys')], { perm: { ints: [0, 2, 3, 1] } });
+  const v = g.op('Transpose', [split(io.keysValues, width, 'values')], { perm: { ints: [0, 2, 1, 3] } });
+  const scores = g.op('Add', [g.op('MatMul', [q, k]), io.additiveMask]);
+  const probs = g.op('Softmax', [scores], { axis: { int: -1 } });
+  const context = g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: { ints: [0, 2, 1, 3] } });
+  const merged = g.op('Reshape', [context, g.int64s('merge_heads', [0, 0, width])]);
+  const partial = emitLinear(g, merged, w.attentionOutput.weight, undefined, 'o', { cols: dims });
+  const eps = config.layerNormEps;
+  const attended = emitResidualCombine(g, io.hidden, partial, w.attentionOutput.bias, w.attentionLayerNorm, eps);
+  const columns = Array.from({ length: config.intermediateSize }, (_, i) => i);
+  const ffn = emitFfnPartial(g, w, config, attended, columns);
+  const out = emitResidualCombine(g, attended, ffn, w.output.bias, w.outputLayerNorm, eps);
+  return { hidden: out, received: emitContextContribution(g, probs, io.additiveMask, io.queryOffset) };
+}

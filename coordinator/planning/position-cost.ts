@@ -1,0 +1,103 @@
+import { sequenceRows } from '@edgerelay/proto';
+import {
+  combineFlops,
+  ffnPartialFlops,
+  hiddenWireBytes,
+  layerPartFlops,
+  messageMs,
+  wholeLayerWeightBytes,
+  activationBytes,
+  wireMs,
+  type Dims,
+} from './cost-model.js';
+import { linearWeightBytes } from './int8-speed.js';
+import { seqEntryMs } from './seq-cost.js';
+import type { CostContext, LayerTiming, Usage } from './stage-cost.js';
+
+/** A position-parallel member's two runs on its n positions (device-agent/executor/position-run.ts). */
+export function keysValuesFlops({ H, d, A }: Dims, n: number): number {
+  return 2 * n * H * 2 * A * d + 2 * n * A * d;
+}
+
+export function positionLayerFlops(dm: Dims, n: number): number {
+  const rows = { ...dm, S: n };
+  const p = layerPartFlops(rows, dm.A, 0);
+  // Queries of n positions against all S keys: the attention term is n·S where a whole layer's is S·S.
+  const attention = (p.attention * dm.S) / n;
+  const query = p.qkv / 3;
+  return query + attention + p.outProjection + ffnPartialFlops(rows, dm.F) + 2 * combineFlops(rows, 1);
+}
+
+/**
+ * Time of one layer of a position-parallel group (docs/sequence-parallel.md): every member projects its positions
+ * to keys and values, sends them to every other member and gathers theirs (one phase: a sender's transfers leave
+ * one after another through its uplink, a receiver's arrive through its downlink), then runs the rest of the layer
+ * on its positions. Session runs on n of S rows pay the per-value part of the run overhead in proportion.
+ */
+export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerTiming {
+  const { dm, params, cluster } = ctx;
+  const N = devices.length;
+  const rows = sequenceRows(dm.S, N).map(([a, b]) => b - a);
+  const busyMs = new Map<number, number>();
+  const perValue = (params.opOverheadFlopsPerValue * dm.S * dm.H) / 1e6;
+  const baseOverhead = params.opOverheadMflop - perValue;
+  const run = (i: number, flops: number, n: number) => {
+    const g = cluster.devices[devices[i]!]!.gflops;
+    const ms = flops / (g * 1e6 * params.efficiency) + params.opOverheadMs + (baseOverhead + (perValue * n) / dm.S) / g;
+    busyMs.set(devices[i]!, (busyMs.get(devices[i]!) ?? 0) + ms);
+    return ms;
+  };
+  const kvReady = rows.map((n, i) => (n > 0 ? run(i, keysValuesFlops(dm, n), n) : 0));
+  const up = [...kvReady];
+  const down = new Array<number>(N).fill(0);
+  const gathered = [...kvReady];
+  // Sends in the order they become ready; a receiver takes them one after another.
+  const sends = rows.flatMap((n, i) => (n > 0 ? devices.map((_, j) => ({ i, j, n })).filter((t) => t.j !== i) : []));
+  sends.sort((a, b) => kvReady[a.i]! - kvReady[b.i]! || a.i - b.i);
+  for (const { i, j, n } of sends) {
+    const link = cluster.links[devices[i]!]![devices[j]!]!;
+    const ms =
+      wireMs(hiddenWireBytes({ ...dm, S: 2 * n }, params.wireDtype) + params.frameOverheadBytes, link) +
+      messageMs(2 * n * dm.H, params);
+    up[i] = up[i]! + ms;
+    down[j] = Math.max(down[j]! + ms, up[i]!);
+    gathered[j] = Math.max(gathered[j]!, down[j]! + link.latencyMs);
+  }
+  const done = rows.map((n, i) => (n > 0 ? gathered[i]! + run(i, positionLayerFlops(dm, n), n) : 0));
+  const totalMs = Math.max(...done);
+  const computeMs = Math.max(0, ...busyMs.values());
+  return { totalMs, computeMs: Math.min(computeMs, totalMs), busyMs };
+}
+
+/**
+ * Once per stage: the host sends the stage input to every member, and after the stage's last layer every member
+ * sends its positions back to the host (one after another through the host's downlink).
+ */
+export function positionStageMs(ctx: CostContext, host: number, devices: number[]): number {
+  const { dm, params, cluster } = ctx;
+  const others = devices.filter((d) => d !== host);
+  const rows = sequenceRows(dm.S, devices.length)
+    .slice(1)
+    .map(([a, b]) => b - a);
+  let down = 0;
+  others.forEach((d, k) => {
+    const n = rows[k]!;
+    if (n === 0) return;
+    const link = cluster.links[d]![host]!;
+    down += wireMs(hiddenWireBytes({ ...dm, S: n }, params.wireDtype) + params.frameOverheadBytes, link);
+    down += messageMs(n * dm.H, params);
+  });
+  const latency = Math.max(0, ...others.map((d) => cluster.links[d]![host]!.latencyMs));
+  return seqEntryMs(ctx, host, devices) + down + latency;
+}
+
+/** Every member holds whole layers (two sessions each); activations of its positions against every key. */
+export function positionLayerUsage(ctx: CostContext, rowsShare: number): Usage {
+  const { dm, model } = ctx;
+  const n = Math.ceil(dm.S * rowsShare);
+  return {
+    weights: linearWeightBytes(model, wholeLayerWeightBytes(dm)),
+    sessions: 2,
+    activation: Math.max(activationBytes({ ...dm, S: n }, dm.A, dm.F), 3 * dm.S * dm.H * 4),
+  };
+}

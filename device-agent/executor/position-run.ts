@@ -1,0 +1,154 @@
+import { floatWireDtype, IO, positionOrder, sequenceRows, type SeqPhase } from '@edgerelay/proto';
+import type { GroupMember__Output as GroupMember, Stage__Output as Stage } from '@edgerelay/proto';
+import { float32Tensor, int64Tensor, toWire, type HostTensor } from '../runtime/index.js';
+import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
+import type { LoadedPlan } from './loaded-plan.js';
+import { RowMailbox, type RowBlock } from './row-mailbox.js';
+import type { SeqRunParts } from './seq-run.js';
+
+/**
+ * One request's pass through a position-parallel stage on one member, the host included
+ * (docs/sequence-parallel.md). Every member holds whole layers and owns a slice of the sequence's positions (the
+ * host the first, so position 0, which exit heads read, is its own). Per layer: project its positions to keys and
+ * values, send them to every other member and gather theirs (the layer's one exchange), then run the rest of the
+ * layer on its own positions. After the stage's last layer the members send their positions to the host.
+ */
+export class PositionRun {
+  readonly run: string;
+  private readonly order: GroupMember[];
+  private readonly ranges: [number, number][];
+  private readonly me: number;
+  private readonly hidden: number;
+  private readonly seq: number;
+  private failure: Error | undefined;
+  /** This member's positions of the current layer input, [1, n, hidden]. */
+  private own: HostTensor | undefined;
+  waitMs = 0;
+  done = false;
+
+  constructor(
+    private readonly parts: SeqRunParts,
+    private readonly ids: { requestId: string; planVersion: number; stage: number },
+    private readonly stage: Stage,
+    private readonly loaded: LoadedPlan,
+    private readonly mask: HostTensor,
+    /** [1, seq, hidden]: position-parallel runs take one sequence at a time. */
+    dims: number[],
+  ) {
+    this.run = RowMailbox.run(ids.requestId, ids.stage);
+    this.seq = dims[1]!;
+    this.hidden = dims[2]!;
+    this.order = positionOrder(stage);
+    this.ranges = sequenceRows(this.seq, this.order.length);
+    this.me = this.order.findIndex((m) => m.agentId === parts.agentId);
+  }
+
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.parts.mailbox.close(this.run, err);
+  }
+
+  private send(to: number, layer: number, phase: SeqPhase, rowStart: number, data: Float32Array, width: number) {
+    const rows = data.length / width;
+    const chunk = Math.max(1, this.parts.chunkRows);
+    const dtype = floatWireDtype(this.loaded.plan.wireDtype);
+    for (let r = 0; r < rows; r += chunk) {
+      const n = Math.min(chunk, rows - r);
+      this.parts
+        .send(this.order[to]!.agentId, {
+          type: 'seq-rows',
+          requestId: this.ids.requestId,
+          planVersion: this.ids.planVersion,
+          stage: this.ids.stage,
+          layer,
+          phase,
+          rowStart: rowStart + r,
+          rows: toWire(float32Tensor(data.subarray(r * width, (r + n) * width), [1, n, width]), dtype),
+        })
+        .catch((err: Error) => this.fail(err));
+    }
+  }
+
+  /** Takes every other member's positions of `phase` into `into` ([seq, width]). */
+  private async gather(layer: number, phase: SeqPhase, into: Float32Array, width: number): Promise<void> {
+    const [p0, p1] = this.ranges[this.me]!;
+    for (let got = p1 - p0; got < this.seq;) {
+      if (this.failure) throw this.failure;
+      const t = performance.now();
+      let b: RowBlock;
+      try {
+        b = await this.parts.mailbox.take(this.run, RowMailbox.key(this.run, layer, phase));
+      } finally {
+        this.waitMs += performance.now() - t;
+      }
+      const end = b.rowStart + b.rows;
+      const fromOther = this.ranges.some(([a, e], i) => i !== this.me && b.rowStart >= a && end <= e);
+      if (b.rows === 0 || b.data.length !== b.rows * width || !fromOther)
+        throw new StepRefusedError(
+          STEP_REFUSED_CODES.badRows,
+          `a peer sent positions [${b.rowStart}, ${end}) of width ${b.data.length / Math.max(1, b.rows)} for ${phase} of layer ${layer}; this member expects other members' positions of width ${width}`,
+        );
+      into.set(b.data, b.rowStart * width);
+      got += b.rows;
+    }
+  }
+
+  /**
+   * One layer. Returns, on the host, its own positions ([1, n, hidden]: what exit heads read) and after the stage's
+   * last layer every position; on another member its positions, or undefined after the last layer.
+   */
+  async layer(layer: number, input: HostTensor): Promise<HostTensor | undefined> {
+    const H = this.hidden;
+    const [p0, p1] = this.ranges[this.me]!;
+    const n = p1 - p0;
+    const own = (this.own ??= float32Tensor((input.data as Float32Array).slice(p0 * H, p1 * H), [1, n, H]));
+    const owners = this.order.map((_, i) => i).filter((i) => i !== this.me && this.ranges[i]![1] > this.ranges[i]![0]);
+
+    const kv = (await this.loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: own }))[IO.keysValues]!;
+    const width = kv.dims[2]!;
+    for (const j of owners) this.send(j, layer, 'keys-values', p0, kv.data as Float32Array, width);
+    const all = new Float32Array(this.seq * width);
+    all.set(kv.data as Float32Array, p0 * width);
+    await this.gather(layer, 'keys-values', all, width);
+    const out = await this.loaded.session({ kind: 'position-layer', layer }).run({
+      [IO.hidden]: own,
+      [IO.keysValues]: float32Tensor(all, [1, this.seq, width]),
+      [IO.attentionMask]: this.mask,
+      [IO.queryOffset]: int64Tensor(BigInt64Array.of(BigInt(p0)), [1]),
+    });
+    this.parts.stats.partialRuns++;
+    this.own = out[IO.hiddenOut]!;
+
+    const isHost = this.order[this.me]!.agentId === this.stage.host;
+    if (layer !== this.stage.layerEnd - 1) return this.own;
+    this.done = true;
+    if (!isHost) {
+      if (n > 0) this.send(0, layer, 'out', p0, this.own.data as Float32Array, H);
+      return undefined;
+    }
+    const full = new Float32Array(this.seq * H);
+    full.set(this.own.data as Float32Array, p0 * H);
+    await this.gather(layer, 'out', full, H);
+    return float32Tensor(full, [1, this.seq, H]);
+  }
+}
+
+/**
+ * A position-parallel stage's layer on its host alone, on every position (requests the members cannot share:
+ * token pruning changes the positions between layers, a batch of several sequences): the same two shards.
+ */
+export async function positionLayerAlone(
+  loaded: LoadedPlan,
+  layer: number,
+  hidden: HostTensor,
+  mask: HostTensor,
+): Promise<{ hidden: HostTensor; scores: HostTensor }> {
+  const kv = (await loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: hidden }))[IO.keysValues]!;
+  const out = await loaded.session({ kind: 'position-layer', layer }).run({
+    [IO.hidden]: hidden,
+    [IO.keysValues]: kv,
+    [IO.attentionMask]: mask,
+    [IO.queryOffset]: int64Tensor(BigInt64Array.of(0n), [1]),
+  });
+  return { hidden: out[IO.hiddenOut]!, scores: out[IO.attentionReceived]! };
+}

@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { loadCheckpoint } from '../coordinator/checkpoint/index.js';
+import { readLabelledTsv } from '../coordinator/datasets/index.js';
+import type { PlanFile } from '../coordinator/planning/index.js';
+import { ReferenceRunner, type ClassifyResult } from '../coordinator/reference/index.js';
+import { loadTokenizer } from '../coordinator/tokenizer/index.js';
+import { runChaos } from '../sim/chaos.js';
+import { startSimCluster, type SimCluster } from '../sim/index.js';
+import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
+import { writePlan } from './helpers/plans.js';
+import { parseTokenPruning } from '@edgerelay/device-agent';
+
+const SENTENCES = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence);
+
+/** A position-parallel member of the fixture (4 heads, 1024 FFN columns): it holds whole layers. */
+const whole = (agent: string) => ({ agent, heads: [0, 1, 2, 3], ffnColumns: [[0, 1024]] as [number, number][] });
+
+/**
+ * Position-parallel groups of 2, 3 and 4 members; agents meet in several groups, and two stages' hosts are not the
+ * first member listed (the host always owns the first positions).
+ */
+const THREE_GROUPS: PlanFile = {
+  stages: [
+    { layers: [0, 2], host: 'agent-0', form: 'position-parallel', members: [whole('agent-0'), whole('agent-1')] },
+    {
+      layers: [2, 4],
+      host: 'agent-2',
+      form: 'position-parallel',
+      members: [whole('agent-1'), whole('agent-2'), whole('agent-3')],
+    },
+    {
+      layers: [4, 6],
+      host: 'agent-3',
+      form: 'position-parallel',
+      members: [whole('agent-0'), whole('agent-1'), whole('agent-2'), whole('agent-3')],
+    },
+  ],
+};
+
+interface Detail {
+  exitLayer: number;
+  early: boolean;
+  agents: string[];
+  logits: number[];
+}
+
+async function classify(url: string, inputs: string | string[], parameters: Record<string, unknown> = {}) {
+  const res = await fetch(`${url}/v1/classify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs, parameters: { details: true, ...parameters } }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as { results: { label: string; score: number }[][]; details: Detail[] };
+}
+
+const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+
+describe('position-parallel groups (real agent processes)', function () {
+  this.timeout(300_000);
+  let reference: Map<string, ClassifyResult>;
+  let pruned: Map<string, ClassifyResult>;
+  const PRUNING = 'keep=1,1,0.7,0.5,0.4,0.3';
+
+  before(async () => {
+    const runner = await ReferenceRunner.create(await loadCheckpoint(FIXTURE_DIR), loadTokenizer(FIXTURE_DIR), {
+      threads: 1,
+    });
+    reference = new Map((await runner.classify(SENTENCES.slice(0, 40), 16)).map((r) => [r.text, r]));
+    const schedule = parseTokenPruning(PRUNING);
+    pruned = new Map((await runner.classify(SENTENCES.slice(16, 19), 16, undefined, schedule)).map((r) => [r.text, r]));
+    await runner.release();
+  });
+
+  describe('groups of 2, 3 and 4 members', () => {
+    let cluster: SimCluster;
+    before(async () => {
+      // Small transfers: the fixture's texts are short, and keys and values then travel in several chunks.
+      process.env.EDGERELAY_SEQ_CHUNK_ROWS = '2';
+      try {
+        cluster = await startSimCluster({ model: FIXTURE_DIR, agents: 4, planFile: writePlan(THREE_GROUPS) });
+      } finally {
+        delete process.env.EDGERELAY_SEQ_CHUNK_ROWS;
+      }
+    });
+    after(async () => cluster?.stop());
+
+    it('the deployed plan keeps the position-parallel form of every group', () => {
+      assert.deepEqual(
+        cluster.plan.stages.map((s) => s.form),
+        ['position-parallel', 'position-parallel', 'position-parallel'],
+      );
+    });
+
+    it('exchanging keys and values gives the reference logits within 1e-4 (float32), every member taking part', async () => {
+      const texts = SENTENCES.slice(0, 8);
+      const bodies = await Promise.all(texts.map((t) => classify(cluster.url, t)));
+      let worst = 0;
+      bodies.forEach((b, i) => {
+        assert.equal(b.details[0]!.exitLayer, 6);
+        worst = Math.max(worst, maxDiff(b.details[0]!.logits, reference.get(texts[i]!)!.exits.at(-1)!.logits));
+      });
+      assert.ok(worst < 1e-4, `max logit difference ${worst}`);
+      const stats = await Promise.all(cluster.agents.map((a) => cluster.coordinator.agentStats(a.name)));
+      // As members (not host), per text: agent-0 in stage 3, agent-1 in all three, agent-2 in stage 3, agent-3 in 2.
+      assert.deepEqual(
+        stats.map((s) => s!.seqMemberRuns),
+        [8, 24, 8, 8],
+      );
+    });
+
+    it('an exit inside a group stage answers from the host’s own positions, and the members stop quietly', async () => {
+      // With two labels the top probability is always ≥ 0.5: every request exits after layer 1, inside stage 1.
+      const early = await classify(cluster.url, SENTENCES.slice(8, 12), { exit_threshold: 0.5 });
+      early.details.forEach((d, i) => {
+        assert.equal(d.exitLayer, 1);
+        assert.ok(maxDiff(d.logits, reference.get(SENTENCES[8 + i]!)!.exits[0]!.logits) < 1e-4);
+      });
+      const full = await classify(cluster.url, SENTENCES.slice(12, 16));
+      full.details.forEach((d, i) =>
+        assert.ok(maxDiff(d.logits, reference.get(SENTENCES[12 + i]!)!.exits.at(-1)!.logits) < 1e-4),
+      );
+      const stats = await Promise.all(cluster.agents.map((a) => cluster.coordinator.agentStats(a.name)));
+      assert.deepEqual(
+        stats.map((s) => s!.failures),
+        [0, 0, 0, 0],
+      );
+    });
+
+    it('a token-pruning request runs each stage on its host alone and gives the single-node pruned answer', async () => {
+      const before = await Promise.all(cluster.agents.map((a) => cluster.coordinator.agentStats(a.name)));
+      const texts = [...pruned.keys()];
+      const last = (r: ClassifyResult) => r.exits.at(-1)!.logits[0]!;
+      assert.ok(
+        texts.some((t) => Math.abs(last(pruned.get(t)!) - last(reference.get(t)!)) > 1e-3),
+        'the schedule must change an answer, or this proves nothing',
+      );
+      const body = await classify(cluster.url, texts, { token_pruning: PRUNING, exit_policy: 'none' });
+      body.details.forEach((d, i) =>
+        assert.ok(maxDiff(d.logits, pruned.get(texts[i]!)!.exits.at(-1)!.logits) < 1e-4, `${d.logits}`),
+      );
+      const after = await Promise.all(cluster.agents.map((a) => cluster.coordinator.agentStats(a.name)));
+      assert.deepEqual(
+        after.map((s) => s!.seqMemberRuns),
+        before.map((s) => s!.seqMemberRuns),
+        'no member took part',
+      );
+    });
+  });
+
+  it('a member killed mid-layer loses no request: the plan is repaired over the survivors, every answer right', async () => {
+    const cluster = await startSimCluster({
+      model: FIXTURE_DIR,
+      agents: 3,
+      planFile: writePlan({
+        stages: [
+          {
+            layers: [0, 6],
+            host: 'agent-0',
+            form: 'position-parallel',
+            members: [whole('agent-0'), whole('agent-1'), whole('agent-2')],
+          },
+        ],
+      }),
+    });
+    try {
+      const texts = SENTENCES.slice(0, 40);
+      const expected = new Map(
+        texts.map((t) => [t, { label: reference.get(t)!.label, score: reference.get(t)!.score }]),
+      );
+      const report = await runChaos(cluster, {
+        texts,
+        requests: 90,
+        concurrency: 6,
+        failAfter: 30,
+        failure: 'kill',
+        victim: 'agent-2',
+        expected,
+      });
+      assert.equal(report.wrong, 0, JSON.stringify(report));
+      assert.equal(report.lost, 0, JSON.stringify(report));
+      assert.equal(report.answered + report.degraded + report.failedRetryable, 90);
+      assert.ok(report.answered >= 88, `only ${report.answered} of 90 answered: ${JSON.stringify(report)}`);
+      const repaired = cluster.coordinator.activePlan!;
+      assert.ok(repaired.version > 1);
+      assert.equal(repaired.stages[0]!.form, 'position-parallel');
+      assert.deepEqual(
+        repaired.stages[0]!.members.map((m) => m.agentId),
+        ['agent-0', 'agent-1'],
+      );
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
