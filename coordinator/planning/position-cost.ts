@@ -32,7 +32,8 @@ export function positionLayerFlops(dm: Dims, n: number): number {
  * Time of one layer of a position-parallel group (docs/sequence-parallel.md): every member projects its positions
  * to keys and values, sends them to every other member and gathers theirs (one phase: a sender's transfers leave
  * one after another through its uplink, a receiver's arrive through its downlink), then runs the rest of the layer
- * on its positions. Session runs on n of S rows pay the per-value part of the run overhead in proportion.
+ * on its positions. A run pays the per-value part of the run overhead for the rows it binds: n of S for the keys
+ * and values, n + 2·S for the position layer (its own rows, and every position's keys and values).
  */
 export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerTiming {
   const { dm, params, cluster } = ctx;
@@ -63,7 +64,8 @@ export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerT
     down[j] = Math.max(down[j]! + ms, up[i]!);
     gathered[j] = Math.max(gathered[j]!, down[j]! + link.latencyMs);
   }
-  const done = rows.map((n, i) => (n > 0 ? gathered[i]! + run(i, positionLayerFlops(dm, n), n) : 0));
+  // The position layer binds every position's keys and values (2·S rows of H values) besides its own n rows.
+  const done = rows.map((n, i) => (n > 0 ? gathered[i]! + run(i, positionLayerFlops(dm, n), n + 2 * dm.S) : 0));
   const totalMs = Math.max(...done);
   const computeMs = Math.max(0, ...busyMs.values());
   return { totalMs, computeMs: Math.min(computeMs, totalMs), busyMs };
