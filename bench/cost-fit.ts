@@ -24,7 +24,7 @@ import { busyWarning, machineLoad } from './busy.js';
 
 /**
  * Re-fits the cost model's free parameters (docs/planner.md) against measured request times of plans of every
- * form (one device, pipelines, host-gather and sequence-parallel groups of 2 to 4) on emulated clusters, at
+ * form (one device, pipelines, host-gather, sequence- and position-parallel groups of 2 to 4) on emulated clusters, at
  * sequence lengths the planner benchmark does not use (it runs 128 tokens), so that benchmark judges the fit on
  * shapes it was not fitted to. Prints each plan's measured time, the prediction before and after, and the fit.
  */
@@ -39,6 +39,7 @@ export interface CostFitArgs {
 /** The parameters fitted, with the scale each is searched in (so one step size suits all). */
 const FITTED = [
   { name: 'efficiency', scale: 1, min: 0.2, max: 4 },
+  { name: 'smallRunRows', scale: 10, min: 0, max: 30 },
   { name: 'opOverheadMs', scale: 1, min: 0, max: 20 },
   { name: 'opOverheadFlopsPerValue', scale: 1000, min: 0, max: 30 },
   { name: 'messageOverheadMs', scale: 1, min: 0, max: 20 },
@@ -89,6 +90,24 @@ function asSequenceParallel(plan: Plan): Plan {
   return { ...plan, stages: plan.stages.map((s) => (s.members.length > 0 ? { ...s, form: 'sequence-parallel' } : s)) };
 }
 
+/** The same groups position-parallel: every member holds whole layers (all heads, all columns), the host among them. */
+function asPositionParallel(plan: Plan, model: PlannerModel): Plan {
+  const heads = Array.from({ length: model.numHeads }, (_, i) => i);
+  const columns = Array.from({ length: model.intermediateSize }, (_, i) => i);
+  return {
+    ...plan,
+    stages: plan.stages.map((s) =>
+      s.members.length > 0
+        ? {
+            ...s,
+            form: 'position-parallel',
+            members: s.members.map((m) => ({ ...m, heads: [...heads], ffnColumns: [...columns] })),
+          }
+        : s,
+    ),
+  };
+}
+
 /** "1 stage: group of 4 (sequence-parallel)", "2 stages", "1 stage on pi4-a". */
 function describe(plan: Plan): string {
   const s = plan.stages;
@@ -111,12 +130,12 @@ function plansFor(model: PlannerModel, file: ReturnType<typeof readClusterFile>,
     const sub = subCluster(file, group);
     plans.push(evenSplitPlan(model, sub, { ...base, style: 'pipeline' }).plan);
     const tp = evenSplitPlan(model, sub, { ...base, style: 'tensor-parallel' }).plan;
-    plans.push(tp, asSequenceParallel(tp));
+    plans.push(tp, asSequenceParallel(tp), asPositionParallel(tp, model));
   }
   // The largest groups again with float16 and int8 on the wire: fewer bytes, and the coding of every message.
   for (const wireDtype of ['float16', 'int8'] as const) {
     const low = evenSplitPlan(model, subCluster(file, names), { ...base, wireDtype, style: 'tensor-parallel' });
-    plans.push(low.plan, asSequenceParallel(low.plan));
+    plans.push(low.plan, asSequenceParallel(low.plan), asPositionParallel(low.plan, model));
   }
   // Equal plans from different groups (an even split that used fewer devices) are measured once.
   const seen = new Set<string>();

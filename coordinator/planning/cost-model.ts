@@ -42,6 +42,11 @@ export interface CostParams {
   opOverheadFlopsPerValue: number;
   /** Encoder FLOPs run this much faster than the matmul benchmark the GFLOP/s figure comes from. */
   efficiency: number;
+  /**
+   * Matrix products on few rows run less efficiently: a run on M rows takes (1 + smallRunRows / M) times its FLOPs'
+   * time (a position-parallel member's runs are on S/N rows; every other run is on all S).
+   */
+  smallRunRows: number;
   /** Per request, outside the agents: HTTP, tokenizing, the coordinator's hops to stage 0 and back. */
   requestOverheadMs: number;
   /** msgpack + WebSocket framing of one data-plane message. */
@@ -74,6 +79,7 @@ export const DEFAULT_COST_PARAMS: Omit<CostParams, 'seqLen' | 'wireDtype'> = {
   opOverheadMflop: 0,
   opOverheadFlopsPerValue: 348,
   efficiency: 0.958,
+  smallRunRows: 0,
   requestOverheadMs: 2.5,
   frameOverheadBytes: 256,
   messageOverheadMs: 1.3,
@@ -219,8 +225,13 @@ export function usableMemoryBytes(device: ClusterDevice, p: CostParams): number 
 
 // ---- time ----
 
-export function computeMs(flops: number, gflops: number, runs: number, p: CostParams): number {
-  return flops / (gflops * 1e6 * p.efficiency) + runs * (p.opOverheadMs + p.opOverheadMflop / gflops);
+export function computeMs(flops: number, gflops: number, runs: number, p: CostParams, rows = p.seqLen): number {
+  return flopsMs(flops, gflops, p, rows) + runs * (p.opOverheadMs + p.opOverheadMflop / gflops);
+}
+
+/** The time of `flops` on a device of `gflops` in a run on `rows` rows, without the run's overhead. */
+export function flopsMs(flops: number, gflops: number, p: CostParams, rows: number): number {
+  return (flops / (gflops * 1e6 * p.efficiency)) * (1 + p.smallRunRows / Math.max(1, rows));
 }
 
 /** Serialisation of `bytes` on a link, without its latency. */

@@ -7,6 +7,7 @@ import {
   messageMs,
   wholeLayerWeightBytes,
   activationBytes,
+  flopsMs,
   wireMs,
   type Dims,
 } from './cost-model.js';
@@ -44,7 +45,7 @@ export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerT
   const baseOverhead = params.opOverheadMflop - perValue;
   const run = (i: number, flops: number, n: number) => {
     const g = cluster.devices[devices[i]!]!.gflops;
-    const ms = flops / (g * 1e6 * params.efficiency) + params.opOverheadMs + (baseOverhead + (perValue * n) / dm.S) / g;
+    const ms = flopsMs(flops, g, params, rows[i]!) + params.opOverheadMs + (baseOverhead + (perValue * n) / dm.S) / g;
     busyMs.set(devices[i]!, (busyMs.get(devices[i]!) ?? 0) + ms);
     return ms;
   };

@@ -8,6 +8,7 @@ import {
   hiddenWireBytes,
   wireMs,
   messageMs,
+  flopsMs,
 } from './cost-model.js';
 import type { CostContext, LayerTiming, ShareCount, Usage } from './stage-cost.js';
 
@@ -35,7 +36,7 @@ export function seqLayerTiming(ctx: CostContext, members: ShareCount[]): LayerTi
   const baseOverhead = params.opOverheadMflop - perValue;
   const run = (i: number, flops: number, n: number) => {
     const g = gflops(i);
-    const ms = flops / (g * 1e6 * params.efficiency) + params.opOverheadMs + (baseOverhead + (perValue * n) / dm.S) / g;
+    const ms = flopsMs(flops, g, params, n) + params.opOverheadMs + (baseOverhead + (perValue * n) / dm.S) / g;
     busyMs.set(dev(i), (busyMs.get(dev(i)) ?? 0) + ms);
     return ms;
   };
