@@ -71,21 +71,22 @@ export interface CostParams {
 }
 
 export const DEFAULT_COST_PARAMS: Omit<CostParams, 'seqLen' | 'wireDtype'> = {
-  // Re-fitted 2026-12-01 against 44 measured plans of every form at 64 and 192 tokens on two emulated clusters
-  // (npm run bench -- cost-fit; docs/benchmarks.md): a session run costs about 1.8 ms of its own plus ~35 MFLOP
-  // of work at 128 tokens, a data-plane message about 1.3 ms besides its bytes, and layers run at about the
-  // matmul benchmark's speed. RMS error over the 44: 8.4% with the figures before this fit, 5.6% with these.
-  opOverheadMs: 1.8,
+  // Re-fitted 2026-12-01 (second fit of the day) against 58 measured plans of every form, position-parallel groups
+  // included, at 64 and 192 tokens on two emulated clusters (npm run bench -- cost-fit; docs/benchmarks.md): a
+  // session run costs about 1.6 ms of its own plus ~33 MFLOP of work at 128 tokens, matrix products on M rows take
+  // (1 + 18/M) times their FLOPs' time, a data-plane message about 2.3 ms besides its bytes. RMS error over the
+  // unflagged 57: 17.3% with the figures before this fit (which had no small-run term), 5.6% with these.
+  opOverheadMs: 1.57,
   opOverheadMflop: 0,
-  opOverheadFlopsPerValue: 348,
-  efficiency: 0.958,
-  smallRunRows: 0,
+  opOverheadFlopsPerValue: 332,
+  efficiency: 0.994,
+  smallRunRows: 18.1,
   requestOverheadMs: 2.5,
   frameOverheadBytes: 256,
-  messageOverheadMs: 1.3,
-  // Fitted by the same command; in one process alone the coding measures 10.7 and 14.0 ms per million values.
-  float16CodingMsPerMValue: 11.3,
-  int8CodingMsPerMValue: 14.8,
+  messageOverheadMs: 2.25,
+  // Fitted by the same command; in one process alone the coding measures 9.0 and 12.4 ms per million values.
+  float16CodingMsPerMValue: 11.8,
+  int8CodingMsPerMValue: 23.9,
   memoryReserveFraction: 0.2,
   memoryReserveBytes: 256 * 1024 * 1024,
   sessionOverheadBytes: 1024 * 1024,

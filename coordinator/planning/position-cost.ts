@@ -53,9 +53,11 @@ export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerT
   const up = [...kvReady];
   const down = new Array<number>(N).fill(0);
   const gathered = [...kvReady];
-  // Sends in the order they become ready; a receiver takes them one after another.
-  const sends = rows.flatMap((n, i) => (n > 0 ? devices.map((_, j) => ({ i, j, n })).filter((t) => t.j !== i) : []));
-  sends.sort((a, b) => kvReady[a.i]! - kvReady[b.i]! || a.i - b.i);
+  // Members send in ring order (position-run.ts): in round k member i sends to member i + k, so each round every
+  // member's downlink takes one block; a receiver takes its blocks one after another.
+  const sends = Array.from({ length: N - 1 }, (_, k) =>
+    rows.flatMap((n, i) => (n > 0 ? [{ i, j: (i + 1 + k) % N, n }] : [])),
+  ).flat();
   for (const { i, j, n } of sends) {
     const link = cluster.links[devices[i]!]![devices[j]!]!;
     const ms =

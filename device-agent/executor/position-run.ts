@@ -102,7 +102,12 @@ export class PositionRun {
     const [p0, p1] = this.ranges[this.me]!;
     const n = p1 - p0;
     const own = (this.own ??= float32Tensor((input.data as Float32Array).slice(p0 * H, p1 * H), [1, n, H]));
-    const owners = this.order.map((_, i) => i).filter((i) => i !== this.me && this.ranges[i]![1] > this.ranges[i]![0]);
+    // Ring order (the next member first): in each round every member sends to a different one, so no member's
+    // downlink takes everyone's keys and values at once.
+    const N = this.order.length;
+    const owners = Array.from({ length: N - 1 }, (_, k) => (this.me + 1 + k) % N).filter(
+      (i) => this.ranges[i]![1] > this.ranges[i]![0],
+    );
 
     const kv = (await this.loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: own }))[IO.keysValues]!;
     const width = kv.dims[2]!;
