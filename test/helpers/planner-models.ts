@@ -12,3 +12,18 @@ export const BERT_BASE: PlannerModel = {
   vocabSize: 30522,
   maxPositions: 512,
 };
+
+/** A BERT of the given shape (FFN 4 × hidden, two labels), with an exit after every layer or only the final one. */
+export function bertShape(layers: number, hidden: number, heads: number, exitEveryLayer = false): PlannerModel {
+  return {
+    modelId: `bert-${layers}L-${hidden}H`,
+    numLayers: layers,
+    numHeads: heads,
+    intermediateSize: 4 * hidden,
+    numLabels: 2,
+    exitLayers: exitEveryLayer ? Array.from({ length: layers }, (_, i) => i) : [layers - 1],
+    hiddenSize: hidden,
+    vocabSize: 30522,
+    maxPositions: 512,
+  };
+}
