@@ -56,11 +56,19 @@ function withLatency(c: Contender, latencyMs: number, name = c.name): Contender 
 describe('planner contenders: the search never loses to its own baselines', () => {
   it("picks the even tensor split where it is predicted faster than the search's own pick (4 × Pi 4, int8 wire, host-gather groups)", () => {
     // With sequence-parallel groups the search beats every baseline here; host-gather alone it does not.
-    // Under the cost figures of the 2026-11-23 fit (no per-message cost yet) the search alone loses here.
+    // Under the cost figures of the 2026-11-23 fit (no per-message cost nor small-run term yet) the search alone
+    // loses here.
     const opts = options({
       wireDtype: 'int8',
       groupForms: ['host-gather'],
-      cost: { opOverheadMs: 0.1, opOverheadFlopsPerValue: 1000, efficiency: 1.17, messageOverheadMs: 0 },
+      cost: {
+        opOverheadMs: 0.1,
+        opOverheadFlopsPerValue: 1000,
+        efficiency: 1.17,
+        messageOverheadMs: 0,
+        smallRunRows: 0,
+        int8CodingMsPerMValue: 14.8,
+      },
     });
     const c = fourPis();
     const search = searchOnlyPlan(BERT_BASE, c, opts);

@@ -118,7 +118,7 @@ describe('planner: position-parallel groups', () => {
     );
   });
 
-  it('is not offered for parameter-shared (ALBERT) models or checkpoints with pruned heads', () => {
+  it('is not offered for parameter-shared (ALBERT) models, nor for a checkpoint with a layer that lost every head', () => {
     const c = clusterFromFile(readClusterFile(path.resolve('sim/clusters/4x-pi4-gigabit.json')));
     const ctx = (model: typeof BERT_BASE) => costContext(model, c, costParams(options()));
     const forms = (model: typeof BERT_BASE) =>
@@ -126,7 +126,9 @@ describe('planner: position-parallel groups', () => {
     assert.ok(forms(BERT_BASE).has('position-parallel'));
     assert.ok(!forms({ ...BERT_BASE, layerGroups: range(12).map(() => 0) }).has('position-parallel'));
     const pruned = { ...BERT_BASE, prunedHeads: range(12).map((l) => (l === 3 ? [0, 1] : [])) };
-    assert.ok(!forms(pruned).has('position-parallel'));
+    assert.ok(forms(pruned).has('position-parallel'), 'a layer with heads left has keys and values to exchange');
+    const headless = { ...BERT_BASE, prunedHeads: range(12).map((l) => (l === 3 ? range(12) : [])) };
+    assert.ok(!forms(headless).has('position-parallel'));
   });
 
   it('a plan file whose position-parallel member lacks a head, or whose host is no member, is refused', () => {

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadCheckpoint, writePrunedCheckpoint } from '../coordinator/checkpoint/index.js';
 import { compileShard, IO, type ShardSpec } from '../coordinator/compiler/index.js';
 import { forwardFloat64 } from '../coordinator/reference/index.js';
 import { float32Tensor, int64Tensor, ShardSession, type HostTensor } from '../device-agent/runtime/index.js';
@@ -127,6 +131,53 @@ describe('position-parallel shards (keys-values + position-layer)', function () 
     const all = (await head.run({ [IO.hidden]: hidden }))[IO.logits]!.data as Float32Array;
     const first = (await head.run({ [IO.hidden]: positions(hidden, 0, 3) }))[IO.logits]!.data as Float32Array;
     assert.deepEqual(Array.from(first), Array.from(all));
+  });
+
+  it('a layer with pruned heads: its remaining heads give the whole pruned layer within 1e-5; a layer with none is refused', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-pruned-'));
+    try {
+      // Layer 1 keeps heads 1 and 3; layer 2 keeps none.
+      writePrunedCheckpoint(model.dir, dir, [
+        [1, 0],
+        [1, 2],
+        [2, 0],
+        [2, 1],
+        [2, 2],
+        [2, 3],
+      ]);
+      const pruned = await loadCheckpoint(dir);
+      const open = (spec: ShardSpec) => ShardSession.create(compileShard(pruned, spec), { threads: 1 });
+      const hidden = float32Tensor(
+        Float32Array.from({ length: 3 * 9 * 32 }, (_, i) => Math.sin(i / 3)),
+        [3, 9, 32],
+      );
+      const whole = await open({ kind: 'layers', start: 1, end: 2 });
+      const expected = (await whole.run({ [IO.hidden]: hidden, [IO.attentionMask]: mask }))[IO.hiddenOut]!;
+      const kv = await open({ kind: 'keys-values', layer: 1 });
+      const layer = await open({ kind: 'position-layer', layer: 1 });
+      const parts = [positions(hidden, 0, 4), positions(hidden, 4, 9)];
+      const kvs = await Promise.all(parts.map(async (x) => (await kv.run({ [IO.hidden]: x }))[IO.keysValues]!));
+      assert.equal(kvs[0]!.dims[2], 2 * 2 * 8, 'two heads of 8: keys then values');
+      const outs = await Promise.all(
+        parts.map((x, k) =>
+          layer.run({
+            [IO.hidden]: x,
+            [IO.keysValues]: joinPositions(kvs),
+            [IO.attentionMask]: mask,
+            [IO.queryOffset]: int64Tensor(BigInt64Array.of(BigInt(k * 4)), [1]),
+          }),
+        ),
+      );
+      const got = joinPositions(outs.map((o) => o[IO.hiddenOut]!));
+      assert.ok(maxAbsDiff(got.data as Float32Array, expected.data as Float32Array) < 1e-5);
+      await Promise.all([whole, kv, layer].map((x) => x.release()));
+      assert.throws(
+        () => compileShard(pruned, { kind: 'keys-values', layer: 2 }),
+        (err: Error & { code?: string }) => err.code === 'EDGERELAY_SHARD_SPEC' && /every head/.test(err.message),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a parameter-shared (ALBERT) checkpoint is refused with a clear error', async () => {

@@ -148,11 +148,12 @@ export function seqGroupCandidate(ctx: CostContext, devices: number[], mask: num
 /**
  * A position-parallel group over `devices`: every member holds whole layers and runs them on an even slice of the
  * positions (each member's share lists every head and column: it holds them all). Hosted by the member that gets
- * the stage input out and the positions back soonest. Not for models whose layers share weights (ALBERT) or lost
- * heads to pruning: their shards are not built in this form.
+ * the stage input out and the positions back soonest. Not for models whose layers share weights (ALBERT), nor for
+ * one with a layer that lost every head to pruning: their shards are not built in this form.
  */
 export function positionGroupCandidate(ctx: CostContext, devices: number[], mask: number): Candidate | undefined {
-  if (ctx.model.layerGroups || ctx.model.prunedHeads?.some((p) => p.length > 0)) return undefined;
+  // A layer with every head pruned has no keys or values to exchange.
+  if (ctx.model.layerGroups || ctx.model.prunedHeads?.some((p) => p.length >= ctx.model.numHeads)) return undefined;
   const ordered = [...devices].sort(bySpeed(ctx));
   const all = (n: number) => Array.from({ length: n }, (_, i) => i);
   const shares = ordered.map((device) => ({ device, heads: all(ctx.dm.A), columns: all(ctx.dm.F) }));

@@ -16,13 +16,13 @@ import { seqEntryMs } from './seq-cost.js';
 import type { CostContext, LayerTiming, Usage } from './stage-cost.js';
 
 /** A position-parallel member's two runs on its n positions (device-agent/executor/position-run.ts). */
-export function keysValuesFlops({ H, d, A }: Dims, n: number): number {
-  return 2 * n * H * 2 * A * d + 2 * n * A * d;
+export function keysValuesFlops({ H, d }: Dims, n: number, heads: number): number {
+  return 2 * n * H * 2 * heads * d + 2 * n * heads * d;
 }
 
-export function positionLayerFlops(dm: Dims, n: number): number {
+export function positionLayerFlops(dm: Dims, n: number, heads = dm.A): number {
   const rows = { ...dm, S: n };
-  const p = layerPartFlops(rows, dm.A, 0);
+  const p = layerPartFlops(rows, heads, 0);
   // Queries of n positions against all S keys: the attention term is n·S where a whole layer's is S·S.
   const attention = (p.attention * dm.S) / n;
   const query = p.qkv / 3;
@@ -36,7 +36,7 @@ export function positionLayerFlops(dm: Dims, n: number): number {
  * on its positions. A run pays the per-value part of the run overhead for the rows it binds: n of S for the keys
  * and values, n + 2·S for the position layer (its own rows, and every position's keys and values).
  */
-export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerTiming {
+export function positionLayerTiming(ctx: CostContext, devices: number[], heads = ctx.dm.A): LayerTiming {
   const { dm, params, cluster } = ctx;
   const N = devices.length;
   const rows = sequenceRows(dm.S, N).map(([a, b]) => b - a);
@@ -49,7 +49,7 @@ export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerT
     busyMs.set(devices[i]!, (busyMs.get(devices[i]!) ?? 0) + ms);
     return ms;
   };
-  const kvReady = rows.map((n, i) => (n > 0 ? run(i, keysValuesFlops(dm, n), n) : 0));
+  const kvReady = rows.map((n, i) => (n > 0 ? run(i, keysValuesFlops(dm, n, heads), n) : 0));
   const up = [...kvReady];
   const down = new Array<number>(N).fill(0);
   const gathered = [...kvReady];
@@ -68,7 +68,7 @@ export function positionLayerTiming(ctx: CostContext, devices: number[]): LayerT
     gathered[j] = Math.max(gathered[j]!, down[j]! + link.latencyMs);
   }
   // The position layer binds every position's keys and values (2·S rows of H values) besides its own n rows.
-  const done = rows.map((n, i) => (n > 0 ? gathered[i]! + run(i, positionLayerFlops(dm, n), n + 2 * dm.S) : 0));
+  const done = rows.map((n, i) => (n > 0 ? gathered[i]! + run(i, positionLayerFlops(dm, n, heads), n + 2 * dm.S) : 0));
   const totalMs = Math.max(...done);
   const computeMs = Math.max(0, ...busyMs.values());
   return { totalMs, computeMs: Math.min(computeMs, totalMs), busyMs };
@@ -97,12 +97,12 @@ export function positionStageMs(ctx: CostContext, host: number, devices: number[
 }
 
 /** Every member holds whole layers (two sessions each); activations of its positions against every key. */
-export function positionLayerUsage(ctx: CostContext, rowsShare: number): Usage {
+export function positionLayerUsage(ctx: CostContext, rowsShare: number, heads = ctx.dm.A): Usage {
   const { dm, model } = ctx;
   const n = Math.ceil(dm.S * rowsShare);
   return {
-    weights: linearWeightBytes(model, wholeLayerWeightBytes(dm)),
+    weights: linearWeightBytes(model, wholeLayerWeightBytes(dm, heads)),
     sessions: 2,
-    activation: Math.max(activationBytes({ ...dm, S: n }, dm.A, dm.F), 3 * dm.S * dm.H * 4),
+    activation: Math.max(activationBytes({ ...dm, S: n }, heads, dm.F), 3 * dm.S * dm.H * 4),
   };
 }

@@ -137,7 +137,7 @@ export function layerTiming(
   form: GroupForm = 'host-gather',
 ): LayerTiming {
   if (members.length === 0) return wholeLayerTiming(ctx, host, heads);
-  if (form === 'position-parallel') return positionLayerTiming(ctx, positionDevices(host, members));
+  if (form === 'position-parallel') return positionLayerTiming(ctx, positionDevices(host, members), heads);
   return form === 'sequence-parallel' ? seqLayerTiming(ctx, members) : groupLayerTiming(ctx, host, members);
 }
 
@@ -189,7 +189,7 @@ export function layerUsage(
     return usage;
   }
   if (form === 'position-parallel') {
-    for (const m of members) add(m.device, positionLayerUsage(ctx, 1 / members.length));
+    for (const m of members) add(m.device, positionLayerUsage(ctx, 1 / members.length, heads));
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });
