@@ -5,25 +5,9 @@ import { ReferenceRunner, type ClassifyResult } from '../coordinator/reference/i
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
+import { classifyDetailed as classify } from './helpers/classify.js';
 import { FIXTURE_PLANS, writePlan } from './helpers/plans.js';
 import { readLabelledTsv } from '../coordinator/datasets/index.js';
-
-interface Detail {
-  exitLayer: number;
-  early: boolean;
-  agents: string[];
-  logits: number[];
-}
-
-async function classify(url: string, inputs: string | string[], parameters: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/v1/classify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ inputs, parameters: { details: true, ...parameters } }),
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  return (await res.json()) as { results: { label: string; score: number }[][]; details: Detail[] };
-}
 
 const SENTENCES = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence);
 

@@ -4,9 +4,9 @@ import { readLabelledTsv } from '../coordinator/datasets/index.js';
 import type { PlanFile } from '../coordinator/planning/index.js';
 import { ReferenceRunner, type ClassifyResult } from '../coordinator/reference/index.js';
 import { loadTokenizer } from '../coordinator/tokenizer/index.js';
-import { runChaos } from '../sim/chaos.js';
 import { startSimCluster, type SimCluster } from '../sim/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
+import { classifyDetailed as classify, killMemberMidTraffic } from './helpers/classify.js';
 import { writePlan } from './helpers/plans.js';
 import { parseTokenPruning } from '@edgerelay/device-agent';
 
@@ -36,23 +36,6 @@ const THREE_GROUPS: PlanFile = {
     },
   ],
 };
-
-interface Detail {
-  exitLayer: number;
-  early: boolean;
-  agents: string[];
-  logits: number[];
-}
-
-async function classify(url: string, inputs: string | string[], parameters: Record<string, unknown> = {}) {
-  const res = await fetch(`${url}/v1/classify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ inputs, parameters: { details: true, ...parameters } }),
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  return (await res.json()) as { results: { label: string; score: number }[][]; details: Detail[] };
-}
 
 const maxDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
 
@@ -164,25 +147,7 @@ describe('position-parallel groups (real agent processes)', function () {
       }),
     });
     try {
-      const texts = SENTENCES.slice(0, 40);
-      const expected = new Map(
-        texts.map((t) => [t, { label: reference.get(t)!.label, score: reference.get(t)!.score }]),
-      );
-      const report = await runChaos(cluster, {
-        texts,
-        requests: 90,
-        concurrency: 6,
-        failAfter: 30,
-        failure: 'kill',
-        victim: 'agent-2',
-        expected,
-      });
-      assert.equal(report.wrong, 0, JSON.stringify(report));
-      assert.equal(report.lost, 0, JSON.stringify(report));
-      assert.equal(report.answered + report.degraded + report.failedRetryable, 90);
-      assert.ok(report.answered >= 88, `only ${report.answered} of 90 answered: ${JSON.stringify(report)}`);
-      const repaired = cluster.coordinator.activePlan!;
-      assert.ok(repaired.version > 1);
+      const repaired = await killMemberMidTraffic(cluster, reference, SENTENCES.slice(0, 40), 'agent-2');
       assert.equal(repaired.stages[0]!.form, 'position-parallel');
       assert.deepEqual(
         repaired.stages[0]!.members.map((m) => m.agentId),

@@ -129,9 +129,25 @@ export function seqGroupCandidate(ctx: CostContext, devices: number[], mask: num
   const speeds = ordered.map((d) => ctx.cluster.devices[d]!.gflops);
   const shares = proportionalShares(ordered, speeds, ctx.dm.A, ctx.dm.F);
   if (shares.some((s) => s.heads.length === 0 && s.columns.length === 0)) return undefined;
-  const entry = ordered.map((h) => ({ h, ms: seqEntryMs(ctx, h, ordered) }));
+  return exchangingGroup(ctx, mask, ordered, shares, 'sequence-parallel', (h) => seqEntryMs(ctx, h, ordered));
+}
+
+/**
+ * A group whose members exchange rows among themselves: hosted by the member whose once-per-stage cost
+ * (`stageMs`: sending the stage input, and for position-parallel gathering the positions back) is least; per layer
+ * every member's timing is the same whoever hosts.
+ */
+function exchangingGroup(
+  ctx: CostContext,
+  mask: number,
+  ordered: number[],
+  shares: MemberShare[],
+  form: GroupForm,
+  stageMs: (host: number) => number,
+): Candidate {
+  const entry = ordered.map((h) => ({ h, ms: stageMs(h) }));
   const host = entry.reduce((a, b) => (b.ms < a.ms - 1e-12 ? b : a));
-  const layers = layerCosts(ctx, host.h, shares, 'sequence-parallel');
+  const layers = layerCosts(ctx, host.h, shares, form);
   return {
     mask,
     host: host.h,
@@ -140,7 +156,7 @@ export function seqGroupCandidate(ctx: CostContext, devices: number[], mask: num
     timing: layers[0]!.timing,
     perLayer: layers[0]!.usage,
     layers,
-    form: 'sequence-parallel',
+    form,
     entryMs: host.ms,
   };
 }
@@ -157,20 +173,7 @@ export function positionGroupCandidate(ctx: CostContext, devices: number[], mask
   const ordered = [...devices].sort(bySpeed(ctx));
   const all = (n: number) => Array.from({ length: n }, (_, i) => i);
   const shares = ordered.map((device) => ({ device, heads: all(ctx.dm.A), columns: all(ctx.dm.F) }));
-  const entry = ordered.map((h) => ({ h, ms: positionStageMs(ctx, h, ordered) }));
-  const host = entry.reduce((a, b) => (b.ms < a.ms - 1e-12 ? b : a));
-  const layers = layerCosts(ctx, host.h, shares, 'position-parallel');
-  return {
-    mask,
-    host: host.h,
-    devices: ordered,
-    shares,
-    timing: layers[0]!.timing,
-    perLayer: layers[0]!.usage,
-    layers,
-    form: 'position-parallel',
-    entryMs: host.ms,
-  };
+  return exchangingGroup(ctx, mask, ordered, shares, 'position-parallel', (h) => positionStageMs(ctx, h, ordered));
 }
 
 /**
