@@ -102,9 +102,13 @@ export class ComputeStretch {
     // Time the device would still be busy: long enough, it also serves to sample the reference speed.
     if (typeof this.speed !== 'number' && target - elapsed > IDLE_SAMPLE_MIN_MS)
       await this.speed.reference.sampleIfDue();
-    const remaining = target - (performance.now() - wallStart);
-    // Timers wait whole milliseconds: a sleep under half of one is closer to none (as the link shaper does).
-    if (remaining >= TIMER_GRANULARITY_MS / 2) await new Promise((r) => setTimeout(r, remaining));
+    // Timers wait whole milliseconds: a sleep under half of one is closer to none (as the link shaper does). A timer
+    // can also fire up to a millisecond early (libuv truncates the delay and reads a clock cached per loop turn), so
+    // the device would run fast: sleep again for what is left.
+    for (let remaining = target - (performance.now() - wallStart); remaining >= TIMER_GRANULARITY_MS / 2;) {
+      await new Promise((r) => setTimeout(r, remaining));
+      remaining = target - (performance.now() - wallStart);
+    }
     return result;
   }
 }
