@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   floatToHalf,
   halfToFloat,
@@ -18,6 +16,7 @@ import {
 import { evaluate } from '../coordinator/calibration/index.js';
 import { ConvertOverwriteError, DtypeRangeError, convertCheckpoint } from '../coordinator/checkpoint/index.js';
 import { FIXTURE_DIR, modelCardDevFigures } from './helpers/fixture.js';
+import { edgerelay } from './helpers/cli.js';
 
 const MODEL_DIR = path.resolve(process.cwd(), 'models/sst2-bert-6L-256H');
 const TOKENIZER_FILES = ['vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'];
@@ -269,24 +268,6 @@ describe('convertCheckpoint', () => {
 });
 
 describe('edgerelay convert', () => {
-  const run = promisify(execFile);
-  const edgerelay = async (args: string[]) => {
-    try {
-      return {
-        ...(await run(process.execPath, [
-          '--import',
-          'tsx',
-          '--conditions=development',
-          'coordinator/cli/main.ts',
-          ...args,
-        ])),
-        code: 0,
-      };
-    } catch (err) {
-      const e = err as { stdout: string; stderr: string; code: number };
-      return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-    }
-  };
   let work: string;
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'edgerelay-convert-cli-'));

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   clusterFromAgents,
   clusterFromFile,
@@ -17,6 +15,7 @@ import {
 } from '../coordinator/planning/index.js';
 import type { Plan__Output as Plan } from '../proto/control.js';
 import { BERT_BASE, bertShape } from './helpers/planner-models.js';
+import { edgerelay } from './helpers/cli.js';
 
 const MB = 2 ** 20;
 
@@ -81,7 +80,6 @@ describe('cluster files', () => {
 });
 
 describe('edgerelay plan', () => {
-  const run = promisify(execFile);
   let dir: string;
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'edgerelay-plan-'));
@@ -99,27 +97,10 @@ describe('edgerelay plan', () => {
     );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const edgerelay = async (args: string[]) => {
-    try {
-      return {
-        ...(await run(process.execPath, [
-          '--import',
-          'tsx',
-          '--conditions=development',
-          'coordinator/cli/main.ts',
-          'plan',
-          ...args,
-        ])),
-        code: 0,
-      };
-    } catch (err) {
-      const e = err as { stdout: string; stderr: string; code: number };
-      return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-    }
-  };
+  const plan = (args: string[]) => edgerelay(['plan', ...args]);
 
   it('--json prints a runnable plan, its prediction and the explanation from a config.json-only model', async () => {
-    const { stdout, stderr, code } = await edgerelay([
+    const { stdout, stderr, code } = await plan([
       '--model',
       dir,
       '--cluster',
@@ -144,7 +125,7 @@ describe('edgerelay plan', () => {
   });
 
   it('prints the table with layers counted from 1 and refuses exit rates the model cannot have', async () => {
-    const table = await edgerelay([
+    const table = await plan([
       '--model',
       dir,
       '--cluster',
@@ -156,7 +137,7 @@ describe('edgerelay plan', () => {
     assert.match(table.stdout, /stage\s+layers\s+devices/);
     assert.match(table.stdout, /1–\d+/);
     assert.match(table.stdout, /predicted latency [\d.]+ ms expected/);
-    const bad = await edgerelay([
+    const bad = await plan([
       '--model',
       dir,
       '--cluster',

@@ -14,7 +14,7 @@ import {
 import { GraphBuilder, type Dim } from './graph-builder.js';
 import { sharedGraphName, slotLayers } from './shared-layers.js';
 import { emitNoHeads, layerHeadCount, localHeads } from './pruned-emitters.js';
-import { emitKeysValues, emitPositionLayer } from './position-emitters.js';
+import { emitKeysValues, emitPositionLayer, keysValuesWidth } from './position-emitters.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {
@@ -112,16 +112,14 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
     }
     case 'keys-values': {
       const w = weights.layers[spec.layer]!;
-      const width = 2 * layerHeadCount(w, config) * (config.hiddenSize / config.numHeads);
       const kv = emitKeysValues(g, w, config, hiddenInput(IO.hidden));
-      g.expose(kv, IO.keysValues, 'float32', ['batch', 'seq', width]);
+      g.expose(kv, IO.keysValues, 'float32', ['batch', 'seq', keysValuesWidth(w, config)]);
       break;
     }
     case 'position-layer': {
       const w = weights.layers[spec.layer]!;
-      const width = 2 * layerHeadCount(w, config) * (config.hiddenSize / config.numHeads);
       const hidden = hiddenInput(IO.hidden);
-      const keysValues = g.input(IO.keysValues, 'float32', ['batch', 'keys', width]);
+      const keysValues = g.input(IO.keysValues, 'float32', ['batch', 'keys', keysValuesWidth(w, config)]);
       const additiveMask = emitAdditiveMask(g, g.input(IO.attentionMask, 'int64', ['batch', 'keys']));
       const queryOffset = g.input(IO.queryOffset, 'int64', [1]);
       const out = emitPositionLayer(g, w, config, { hidden, keysValues, additiveMask, queryOffset });

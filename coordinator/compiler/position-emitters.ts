@@ -20,6 +20,11 @@ function layerHeads(w: EncoderLayerWeights, config: BertConfig) {
   return { count, headSize, heads, width: count * headSize, dims: headDims(heads, headSize) };
 }
 
+/** The last dimension of a layer's keys-values tensor: keys then values of the heads it has left. */
+export function keysValuesWidth(w: EncoderLayerWeights, config: BertConfig): number {
+  return 2 * layerHeads(w, config).width;
+}
+
 /** [batch, n, hidden] → keys then values of every head, with their biases: [batch, n, 2 · heads · headSize]. */
 export function emitKeysValues(g: GraphBuilder, w: EncoderLayerWeights, config: BertConfig, hidden: string): string {
   const { dims } = layerHeads(w, config);

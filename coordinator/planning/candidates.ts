@@ -1,7 +1,5 @@
 import { GROUP_FORMS, type GroupForm } from '@edgerelay/proto';
 import { apportion, contiguousRanges, proportionalShares, type MemberShare } from './shares.js';
-import { seqEntryMs } from './seq-cost.js';
-import { positionStageMs } from './position-cost.js';
 import {
   attentionPartialFlops,
   ffnPartialFlops,
@@ -15,6 +13,7 @@ import { weightSetSlots } from './shared-layers.js';
 import {
   addUsage,
   groupLayerTiming,
+  groupStageMs,
   hostExtrasUsage,
   NO_USAGE,
   usageBytes,
@@ -129,13 +128,12 @@ export function seqGroupCandidate(ctx: CostContext, devices: number[], mask: num
   const speeds = ordered.map((d) => ctx.cluster.devices[d]!.gflops);
   const shares = proportionalShares(ordered, speeds, ctx.dm.A, ctx.dm.F);
   if (shares.some((s) => s.heads.length === 0 && s.columns.length === 0)) return undefined;
-  return exchangingGroup(ctx, mask, ordered, shares, 'sequence-parallel', (h) => seqEntryMs(ctx, h, ordered));
+  return exchangingGroup(ctx, mask, ordered, shares, 'sequence-parallel');
 }
 
 /**
  * A group whose members exchange rows among themselves: hosted by the member whose once-per-stage cost
- * (`stageMs`: sending the stage input, and for position-parallel gathering the positions back) is least; per layer
- * every member's timing is the same whoever hosts.
+ * (groupStageMs) is least; per layer every member's timing is the same whoever hosts.
  */
 function exchangingGroup(
   ctx: CostContext,
@@ -143,9 +141,8 @@ function exchangingGroup(
   ordered: number[],
   shares: MemberShare[],
   form: GroupForm,
-  stageMs: (host: number) => number,
 ): Candidate {
-  const entry = ordered.map((h) => ({ h, ms: stageMs(h) }));
+  const entry = ordered.map((h) => ({ h, ms: groupStageMs(ctx, form, h, ordered) }));
   const host = entry.reduce((a, b) => (b.ms < a.ms - 1e-12 ? b : a));
   const layers = layerCosts(ctx, host.h, shares, form);
   return {
@@ -173,7 +170,7 @@ export function positionGroupCandidate(ctx: CostContext, devices: number[], mask
   const ordered = [...devices].sort(bySpeed(ctx));
   const all = (n: number) => Array.from({ length: n }, (_, i) => i);
   const shares = ordered.map((device) => ({ device, heads: all(ctx.dm.A), columns: all(ctx.dm.F) }));
-  return exchangingGroup(ctx, mask, ordered, shares, 'position-parallel', (h) => positionStageMs(ctx, h, ordered));
+  return exchangingGroup(ctx, mask, ordered, shares, 'position-parallel');
 }
 
 /**

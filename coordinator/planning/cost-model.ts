@@ -235,6 +235,17 @@ export function flopsMs(flops: number, gflops: number, p: CostParams, rows: numb
   return (flops / (gflops * 1e6 * p.efficiency)) * (1 + p.smallRunRows / Math.max(1, rows));
 }
 
+/**
+ * One session run of a group member: its matrix products work on `rows` rows and it binds `boundRows` rows of
+ * activations. `p.opOverheadMflop` holds the per-value part of the run overhead for all S rows (costContext); a run
+ * pays `boundRows / S` of it.
+ */
+export function rowsRunMs(flops: number, gflops: number, p: CostParams, dm: Dims, rows: number, boundRows = rows) {
+  const perValue = (p.opOverheadFlopsPerValue * dm.S * dm.H) / 1e6;
+  const base = p.opOverheadMflop - perValue;
+  return flopsMs(flops, gflops, p, rows) + p.opOverheadMs + (base + (perValue * boundRows) / dm.S) / gflops;
+}
+
 /** Serialisation of `bytes` on a link, without its latency. */
 export function wireMs(bytes: number, link: Link): number {
   return Number.isFinite(link.bandwidthBytesPerSec) ? (bytes / link.bandwidthBytesPerSec) * 1000 : 0;

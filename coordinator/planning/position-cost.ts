@@ -7,7 +7,7 @@ import {
   messageMs,
   wholeLayerWeightBytes,
   activationBytes,
-  flopsMs,
+  rowsRunMs,
   wireMs,
   type Dims,
 } from './cost-model.js';
@@ -41,11 +41,9 @@ export function positionLayerTiming(ctx: CostContext, devices: number[], heads =
   const N = devices.length;
   const rows = sequenceRows(dm.S, N).map(([a, b]) => b - a);
   const busyMs = new Map<number, number>();
-  const perValue = (params.opOverheadFlopsPerValue * dm.S * dm.H) / 1e6;
-  const baseOverhead = params.opOverheadMflop - perValue;
-  const run = (i: number, flops: number, n: number) => {
-    const g = cluster.devices[devices[i]!]!.gflops;
-    const ms = flopsMs(flops, g, params, rows[i]!) + params.opOverheadMs + (baseOverhead + (perValue * n) / dm.S) / g;
+  /** A run of member i on its rows, binding `bound` rows of activations. */
+  const run = (i: number, flops: number, bound: number) => {
+    const ms = rowsRunMs(flops, cluster.devices[devices[i]!]!.gflops, params, dm, rows[i]!, bound);
     busyMs.set(devices[i]!, (busyMs.get(devices[i]!) ?? 0) + ms);
     return ms;
   };

@@ -14,6 +14,7 @@ import {
   costContext,
   embeddingsMs,
   exitHeadMs,
+  groupStageMs,
   hostExtrasUsage,
   NO_USAGE,
   usageBytes,
@@ -23,8 +24,6 @@ import { appliedSlots, weightSetSlots } from './shared-layers.js';
 import { layerCosts, type LayerCost } from './pruned-layers.js';
 import type { MemberShare } from './shares.js';
 import { layerTokens } from './token-scale.js';
-import { seqEntryMs } from './seq-cost.js';
-import { positionStageMs } from './position-cost.js';
 
 /**
  * Costs any plan on a cluster with the planner's own model: expected and full-path latency,
@@ -70,15 +69,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     const stageExits = model.exitLayers.filter((l) => l >= stage.layerStart && l < stage.layerEnd);
     const hopBytes = stageInputBytes(ctxAt(stage.layerStart).dm, ctx.params);
     const link = cluster.links[prevHost < 0 ? host : prevHost]![host]!;
-    // A sequence-parallel stage starts with its host sending the input to every other member; a position-parallel
-    // one also ends with the members sending their positions back.
-    const entryCtx = ctxAt(stage.layerStart);
-    const entry =
-      form === 'sequence-parallel'
-        ? seqEntryMs(entryCtx, host, [...devicesOf(members)])
-        : form === 'position-parallel'
-          ? positionStageMs(entryCtx, host, [...devicesOf(members)])
-          : 0;
+    const entry = form ? groupStageMs(ctxAt(stage.layerStart), form, host, [...devicesOf(members)]) : 0;
     const hopValues = ctxAt(stage.layerStart).dm.S * ctx.dm.H;
     const hop = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link) + messageMs(hopValues, ctx.params);
     const incoming = hop + entry;

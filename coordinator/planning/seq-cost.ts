@@ -8,7 +8,7 @@ import {
   hiddenWireBytes,
   wireMs,
   messageMs,
-  flopsMs,
+  rowsRunMs,
 } from './cost-model.js';
 import type { CostContext, LayerTiming, ShareCount, Usage } from './stage-cost.js';
 
@@ -31,12 +31,8 @@ export function seqLayerTiming(ctx: CostContext, members: ShareCount[]): LayerTi
   const dev = (i: number) => members[i]!.device;
   const gflops = (i: number) => cluster.devices[dev(i)]!.gflops;
   const busyMs = new Map<number, number>();
-  // ctx.params.opOverheadMflop holds the per-value part for S rows; a run on n rows pays n/S of that part.
-  const perValue = (params.opOverheadFlopsPerValue * dm.S * dm.H) / 1e6;
-  const baseOverhead = params.opOverheadMflop - perValue;
   const run = (i: number, flops: number, n: number) => {
-    const g = gflops(i);
-    const ms = flopsMs(flops, g, params, n) + params.opOverheadMs + (baseOverhead + (perValue * n) / dm.S) / g;
+    const ms = rowsRunMs(flops, gflops(i), params, dm, n);
     busyMs.set(dev(i), (busyMs.get(dev(i)) ?? 0) + ms);
     return ms;
   };

@@ -25,8 +25,8 @@ import {
   type PlannerModel,
   messageMs,
 } from './cost-model.js';
-import { seqCombineUsage, seqLayerTiming } from './seq-cost.js';
-import { positionLayerTiming, positionLayerUsage } from './position-cost.js';
+import { seqCombineUsage, seqEntryMs, seqLayerTiming } from './seq-cost.js';
+import { positionLayerTiming, positionLayerUsage, positionStageMs } from './position-cost.js';
 
 /** A position-parallel group's devices in position order: the host first (proto positionOrder). */
 export function positionDevices(host: number, members: ShareCount[]): number[] {
@@ -139,6 +139,16 @@ export function layerTiming(
   if (members.length === 0) return wholeLayerTiming(ctx, host, heads);
   if (form === 'position-parallel') return positionLayerTiming(ctx, positionDevices(host, members), heads);
   return form === 'sequence-parallel' ? seqLayerTiming(ctx, members) : groupLayerTiming(ctx, host, members);
+}
+
+/**
+ * Once per stage of a group whose members exchange rows: a sequence-parallel host sends the stage input to every
+ * member, a position-parallel one also gathers the members' positions after the last layer; host-gather: nothing.
+ */
+export function groupStageMs(ctx: CostContext, form: GroupForm, host: number, devices: number[]): number {
+  if (form === 'sequence-parallel') return seqEntryMs(ctx, host, devices);
+  if (form === 'position-parallel') return positionStageMs(ctx, host, devices);
+  return 0;
 }
 
 export function embeddingsMs(ctx: CostContext, host: number): number {

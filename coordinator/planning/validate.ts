@@ -1,5 +1,5 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
-import { EdgeRelayError, GROUP_FORMS, type GroupForm } from '@edgerelay/proto';
+import { EdgeRelayError, GROUP_FORMS, groupFormOf, type GroupForm } from '@edgerelay/proto';
 import type { PlanModelInfo } from './plan-model.js';
 
 export class InvalidPlanError extends EdgeRelayError {
@@ -23,8 +23,7 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
       fail(`stage ${i} has group form "${stage.form}"; use ${GROUP_FORMS.join(' or ')}`);
     if (stage.members.length === 0) return;
     // Sequence- and position-parallel members exchange rows with the host among them: it holds rows like any member.
-    const exchanges = stage.form === 'sequence-parallel' || stage.form === 'position-parallel';
-    if (exchanges && !stage.members.some((m) => m.agentId === stage.host))
+    if (groupFormOf(stage) !== 'host-gather' && !stage.members.some((m) => m.agentId === stage.host))
       fail(`stage ${i} is ${stage.form}, so its host "${stage.host}" must be one of its members`);
     for (const m of stage.members)
       if (!knownAgents.has(m.agentId)) fail(`stage ${i} member "${m.agentId}" is not a connected agent`);

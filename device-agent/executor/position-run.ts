@@ -1,10 +1,10 @@
-import { floatWireDtype, IO, positionOrder, sequenceRows, type SeqPhase } from '@edgerelay/proto';
+import { IO, positionOrder, sequenceRows, type SeqPhase } from '@edgerelay/proto';
 import type { GroupMember__Output as GroupMember, Stage__Output as Stage } from '@edgerelay/proto';
-import { float32Tensor, int64Tensor, toWire, type HostTensor } from '../runtime/index.js';
+import { float32Tensor, int64Tensor, type HostTensor } from '../runtime/index.js';
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import type { LoadedPlan } from './loaded-plan.js';
 import { RowMailbox, type RowBlock } from './row-mailbox.js';
-import type { SeqRunParts } from './seq-run.js';
+import { sendRowChunks, type SeqRunParts } from './seq-run.js';
 
 /**
  * One request's pass through a position-parallel stage on one member, the host included
@@ -49,24 +49,8 @@ export class PositionRun {
   }
 
   private send(to: number, layer: number, phase: SeqPhase, rowStart: number, data: Float32Array, width: number) {
-    const rows = data.length / width;
-    const chunk = Math.max(1, this.parts.chunkRows);
-    const dtype = floatWireDtype(this.loaded.plan.wireDtype);
-    for (let r = 0; r < rows; r += chunk) {
-      const n = Math.min(chunk, rows - r);
-      this.parts
-        .send(this.order[to]!.agentId, {
-          type: 'seq-rows',
-          requestId: this.ids.requestId,
-          planVersion: this.ids.planVersion,
-          stage: this.ids.stage,
-          layer,
-          phase,
-          rowStart: rowStart + r,
-          rows: toWire(float32Tensor(data.subarray(r * width, (r + n) * width), [1, n, width]), dtype),
-        })
-        .catch((err: Error) => this.fail(err));
-    }
+    const block = { layer, phase, rowStart, data, width };
+    sendRowChunks(this.parts, this.ids, this.order[to]!.agentId, this.loaded, block, (err) => this.fail(err));
   }
 
   /** Takes every other member's positions of `phase` into `into` ([seq, width]). */
@@ -115,12 +99,8 @@ export class PositionRun {
     const all = new Float32Array(this.seq * width);
     all.set(kv.data as Float32Array, p0 * width);
     await this.gather(layer, 'keys-values', all, width);
-    const out = await this.loaded.session({ kind: 'position-layer', layer }).run({
-      [IO.hidden]: own,
-      [IO.keysValues]: float32Tensor(all, [1, this.seq, width]),
-      [IO.attentionMask]: this.mask,
-      [IO.queryOffset]: int64Tensor(BigInt64Array.of(BigInt(p0)), [1]),
-    });
+    const keysValues = float32Tensor(all, [1, this.seq, width]);
+    const out = await runPositionLayer(this.loaded, layer, own, keysValues, this.mask, p0);
     this.parts.stats.partialRuns++;
     this.own = out[IO.hiddenOut]!;
 
@@ -149,11 +129,23 @@ export async function positionLayerAlone(
   mask: HostTensor,
 ): Promise<{ hidden: HostTensor; scores: HostTensor }> {
   const kv = (await loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: hidden }))[IO.keysValues]!;
-  const out = await loaded.session({ kind: 'position-layer', layer }).run({
-    [IO.hidden]: hidden,
-    [IO.keysValues]: kv,
-    [IO.attentionMask]: mask,
-    [IO.queryOffset]: int64Tensor(BigInt64Array.of(0n), [1]),
-  });
+  const out = await runPositionLayer(loaded, layer, hidden, kv, mask, 0);
   return { hidden: out[IO.hiddenOut]!, scores: out[IO.attentionReceived]! };
+}
+
+/** The position-layer shard on `hidden`, the positions from `queryOffset`, against every position's keys and values. */
+function runPositionLayer(
+  loaded: LoadedPlan,
+  layer: number,
+  hidden: HostTensor,
+  keysValues: HostTensor,
+  mask: HostTensor,
+  queryOffset: number,
+): Promise<Record<string, HostTensor>> {
+  return loaded.session({ kind: 'position-layer', layer }).run({
+    [IO.hidden]: hidden,
+    [IO.keysValues]: keysValues,
+    [IO.attentionMask]: mask,
+    [IO.queryOffset]: int64Tensor(BigInt64Array.of(BigInt(queryOffset)), [1]),
+  });
 }

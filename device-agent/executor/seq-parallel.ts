@@ -7,12 +7,12 @@ import type { LoadedPlan } from './loaded-plan.js';
 import { RowMailbox } from './row-mailbox.js';
 import { SeqRun, type SeqFrame } from './seq-run.js';
 import { PositionRun } from './position-run.js';
+import type { AgentStats } from './stats.js';
 
 /** A group run of either form that exchanges rows among members. */
 export type GroupRun = SeqRun | PositionRun;
 
 const exchangesRows = (stage: Stage) => groupFormOf(stage) !== 'host-gather';
-import type { AgentStats } from './stats.js';
 
 export interface SeqOptions {
   agentId: string;

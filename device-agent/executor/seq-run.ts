@@ -77,26 +77,8 @@ export class SeqRun {
   }
 
   private sendRows(to: number, layer: number, phase: SeqPhase, rowStart: number, data: Float32Array): void {
-    const H = this.hidden;
-    const rows = data.length / H;
-    const chunk = Math.max(1, this.parts.chunkRows);
-    const dtype = floatWireDtype(this.loaded.plan.wireDtype);
-    for (let r = 0; r < rows; r += chunk) {
-      const n = Math.min(chunk, rows - r);
-      const t = float32Tensor(data.subarray(r * H, (r + n) * H), [1, n, H]);
-      this.parts
-        .send(this.members[to]!.agentId, {
-          type: 'seq-rows',
-          requestId: this.ids.requestId,
-          planVersion: this.ids.planVersion,
-          stage: this.ids.stage,
-          layer,
-          phase,
-          rowStart: rowStart + r,
-          rows: toWire(t, dtype),
-        })
-        .catch((err: Error) => this.fail(err));
-    }
+    const block = { layer, phase, rowStart, data, width: this.hidden };
+    sendRowChunks(this.parts, this.ids, this.members[to]!.agentId, this.loaded, block, (err) => this.fail(err));
   }
 
   private async take(layer: number, phase: SeqPhase): Promise<RowBlock> {
@@ -264,6 +246,40 @@ export class SeqRun {
     await this.collect(layer, 'out', othersRows, (b) => out.set(b.data, b.rowStart * H));
     this.done = last;
     return float32Tensor(out, [...this.dims]);
+  }
+}
+
+/**
+ * Sends rows [rowStart, rowStart + n) of `data` ([n, width]) to `agentId` as seq-rows frames of at most
+ * parts.chunkRows rows each, in the plan's wire dtype; a send that fails (the peer is gone) calls `fail`.
+ */
+export function sendRowChunks(
+  parts: SeqRunParts,
+  ids: { requestId: string; planVersion: number; stage: number },
+  agentId: string,
+  loaded: LoadedPlan,
+  block: { layer: number; phase: SeqPhase; rowStart: number; data: Float32Array; width: number },
+  fail: (err: Error) => void,
+): void {
+  const { layer, phase, rowStart, data, width } = block;
+  const rows = data.length / width;
+  const chunk = Math.max(1, parts.chunkRows);
+  const dtype = floatWireDtype(loaded.plan.wireDtype);
+  for (let r = 0; r < rows; r += chunk) {
+    const n = Math.min(chunk, rows - r);
+    const t = float32Tensor(data.subarray(r * width, (r + n) * width), [1, n, width]);
+    parts
+      .send(agentId, {
+        type: 'seq-rows',
+        requestId: ids.requestId,
+        planVersion: ids.planVersion,
+        stage: ids.stage,
+        layer,
+        phase,
+        rowStart: rowStart + r,
+        rows: toWire(t, dtype),
+      })
+      .catch(fail);
   }
 }
 
