@@ -39,6 +39,34 @@ export function sequenceRows(total: number, members: number): [number, number][]
 }
 
 /**
+ * The positions each member of a position-parallel stage owns, in position order (positionOrder): shares sized by
+ * the planner to each device's speed, split by largest remainder (ties to the earlier member); the first member
+ * owns at least position 0. Without a positive share for every member, an even split (sequenceRows). Every member
+ * derives the same ranges from the plan. A member may own no positions of a short sequence.
+ */
+export function positionRows(total: number, shares: readonly (number | null | undefined)[]): [number, number][] {
+  const weights = shares.map((s) => (typeof s === 'number' && Number.isFinite(s) && s > 0 ? s : 0));
+  if (weights.length === 0 || weights.some((w) => w === 0)) return sequenceRows(total, shares.length);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const exact = weights.map((w) => (total * w) / sum);
+  const counts = exact.map(Math.floor);
+  const spare = total - counts.reduce((a, b) => a + b, 0);
+  const byRemainder = exact.map((e, i) => ({ i, r: e - counts[i]! })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (let k = 0; k < spare; k++) counts[byRemainder[k]!.i]!++;
+  // The first member (the host) always owns position 0: the [CLS] token exit heads read.
+  if (total > 0 && counts[0] === 0) {
+    counts[counts.indexOf(Math.max(...counts))]!--;
+    counts[0] = 1;
+  }
+  let start = 0;
+  return counts.map((n) => {
+    const range: [number, number] = [start, start + n];
+    start += n;
+    return range;
+  });
+}
+
+/**
  * A sequence-parallel member runs its FFN on each block of rows as it arrives (overlapping the all-gather) only
  * when every member's block has at least this many rows; below that a session run's fixed cost outweighs the
  * overlap, and it runs the FFN once on all rows. Agents may be started with another figure (--seq-overlap-min-rows).

@@ -9,15 +9,26 @@ import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { classifyDetailed as classify, killMemberMidTraffic } from './helpers/classify.js';
 import { writePlan } from './helpers/plans.js';
 import { parseTokenPruning } from '@edgerelay/device-agent';
+import { positionRows } from '@edgerelay/proto';
 
 const SENTENCES = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence);
 
-/** A position-parallel member of the fixture (4 heads, 1024 FFN columns): it holds whole layers. */
-const whole = (agent: string) => ({ agent, heads: [0, 1, 2, 3], ffnColumns: [[0, 1024]] as [number, number][] });
+/**
+ * A position-parallel member of the fixture (4 heads, 1024 FFN columns): it holds whole layers, and owns a share of
+ * the positions relative to the other members' (even when no member has one).
+ */
+const whole = (agent: string, positionShare?: number) => ({
+  agent,
+  heads: [0, 1, 2, 3],
+  ffnColumns: [[0, 1024]] as [number, number][],
+  ...(positionShare !== undefined && { positionShare }),
+});
 
 /**
  * Position-parallel groups of 2, 3 and 4 members; agents meet in several groups, and two stages' hosts are not the
- * first member listed (the host always owns the first positions).
+ * first member listed (the host always owns the first positions). Stage 1 splits the positions evenly, stages 2
+ * and 3 by uneven shares, as the planner sizes them to unequal devices; agent-0's share in stage 3 is so small that
+ * on the shorter texts it owns no position at all.
  */
 const THREE_GROUPS: PlanFile = {
   stages: [
@@ -26,13 +37,13 @@ const THREE_GROUPS: PlanFile = {
       layers: [2, 4],
       host: 'agent-2',
       form: 'position-parallel',
-      members: [whole('agent-1'), whole('agent-2'), whole('agent-3')],
+      members: [whole('agent-1', 1), whole('agent-2', 3), whole('agent-3', 0.5)],
     },
     {
       layers: [4, 6],
       host: 'agent-3',
       form: 'position-parallel',
-      members: [whole('agent-0'), whole('agent-1'), whole('agent-2'), whole('agent-3')],
+      members: [whole('agent-0', 0.1), whole('agent-1', 2), whole('agent-2', 1), whole('agent-3', 1)],
     },
   ],
 };
@@ -68,15 +79,30 @@ describe('position-parallel groups (real agent processes)', function () {
     });
     after(async () => cluster?.stop());
 
-    it('the deployed plan keeps the position-parallel form of every group', () => {
+    it('the deployed plan keeps the position-parallel form and the position shares of every group', () => {
       assert.deepEqual(
         cluster.plan.stages.map((s) => s.form),
         ['position-parallel', 'position-parallel', 'position-parallel'],
+      );
+      assert.deepEqual(
+        cluster.plan.stages.map((s) => s.members.map((m) => m.positionShare)),
+        [
+          [undefined, undefined],
+          [1, 3, 0.5],
+          [0.1, 2, 1, 1],
+        ],
       );
     });
 
     it('exchanging keys and values gives the reference logits within 1e-4 (float32), every member taking part', async () => {
       const texts = SENTENCES.slice(0, 8);
+      // Stage 3 in position order (the host, agent-3, first): some texts must leave agent-0 without a position.
+      const tokenizer = loadTokenizer(FIXTURE_DIR);
+      const agent0Rows = texts.map((t) => {
+        const [a, b] = positionRows(tokenizer.encode(t, 128).ids.length, [1, 0.1, 2, 1])[1]!;
+        return b - a;
+      });
+      assert.ok(agent0Rows.includes(0) && agent0Rows.some((n) => n > 0), `agent-0's positions: ${agent0Rows}`);
       const bodies = await Promise.all(texts.map((t) => classify(cluster.url, t)));
       let worst = 0;
       bodies.forEach((b, i) => {

@@ -51,7 +51,9 @@ export function formatPlanReport(
       ? s.members.map((m) => (m.agent === s.host ? `${m.agent}*` : m.agent)).join(', ')
       : s.host;
     const shares = s.members.length
-      ? s.members.map((m) => `${m.agent} ${m.heads}h/${m.columns}c`).join(', ') + ` (${s.form ?? 'host-gather'})`
+      ? s.members
+          .map((m) => `${m.agent} ${m.heads}h/${m.columns}c${m.positions === undefined ? '' : `/${m.positions}p`}`)
+          .join(', ') + ` (${s.form ?? 'host-gather'})`
       : 'whole layers';
     rows.push([
       String(i + 1),
@@ -69,7 +71,7 @@ export function formatPlanReport(
     '',
     textTable(rows, STAGE_COLUMNS),
     predicted.stages.some((s) => s.members.length)
-      ? '(* group host; h = heads, c = FFN columns; host-gather: the host gathers every partial, sequence-parallel: members exchange rows, position-parallel: members hold whole layers and split the positions)'
+      ? `(* group host; h = heads, c = FFN columns, p = positions of ${options.seqLen}; host-gather: the host gathers every partial, sequence-parallel: members exchange rows, position-parallel: members hold whole layers and split the positions)`
       : '',
     `predicted latency ${f1(predicted.latencyMs)} ms expected (${f1(predicted.fullPathMs)} ms when every layer runs), ` +
       `throughput ${predicted.throughputRps.toFixed(2)} requests/s`,

@@ -1,4 +1,4 @@
-import { GROUP_FORMS, type GroupForm } from '@edgerelay/proto';
+import { GROUP_FORMS, sequenceRows, type GroupForm } from '@edgerelay/proto';
 import { apportion, contiguousRanges, proportionalShares, type MemberShare } from './shares.js';
 import {
   attentionPartialFlops,
@@ -24,6 +24,7 @@ import {
   type Usage,
 } from './stage-cost.js';
 import { layerCosts, type LayerCost } from './pruned-layers.js';
+import { balancedPositionRows } from './position-cost.js';
 
 /** One way to run a stage: a single device running whole layers, or a head group with its host and shares. */
 export interface Candidate {
@@ -142,7 +143,7 @@ function exchangingGroup(
   shares: MemberShare[],
   form: GroupForm,
 ): Candidate {
-  const entry = ordered.map((h) => ({ h, ms: groupStageMs(ctx, form, h, ordered) }));
+  const entry = ordered.map((h) => ({ h, ms: groupStageMs(ctx, form, h, shares) }));
   const host = entry.reduce((a, b) => (b.ms < a.ms - 1e-12 ? b : a));
   const layers = layerCosts(ctx, host.h, shares, form);
   return {
@@ -159,18 +160,26 @@ function exchangingGroup(
 }
 
 /**
- * A position-parallel group over `devices`: every member holds whole layers and runs them on an even slice of the
- * positions (each member's share lists every head and column: it holds them all). Hosted by the member that gets
- * the stage input out and the positions back soonest. Not for models whose layers share weights (ALBERT), nor for
- * one with a layer that lost every head to pruning: their shards are not built in this form.
+ * Position-parallel groups over `devices`: every member holds whole layers and runs them on its slice of the
+ * positions (each member's share lists every head and column: it holds them all). Two candidates: an even split,
+ * and, on unequal devices, slices sized to each device's speed (balancedPositionRows); the search keeps the faster.
+ * Hosted by the member that gets the stage input out and the positions back soonest. None for models whose layers
+ * share weights (ALBERT), nor for one with a layer that lost every head to pruning: their shards are not built in
+ * this form.
  */
-export function positionGroupCandidate(ctx: CostContext, devices: number[], mask: number): Candidate | undefined {
+export function positionGroupCandidates(ctx: CostContext, devices: number[], mask: number): Candidate[] {
   // A layer with every head pruned has no keys or values to exchange.
-  if (ctx.model.layerGroups || ctx.model.prunedHeads?.some((p) => p.length >= ctx.model.numHeads)) return undefined;
+  if (ctx.model.layerGroups || ctx.model.prunedHeads?.some((p) => p.length >= ctx.model.numHeads)) return [];
   const ordered = [...devices].sort(bySpeed(ctx));
   const all = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const shares = ordered.map((device) => ({ device, heads: all(ctx.dm.A), columns: all(ctx.dm.F) }));
-  return exchangingGroup(ctx, mask, ordered, shares, 'position-parallel');
+  const whole = (device: number) => ({ device, heads: all(ctx.dm.A), columns: all(ctx.dm.F) });
+  const even = exchangingGroup(ctx, mask, ordered, ordered.map(whole), 'position-parallel');
+  const rows = balancedPositionRows(ctx, ordered);
+  const evenRows = sequenceRows(ctx.dm.S, ordered.length).map(([a, b]) => b - a);
+  // Equal devices get an even split anyway; a member left without positions is a smaller group's candidate.
+  if (rows.some((n) => n === 0) || [...rows].sort().join() === [...evenRows].sort().join()) return [even];
+  const sized = ordered.map((device, i) => ({ ...whole(device), positionShare: rows[i]! }));
+  return [even, exchangingGroup(ctx, mask, ordered, sized, 'position-parallel')];
 }
 
 /**
@@ -190,8 +199,8 @@ export function buildCandidates(
     else if (devices.length <= maxGroupSize) {
       const gather = forms.includes('host-gather') ? groupCandidate(ctx, devices, mask) : undefined;
       const seq = forms.includes('sequence-parallel') ? seqGroupCandidate(ctx, devices, mask) : undefined;
-      const position = forms.includes('position-parallel') ? positionGroupCandidate(ctx, devices, mask) : undefined;
-      for (const c of [gather, seq, position]) if (c) out.push(c);
+      for (const c of [gather, seq]) if (c) out.push(c);
+      if (forms.includes('position-parallel')) out.push(...positionGroupCandidates(ctx, devices, mask));
     }
   }
   return out;

@@ -119,15 +119,19 @@ const FORM_HOW: Record<GroupForm, string> = {
   'position-parallel': 'position-parallel: members run whole layers on their positions and exchange keys and values',
 };
 
+const SIZED = ', positions sized to each device’s speed';
+const sizedPositions = (c: Candidate) => c.shares.some((s) => s.positionShare !== undefined);
+/** A group form as the explanation names it: position-parallel groups come with even or speed-sized positions. */
+const formLabel = (c: Candidate) => (c.form ?? 'host-gather') + (sizedPositions(c) ? SIZED : '');
+
 /** Why the group runs the way it does: the other forms of the same group, costed the same way. */
 function explainForm(input: ExplainInput, c: Candidate): string {
-  const form = c.form ?? 'host-gather';
-  const others = input.candidates.filter((o) => o.mask === c.mask && (o.form ?? 'host-gather') !== form);
-  const how = FORM_HOW[form];
+  const others = input.candidates.filter((o) => o.mask === c.mask && formLabel(o) !== formLabel(c));
+  const how = FORM_HOW[c.form ?? 'host-gather'] + (sizedPositions(c) ? SIZED : '');
   if (others.length === 0) return how;
   const costs = others.map(
     (o) =>
-      `${o.form ?? 'host-gather'} would take ${ms(o.timing.totalMs)} per layer${o.entryMs ? ` + ${ms(o.entryMs)} per stage` : ''}`,
+      `${formLabel(o)} would take ${ms(o.timing.totalMs)} per layer${o.entryMs ? ` + ${ms(o.entryMs)} per stage` : ''}`,
   );
   return `${how} (${costs.join('; ')})`;
 }

@@ -36,7 +36,12 @@ export function buildPlan(
       layerStart: s.start,
       layerEnd: s.end,
       host: id(s.host),
-      members: s.shares.map((m) => ({ agentId: id(m.device), heads: m.heads, ffnColumns: m.columns })),
+      members: s.shares.map((m) => ({
+        agentId: id(m.device),
+        heads: m.heads,
+        ffnColumns: m.columns,
+        ...(m.positionShare !== undefined && { positionShare: m.positionShare }),
+      })),
       ...(s.shares.length > 0 && s.form && s.form !== 'host-gather' && { form: s.form }),
     })),
     endpoints: used.map((d) => ({ agentId: id(d), dataAddress: cluster.devices[d]!.dataAddress ?? '' })),

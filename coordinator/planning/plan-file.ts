@@ -22,8 +22,18 @@ export const planFileSchema = z.object({
       z.object({
         layers: z.tuple([z.number().int().nonnegative(), z.number().int().positive()]),
         host: z.string().min(1),
-        members: z.array(z.object({ agent: z.string().min(1), heads: indexList, ffnColumns: columnRanges })).optional(),
-        /** a group's form: host-gather (default) or sequence-parallel (docs/sequence-parallel.md) */
+        members: z
+          .array(
+            z.object({
+              agent: z.string().min(1),
+              heads: indexList,
+              ffnColumns: columnRanges,
+              /** position-parallel: this member's share of the positions, relative to the others' (default: even) */
+              positionShare: z.number().positive().finite().optional(),
+            }),
+          )
+          .optional(),
+        /** a group's form: host-gather (default), sequence-parallel or position-parallel (docs/sequence-parallel.md) */
         form: z.enum(GROUP_FORMS).optional(),
       }),
     )
@@ -74,6 +84,7 @@ export function planFromFile(
         agentId: m.agent,
         heads: m.heads,
         ffnColumns: m.ffnColumns.flatMap(([a, b]) => Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i)),
+        ...(m.positionShare !== undefined && { positionShare: m.positionShare }),
       })),
       ...(s.form && { form: s.form }),
     })),

@@ -33,6 +33,7 @@ export function completePlan(plan: Plan): Plan__Output {
         agentId: m.agentId ?? '',
         heads: m.heads ?? [],
         ffnColumns: m.ffnColumns ?? [],
+        ...(m.positionShare != null && { positionShare: Number(m.positionShare) }),
       })),
       ...(s.form && { form: s.form }),
     })),

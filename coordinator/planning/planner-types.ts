@@ -38,7 +38,8 @@ export interface StagePrediction {
   layers: [number, number];
   host: string;
   /** Empty for a stage that runs whole layers; counts of heads and FFN columns otherwise. */
-  members: { agent: string; heads: number; columns: number }[];
+  /** positions: a position-parallel member's positions of the planned sequence length. */
+  members: { agent: string; heads: number; columns: number; positions?: number }[];
   /** A group's form: host-gather (the host gathers every partial) or sequence-parallel (docs/sequence-parallel.md). */
   form?: GroupForm;
   /** Compute of a request that runs the whole stage: layers, embeddings, exit heads. */

@@ -1,4 +1,4 @@
-import { sequenceRows } from '@edgerelay/proto';
+import { positionRows } from '@edgerelay/proto';
 import {
   combineFlops,
   ffnPartialFlops,
@@ -13,7 +13,7 @@ import {
 } from './cost-model.js';
 import { linearWeightBytes } from './int8-speed.js';
 import { seqEntryMs } from './seq-cost.js';
-import type { CostContext, LayerTiming, Usage } from './stage-cost.js';
+import type { CostContext, LayerTiming, PositionMember, Usage } from './stage-cost.js';
 
 /** A position-parallel member's two runs on its n positions (device-agent/executor/position-run.ts). */
 export function keysValuesFlops({ H, d }: Dims, n: number, heads: number): number {
@@ -29,6 +29,14 @@ export function positionLayerFlops(dm: Dims, n: number, heads = dm.A): number {
   return query + attention + p.outProjection + ffnPartialFlops(rows, dm.F) + 2 * combineFlops(rows, 1);
 }
 
+/** How many of `seq` positions each member (in position order) owns, as the agents split them. */
+export function memberRows(seq: number, members: PositionMember[]): number[] {
+  return positionRows(
+    seq,
+    members.map((m) => m.share),
+  ).map(([a, b]) => b - a);
+}
+
 /**
  * Time of one layer of a position-parallel group (docs/sequence-parallel.md): every member projects its positions
  * to keys and values, sends them to every other member and gathers theirs (one phase: a sender's transfers leave
@@ -36,10 +44,11 @@ export function positionLayerFlops(dm: Dims, n: number, heads = dm.A): number {
  * on its positions. A run pays the per-value part of the run overhead for the rows it binds: n of S for the keys
  * and values, n + 2·S for the position layer (its own rows, and every position's keys and values).
  */
-export function positionLayerTiming(ctx: CostContext, devices: number[], heads = ctx.dm.A): LayerTiming {
+export function positionLayerTiming(ctx: CostContext, members: PositionMember[], heads = ctx.dm.A): LayerTiming {
   const { dm, params, cluster } = ctx;
-  const N = devices.length;
-  const rows = sequenceRows(dm.S, N).map(([a, b]) => b - a);
+  const N = members.length;
+  const devices = members.map((m) => m.device);
+  const rows = memberRows(dm.S, members);
   const busyMs = new Map<number, number>();
   /** A run of member i on its rows, binding `bound` rows of activations. */
   const run = (i: number, flops: number, bound: number) => {
@@ -73,15 +82,38 @@ export function positionLayerTiming(ctx: CostContext, devices: number[], heads =
 }
 
 /**
+ * Positions per member (in `devices` order) that even out the members' two runs a layer on unequal devices: each
+ * position goes to the member whose runs would end soonest with it, so a faster device takes more, and a slow one
+ * fewer than its speed alone would give where small runs cost it more per row (the cost model's smallRunRows).
+ */
+export function balancedPositionRows(ctx: CostContext, devices: number[], heads = ctx.dm.A): number[] {
+  const { dm, params, cluster } = ctx;
+  const runsMs = (i: number, n: number) => {
+    const g = cluster.devices[devices[i]!]!.gflops;
+    return (
+      rowsRunMs(keysValuesFlops(dm, n, heads), g, params, dm, n, n) +
+      rowsRunMs(positionLayerFlops(dm, n, heads), g, params, dm, n, n + 2 * dm.S)
+    );
+  };
+  const rows = devices.map(() => 0);
+  for (let k = 0; k < dm.S; k++) {
+    let best = 0;
+    for (let i = 1; i < devices.length; i++) if (runsMs(i, rows[i]! + 1) < runsMs(best, rows[best]! + 1)) best = i;
+    rows[best]!++;
+  }
+  return rows;
+}
+
+/**
  * Once per stage: the host sends the stage input to every member, and after the stage's last layer every member
  * sends its positions back to the host (one after another through the host's downlink).
  */
-export function positionStageMs(ctx: CostContext, host: number, devices: number[]): number {
+export function positionStageMs(ctx: CostContext, members: PositionMember[]): number {
   const { dm, params, cluster } = ctx;
-  const others = devices.filter((d) => d !== host);
-  const rows = sequenceRows(dm.S, devices.length)
-    .slice(1)
-    .map(([a, b]) => b - a);
+  const devices = members.map((m) => m.device);
+  const host = devices[0]!;
+  const others = devices.slice(1);
+  const rows = memberRows(dm.S, members).slice(1);
   let down = 0;
   others.forEach((d, k) => {
     const n = rows[k]!;
@@ -94,10 +126,9 @@ export function positionStageMs(ctx: CostContext, host: number, devices: number[
   return seqEntryMs(ctx, host, devices) + down + latency;
 }
 
-/** Every member holds whole layers (two sessions each); activations of its positions against every key. */
-export function positionLayerUsage(ctx: CostContext, rowsShare: number, heads = ctx.dm.A): Usage {
+/** Every member holds whole layers (two sessions each); activations of its n positions against every key. */
+export function positionLayerUsage(ctx: CostContext, n: number, heads = ctx.dm.A): Usage {
   const { dm, model } = ctx;
-  const n = Math.ceil(dm.S * rowsShare);
   return {
     weights: linearWeightBytes(model, wholeLayerWeightBytes(dm, heads)),
     sessions: 2,

@@ -1,4 +1,4 @@
-import { groupFormOf, type Plan__Output as Plan } from '@edgerelay/proto';
+import { groupFormOf, positionOrder, positionRows, type Plan__Output as Plan } from '@edgerelay/proto';
 import { deviceIndex, type ClusterModel } from './cluster-model.js';
 import { messageMs, stageInputBytes, transferMs, usableMemoryBytes, wireMs, type PlannerModel } from './cost-model.js';
 import {
@@ -53,6 +53,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       device: deviceIndex(cluster, m.agentId),
       heads: m.heads,
       columns: m.ffnColumns,
+      ...(m.positionShare !== undefined && { positionShare: m.positionShare }),
     }));
     // Per layer: a layer with pruned heads costs less (pruned-layers.ts), under ODE steps only step slots
     // compute, and under token pruning each layer is costed at the tokens it runs on.
@@ -69,7 +70,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     const stageExits = model.exitLayers.filter((l) => l >= stage.layerStart && l < stage.layerEnd);
     const hopBytes = stageInputBytes(ctxAt(stage.layerStart).dm, ctx.params);
     const link = cluster.links[prevHost < 0 ? host : prevHost]![host]!;
-    const entry = form ? groupStageMs(ctxAt(stage.layerStart), form, host, [...devicesOf(members)]) : 0;
+    const entry = form ? groupStageMs(ctxAt(stage.layerStart), form, host, members) : 0;
     const hopValues = ctxAt(stage.layerStart).dm.S * ctx.dm.H;
     const hop = i === 0 || prevHost === host ? 0 : transferMs(hopBytes, link) + messageMs(hopValues, ctx.params);
     const incoming = hop + entry;
@@ -100,10 +101,22 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       for (const [d, u] of perLayer[l]!.usage) usage.set(d, addUsage(usage.get(d) ?? NO_USAGE, u));
     usage.set(host, addUsage(usage.get(host) ?? NO_USAGE, hostExtrasUsage(ctx, i === 0, stageExits.length)));
 
+    const order = positionOrder(stage);
+    const positionsOf = new Map(
+      positionRows(
+        ctx.dm.S,
+        order.map((m) => m.positionShare),
+      ).map(([a, b], k) => [order[k]!.agentId, b - a]),
+    );
     stages.push({
       layers: [stage.layerStart, stage.layerEnd],
       host: stage.host,
-      members: stage.members.map((m) => ({ agent: m.agentId, heads: m.heads.length, columns: m.ffnColumns.length })),
+      members: stage.members.map((m) => ({
+        agent: m.agentId,
+        heads: m.heads.length,
+        columns: m.ffnColumns.length,
+        ...(form === 'position-parallel' && { positions: positionsOf.get(m.agentId) ?? 0 }),
+      })),
       ...(form && { form }),
       computeMs: layersComputeMs + embMs + stageExits.length * headMs,
       transferMs: incoming + (layersMs - layersComputeMs),
@@ -135,8 +148,4 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     devices,
     fits: devices.every((d) => d.fits),
   };
-}
-
-function devicesOf(members: MemberShare[]): number[] {
-  return members.map((m) => m.device);
 }

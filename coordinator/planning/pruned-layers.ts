@@ -35,6 +35,7 @@ export function sharesAt(model: PlannerModel, layer: number, members: MemberShar
     columns: m.columns.length,
     // The executor still sends its scatter and sums its (zero) partial: the round trip stays.
     attends: m.heads.length > 0,
+    ...(m.positionShare !== undefined && { positionShare: m.positionShare }),
   }));
 }
 

@@ -44,6 +44,8 @@ export interface MemberShare {
   device: number;
   heads: number[];
   columns: number[];
+  /** Position-parallel: this member's share of the positions, relative to the others' (absent: an even split). */
+  positionShare?: number;
 }
 
 /** Speed-proportional heads and columns for `devices` (host first), as the plan lists them. */

@@ -1,4 +1,4 @@
-import type { GroupForm } from '@edgerelay/proto';
+import { positionRows, type GroupForm } from '@edgerelay/proto';
 import type { ClusterModel } from './cluster-model.js';
 import { clusterForWeights, linearWeightBytes } from './int8-speed.js';
 import {
@@ -28,9 +28,19 @@ import {
 import { seqCombineUsage, seqEntryMs, seqLayerTiming } from './seq-cost.js';
 import { positionLayerTiming, positionLayerUsage, positionStageMs } from './position-cost.js';
 
-/** A position-parallel group's devices in position order: the host first (proto positionOrder). */
-export function positionDevices(host: number, members: ShareCount[]): number[] {
-  return [host, ...members.map((m) => m.device).filter((d) => d !== host)];
+/** A position-parallel member: its device, and its share of the positions (absent: an even split). */
+export interface PositionMember {
+  device: number;
+  share?: number;
+}
+
+/** A position-parallel group's members in position order: the host first (proto positionOrder). */
+export function positionMembers(host: number, members: { device: number; positionShare?: number }[]): PositionMember[] {
+  const of = (m: { device: number; positionShare?: number }) => ({
+    device: m.device,
+    ...(m.positionShare !== undefined && { share: m.positionShare }),
+  });
+  return [...members.filter((m) => m.device === host), ...members.filter((m) => m.device !== host)].map(of);
 }
 
 /**
@@ -64,6 +74,8 @@ export interface ShareCount {
    * attends true). Defaults to heads > 0.
    */
   attends?: boolean;
+  /** Position-parallel: the member's share of the positions (absent: an even split). */
+  positionShare?: number;
 }
 
 export interface LayerTiming {
@@ -137,7 +149,7 @@ export function layerTiming(
   form: GroupForm = 'host-gather',
 ): LayerTiming {
   if (members.length === 0) return wholeLayerTiming(ctx, host, heads);
-  if (form === 'position-parallel') return positionLayerTiming(ctx, positionDevices(host, members), heads);
+  if (form === 'position-parallel') return positionLayerTiming(ctx, positionMembers(host, members), heads);
   return form === 'sequence-parallel' ? seqLayerTiming(ctx, members) : groupLayerTiming(ctx, host, members);
 }
 
@@ -145,9 +157,19 @@ export function layerTiming(
  * Once per stage of a group whose members exchange rows: a sequence-parallel host sends the stage input to every
  * member, a position-parallel one also gathers the members' positions after the last layer; host-gather: nothing.
  */
-export function groupStageMs(ctx: CostContext, form: GroupForm, host: number, devices: number[]): number {
-  if (form === 'sequence-parallel') return seqEntryMs(ctx, host, devices);
-  if (form === 'position-parallel') return positionStageMs(ctx, host, devices);
+export function groupStageMs(
+  ctx: CostContext,
+  form: GroupForm,
+  host: number,
+  members: { device: number; positionShare?: number }[],
+): number {
+  if (form === 'sequence-parallel')
+    return seqEntryMs(
+      ctx,
+      host,
+      members.map((m) => m.device),
+    );
+  if (form === 'position-parallel') return positionStageMs(ctx, positionMembers(host, members));
   return 0;
 }
 
@@ -199,7 +221,12 @@ export function layerUsage(
     return usage;
   }
   if (form === 'position-parallel') {
-    for (const m of members) add(m.device, positionLayerUsage(ctx, 1 / members.length, heads));
+    const ordered = positionMembers(host, members);
+    const rows = positionRows(
+      ctx.dm.S,
+      ordered.map((m) => m.share),
+    );
+    ordered.forEach((m, i) => add(m.device, positionLayerUsage(ctx, rows[i]![1] - rows[i]![0], heads)));
     return usage;
   }
   add(host, { weights: combineWeightBytes(dm), sessions: 2, activation: 2 * dm.S * dm.H * 4 });

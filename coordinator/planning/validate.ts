@@ -29,6 +29,7 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
       if (!knownAgents.has(m.agentId)) fail(`stage ${i} member "${m.agentId}" is not a connected agent`);
     if (new Set(stage.members.map((m) => m.agentId)).size !== stage.members.length)
       fail(`stage ${i} lists a member twice`);
+    checkPositionShares(stage, i, fail);
     // Position-parallel: every member holds whole layers, so each lists every head and column.
     if (stage.form === 'position-parallel') {
       for (const m of stage.members) {
@@ -52,6 +53,19 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
   });
   if (next !== model.numLayers) fail(`the stages end at layer ${next}, but the model has ${model.numLayers}`);
   if (!model.exitLayers.includes(model.numLayers - 1)) fail('the model has no final classifier');
+}
+
+/** Position shares size a position-parallel stage's slices: all members have one, or none (an even split). */
+function checkPositionShares(stage: Plan['stages'][number], i: number, fail: (why: string) => never): void {
+  const shared = stage.members.filter((m) => m.positionShare !== undefined);
+  if (shared.length === 0) return;
+  if (stage.form !== 'position-parallel')
+    fail(`stage ${i} gives members position shares, but only a position-parallel stage splits positions`);
+  for (const m of stage.members)
+    if (!(Number.isFinite(m.positionShare) && m.positionShare! > 0))
+      fail(
+        `stage ${i} member "${m.agentId}" has position share ${m.positionShare ?? '(none)'}; give every member a positive share, or none for an even split`,
+      );
 }
 
 function exactCover(indices: number[], size: number, fail: () => void): void {

@@ -1,4 +1,4 @@
-import { IO, positionOrder, sequenceRows, type SeqPhase } from '@edgerelay/proto';
+import { IO, positionOrder, positionRows, type SeqPhase } from '@edgerelay/proto';
 import type { GroupMember__Output as GroupMember, Stage__Output as Stage } from '@edgerelay/proto';
 import { float32Tensor, int64Tensor, type HostTensor } from '../runtime/index.js';
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
@@ -39,7 +39,7 @@ export class PositionRun {
     this.seq = dims[1]!;
     this.hidden = dims[2]!;
     this.order = positionOrder(stage);
-    this.ranges = sequenceRows(this.seq, this.order.length);
+    this.ranges = positionRows(this.seq, this.order.map((m) => m.positionShare));
     this.me = this.order.findIndex((m) => m.agentId === parts.agentId);
   }
 
@@ -86,6 +86,12 @@ export class PositionRun {
     const [p0, p1] = this.ranges[this.me]!;
     const n = p1 - p0;
     const own = (this.own ??= float32Tensor((input.data as Float32Array).slice(p0 * H, p1 * H), [1, n, H]));
+    if (n === 0) {
+      // No positions of its own (a short sequence, a small share): nothing to compute, and the others send it
+      // nothing. The host always owns position 0, so this is never the host.
+      if (layer === this.stage.layerEnd - 1) this.done = true;
+      return this.done ? undefined : own;
+    }
     // Ring order (the next member first): in each round every member sends to a different one, so no member's
     // downlink takes everyone's keys and values at once.
     const N = this.order.length;
