@@ -40,6 +40,7 @@ export interface CostFitArgs {
 const FITTED = [
   { name: 'efficiency', scale: 1, min: 0.2, max: 4 },
   { name: 'smallRunRows', scale: 10, min: 0, max: 30 },
+  { name: 'featureMajorRunRows', scale: 10, min: 0, max: 30 },
   { name: 'opOverheadMs', scale: 1, min: 0, max: 20 },
   { name: 'opOverheadFlopsPerValue', scale: 1000, min: 0, max: 30 },
   { name: 'messageOverheadMs', scale: 1, min: 0, max: 20 },

@@ -18,7 +18,13 @@ import { GraphBuilder, compileShard, IO, range, type ShardSpec } from '../coordi
 import { emitLinear } from '../coordinator/compiler/linear.js';
 import { forwardFloat64 } from '../coordinator/reference/index.js';
 import { fitExits } from '../coordinator/distill/index.js';
-import { ShardSession, int64Tensor, sumFloat32, type HostTensor } from '../device-agent/runtime/index.js';
+import {
+  ShardSession,
+  float32Tensor,
+  int64Tensor,
+  sumFloat32,
+  type HostTensor,
+} from '../device-agent/runtime/index.js';
 import { makeBatch, makeTinyModel, maxAbsDiff, type TinyModel } from './helpers/tiny-model.js';
 import { makeTinyAlbert } from './helpers/tiny-albert.js';
 import { edgerelay } from './helpers/cli.js';
@@ -234,6 +240,53 @@ describe('an int8 checkpoint (edgerelay convert --dtype int8)', function () {
       { ...feeds, [IO.hidden]: hidden },
     );
     withinRelative(last[IO.exitLogits(2)]!.data as Float32Array, whole[IO.logits]!.data as Float32Array, 'split model');
+  });
+
+  it('position-parallel shards keep DynamicQuantizeMatMul (row-major) and members’ positions recombine to the whole int8 layer', async () => {
+    const c = int8.checkpoint;
+    for (const spec of [
+      { kind: 'keys-values', layer: 0 },
+      { kind: 'position-layer', layer: 0 },
+    ] as ShardSpec[])
+      assert.equal(
+        nodesOf(compileShard(c, spec)).filter((n) => n.opType === 'DynamicQuantizeMatMul').length,
+        spec.kind === 'keys-values' ? 2 : 4,
+      );
+    // One sequence of the batch, its positions split 3 + rest between two members, as the agents run it.
+    const one = makeBatch([9], 120);
+    const oneFeeds = feedsOf(one);
+    const hidden = (await runShard(c, { kind: 'embeddings' }, oneFeeds))[IO.hiddenOut]!;
+    const H = c.config.hiddenSize;
+    const slice = (a: number, b: number) =>
+      float32Tensor((hidden.data as Float32Array).slice(a * H, b * H), [1, b - a, H]);
+    const parts = [slice(0, 3), slice(3, 9)];
+    const kvs = [];
+    for (const x of parts)
+      kvs.push((await runShard(c, { kind: 'keys-values', layer: 0 }, { [IO.hidden]: x }))[IO.keysValues]!);
+    const width = kvs[0]!.dims[2]!;
+    const all = float32Tensor(
+      new Float32Array([...(kvs[0]!.data as Float32Array), ...(kvs[1]!.data as Float32Array)]),
+      [1, 9, width],
+    );
+    const outs = [];
+    for (const [k, x] of parts.entries())
+      outs.push(
+        (
+          await runShard(
+            c,
+            { kind: 'position-layer', layer: 0 },
+            {
+              [IO.hidden]: x,
+              [IO.keysValues]: all,
+              [IO.attentionMask]: oneFeeds[IO.attentionMask]!,
+              [IO.queryOffset]: int64Tensor(BigInt64Array.of(k === 0 ? 0n : 3n), [1]),
+            },
+          )
+        )[IO.hiddenOut]!,
+      );
+    const whole = await runShard(c, { kind: 'layers', start: 0, end: 1 }, { ...oneFeeds, [IO.hidden]: hidden });
+    const joined = [...(outs[0]!.data as Float32Array), ...(outs[1]!.data as Float32Array)];
+    withinRelative(joined, whole[IO.hiddenOut]!.data as Float32Array, 'position-split int8 layer');
   });
 
   it('a head-pruned checkpoint converts to int8 and runs with its remaining heads', async () => {

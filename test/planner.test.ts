@@ -226,11 +226,13 @@ describe('planCluster', () => {
       { name: 'mid', gflops: 17 },
       { name: 'fast', gflops: 40 },
     ]);
-    // Share logic, not the fitted overheads: without per-run overhead a group of these three pays.
+    // Share logic, not the fitted overheads: without per-run overhead a group of these three pays. Heads and
+    // columns are split in these two forms (position-parallel members hold all: position-shares.test.ts).
     const r = planCluster(
       BERT_BASE,
       c,
       options({
+        groupForms: ['host-gather', 'sequence-parallel'],
         wireDtype: 'float16',
         cost: {
           opOverheadMs: 0,

@@ -68,7 +68,10 @@ function networkOnly() {
 describe('planner: position-parallel groups', () => {
   it('on four equal links a position-parallel layer moves 2·(N−1)/N hidden states per link, in one exchange', () => {
     const { ctx, hiddenMs } = networkOnly();
-    const position = positionLayerTiming(ctx, [0, 1, 2, 3].map((device) => ({ device }))).totalMs;
+    const position = positionLayerTiming(
+      ctx,
+      [0, 1, 2, 3].map((device) => ({ device })),
+    ).totalMs;
     // Each member sends its 32 positions' keys and values (2 × 1/4 of a hidden state) to three others, one after
     // another, and receives three such blocks: 3 × 1/2 = 1.5 hidden-state times.
     assert.ok(Math.abs(position - 1.5 * hiddenMs) < 0.01 * position, `${position} vs ${1.5 * hiddenMs}`);

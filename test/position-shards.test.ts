@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint, writePrunedCheckpoint } from '../coordinator/checkpoint/index.js';
 import { compileShard, IO, type ShardSpec } from '../coordinator/compiler/index.js';
+import onnxProto from 'onnx-proto';
 import { forwardFloat64 } from '../coordinator/reference/index.js';
 import { float32Tensor, int64Tensor, ShardSession, type HostTensor } from '../device-agent/runtime/index.js';
 import { makeBatch, makeTinyModel, maxAbsDiff, type TinyModel } from './helpers/tiny-model.js';
@@ -120,6 +121,21 @@ describe('position-parallel shards (keys-values + position-layer)', function () 
     const expected = reference.headLogits[last]!.flat();
     assert.ok(maxAbsDiff(logits.data as Float32Array, expected) < 1e-4);
     assert.ok(new Set(expected.map((v) => v.toFixed(4))).size > 3, 'the logits must vary');
+  });
+
+  it('float32 shards put every weight on the left of its product (feature-major: few rows run at the whole-sequence rate)', () => {
+    for (const spec of [
+      { kind: 'keys-values', layer: 0 },
+      { kind: 'position-layer', layer: 0 },
+    ] as ShardSpec[]) {
+      const graph = onnxProto.onnx.ModelProto.decode(compileShard(model.checkpoint, spec)).graph!;
+      const weights = new Set(graph.initializer!.map((t) => t.name));
+      const products = graph.node!.filter((n) => n.opType === 'MatMul');
+      const weighted = products.filter((n) => n.input!.some((i) => weights.has(i)));
+      // keys-values: keys, values; position-layer: query, output, FFN in and out (scores and context: no weights).
+      assert.equal(weighted.length, spec.kind === 'keys-values' ? 2 : 4);
+      for (const n of weighted) assert.ok(weights.has(n.input![0]!) && !weights.has(n.input![1]!), n.name!);
+    }
   });
 
   it('an exit head on the first member’s positions alone reads the same [CLS] token as on every position', async () => {

@@ -29,6 +29,7 @@ const FIGURES_BEFORE_POSITION_FIT = {
   opOverheadFlopsPerValue: 348,
   efficiency: 0.958,
   smallRunRows: 0,
+  featureMajorRunRows: 0,
   messageOverheadMs: 1.3,
   float16CodingMsPerMValue: 11.3,
   int8CodingMsPerMValue: 14.8,

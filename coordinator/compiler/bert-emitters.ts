@@ -134,7 +134,7 @@ export function emitResidualCombine(
   return emitLayerNorm(g, sum, norm, eps);
 }
 
-function emitActivation(g: GraphBuilder, x: string, act: BertConfig['hiddenAct']): string {
+export function emitActivation(g: GraphBuilder, x: string, act: BertConfig['hiddenAct']): string {
   if (act === 'relu') return g.op('Relu', [x]);
   if (act === 'gelu') {
     // Exact erf GELU; ORT fuses this pattern into its Gelu kernel.

@@ -47,6 +47,11 @@ export interface CostParams {
    * time (a position-parallel member's runs are on S/N rows; every other run is on all S).
    */
   smallRunRows: number;
+  /**
+   * The same for runs whose products put the weights on the left (feature-major layout: position-parallel shards
+   * of float32 weights, coordinator/compiler/feature-major.ts), which few rows slow down far less.
+   */
+  featureMajorRunRows: number;
   /** Per request, outside the agents: HTTP, tokenizing, the coordinator's hops to stage 0 and back. */
   requestOverheadMs: number;
   /** msgpack + WebSocket framing of one data-plane message. */
@@ -81,6 +86,8 @@ export const DEFAULT_COST_PARAMS: Omit<CostParams, 'seqLen' | 'wireDtype'> = {
   opOverheadFlopsPerValue: 332,
   efficiency: 0.994,
   smallRunRows: 18.1,
+  // Not fitted yet: this host's GEMM at 32 rows against 128 (feature-major position shards of bert-base).
+  featureMajorRunRows: 4,
   requestOverheadMs: 2.5,
   frameOverheadBytes: 256,
   messageOverheadMs: 2.25,
@@ -231,19 +238,35 @@ export function computeMs(flops: number, gflops: number, runs: number, p: CostPa
 }
 
 /** The time of `flops` on a device of `gflops` in a run on `rows` rows, without the run's overhead. */
-export function flopsMs(flops: number, gflops: number, p: CostParams, rows: number): number {
-  return (flops / (gflops * 1e6 * p.efficiency)) * (1 + p.smallRunRows / Math.max(1, rows));
+export function flopsMs(
+  flops: number,
+  gflops: number,
+  p: CostParams,
+  rows: number,
+  smallRunRows = p.smallRunRows,
+): number {
+  return (flops / (gflops * 1e6 * p.efficiency)) * (1 + smallRunRows / Math.max(1, rows));
 }
 
 /**
  * One session run of a group member: its matrix products work on `rows` rows and it binds `boundRows` rows of
  * activations. `p.opOverheadMflop` holds the per-value part of the run overhead for all S rows (costContext); a run
- * pays `boundRows / S` of it.
+ * pays `boundRows / S` of it. `smallRunRows`: the run's few-row term (featureMajorRunRows for feature-major shards).
  */
-export function rowsRunMs(flops: number, gflops: number, p: CostParams, dm: Dims, rows: number, boundRows = rows) {
+export function rowsRunMs(
+  flops: number,
+  gflops: number,
+  p: CostParams,
+  dm: Dims,
+  rows: number,
+  boundRows = rows,
+  smallRunRows = p.smallRunRows,
+) {
   const perValue = (p.opOverheadFlopsPerValue * dm.S * dm.H) / 1e6;
   const base = p.opOverheadMflop - perValue;
-  return flopsMs(flops, gflops, p, rows) + p.opOverheadMs + (base + (perValue * boundRows) / dm.S) / gflops;
+  return (
+    flopsMs(flops, gflops, p, rows, smallRunRows) + p.opOverheadMs + (base + (perValue * boundRows) / dm.S) / gflops
+  );
 }
 
 /** Serialisation of `bytes` on a link, without its latency. */

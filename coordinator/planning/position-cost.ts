@@ -29,6 +29,11 @@ export function positionLayerFlops(dm: Dims, n: number, heads = dm.A): number {
   return query + attention + p.outProjection + ffnPartialFlops(rows, dm.F) + 2 * combineFlops(rows, 1);
 }
 
+/** The few-row term of position shards: feature-major for float32 weights, row-major for int8 (feature-major.ts). */
+function positionRunRows({ model, params }: CostContext): number {
+  return model.weightDtype === 'int8' ? params.smallRunRows : params.featureMajorRunRows;
+}
+
 /** How many of `seq` positions each member (in position order) owns, as the agents split them. */
 export function memberRows(seq: number, members: PositionMember[]): number[] {
   return positionRows(
@@ -52,7 +57,15 @@ export function positionLayerTiming(ctx: CostContext, members: PositionMember[],
   const busyMs = new Map<number, number>();
   /** A run of member i on its rows, binding `bound` rows of activations. */
   const run = (i: number, flops: number, bound: number) => {
-    const ms = rowsRunMs(flops, cluster.devices[devices[i]!]!.gflops, params, dm, rows[i]!, bound);
+    const ms = rowsRunMs(
+      flops,
+      cluster.devices[devices[i]!]!.gflops,
+      params,
+      dm,
+      rows[i]!,
+      bound,
+      positionRunRows(ctx),
+    );
     busyMs.set(devices[i]!, (busyMs.get(devices[i]!) ?? 0) + ms);
     return ms;
   };
@@ -91,8 +104,8 @@ export function balancedPositionRows(ctx: CostContext, devices: number[], heads 
   const runsMs = (i: number, n: number) => {
     const g = cluster.devices[devices[i]!]!.gflops;
     return (
-      rowsRunMs(keysValuesFlops(dm, n, heads), g, params, dm, n, n) +
-      rowsRunMs(positionLayerFlops(dm, n, heads), g, params, dm, n, n + 2 * dm.S)
+      rowsRunMs(keysValuesFlops(dm, n, heads), g, params, dm, n, n, positionRunRows(ctx)) +
+      rowsRunMs(positionLayerFlops(dm, n, heads), g, params, dm, n, n + 2 * dm.S, positionRunRows(ctx))
     );
   };
   const rows = devices.map(() => 0);

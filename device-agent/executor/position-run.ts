@@ -39,7 +39,10 @@ export class PositionRun {
     this.seq = dims[1]!;
     this.hidden = dims[2]!;
     this.order = positionOrder(stage);
-    this.ranges = positionRows(this.seq, this.order.map((m) => m.positionShare));
+    this.ranges = positionRows(
+      this.seq,
+      this.order.map((m) => m.positionShare),
+    );
     this.me = this.order.findIndex((m) => m.agentId === parts.agentId);
   }
 
