@@ -337,7 +337,12 @@ function requestTensorProblem(frame: Frame): string | undefined {
     const v = int64At(mask, i);
     if (v !== 0n && v !== 1n) return 'attentionMask values must be 0 or 1';
   }
-  if (frame.type === 'scatter' || frame.type === 'seq-start') return hiddenProblem('hidden', frame.hidden, b, s);
+  if (frame.type === 'seq-start') {
+    // A position-parallel member gets only its own positions of the one sequence: [1, n ≤ seq, hidden].
+    const rows = frame.hidden.shape[1] ?? 0;
+    return hiddenProblem('hidden', frame.hidden, b, b === 1 && rows <= s ? rows : s);
+  }
+  if (frame.type === 'scatter') return hiddenProblem('hidden', frame.hidden, b, s);
   if (frame.stage > 0)
     return frame.hidden
       ? hiddenProblem('hidden', frame.hidden, b, s)

@@ -12,7 +12,7 @@ import {
   type PlannerOptions,
 } from '../coordinator/planning/index.js';
 import type { ClusterFile } from '../coordinator/planning/index.js';
-import { costContext } from '../coordinator/planning/stage-cost.js';
+import { costContext, exitHeadMs } from '../coordinator/planning/stage-cost.js';
 import { costParams } from '../coordinator/planning/planner-types.js';
 import { positionLayerTiming } from '../coordinator/planning/position-cost.js';
 import { seqLayerTiming } from '../coordinator/planning/seq-cost.js';
@@ -159,6 +159,29 @@ describe('planner: position-parallel groups', () => {
       () => validatePlan(plan({ members: [whole('pi4-b'), whole('pi4-c')] }), BERT_BASE, agents),
       /host "pi4-a" must be one of its members/,
     );
+  });
+
+  it('a position-parallel host’s exit heads cost a layer only what the wait for keys and values does not hide', () => {
+    const c = clusterFromFile(readClusterFile(path.resolve('sim/clusters/4x-pi4-gigabit.json')));
+    const withExits = { ...BERT_BASE, exitLayers: range(12) };
+    const opts = options({ groupForms: ['position-parallel'] });
+    const { plan } = planCluster(BERT_BASE, c, opts);
+    assert.equal(plan.stages.length, 1);
+    assert.equal(plan.stages[0]!.form, 'position-parallel');
+    const ctx = costContext(BERT_BASE, c, costParams(opts));
+    const slack = positionLayerTiming(
+      ctx,
+      plan.stages[0]!.members.map((m) => ({ device: c.devices.findIndex((d) => d.id === m.agentId) })),
+    ).hostSlackMs!;
+    const head = exitHeadMs(ctx, 0);
+    assert.ok(slack > 0 && head > 0);
+    const added = predictPlan(plan, c, withExits, opts).latencyMs - predictPlan(plan, c, BERT_BASE, opts).latencyMs;
+    // Eleven heads before the last layer, each hidden up to the slack; the same heads in host-gather form add fully.
+    assert.ok(Math.abs(added - 11 * Math.max(0, head - slack)) < 1e-6, `added ${added} ms`);
+    const gather = asForm(plan, 'host-gather');
+    const gatherAdded =
+      predictPlan(gather, c, withExits, opts).latencyMs - predictPlan(gather, c, BERT_BASE, opts).latencyMs;
+    assert.ok(Math.abs(gatherAdded - 11 * head) < 1e-6, `host-gather added ${gatherAdded} ms`);
   });
 
   it('repair drops a dead member and keeps whole layers on the survivors', () => {

@@ -2,7 +2,7 @@ import { fitsRange, type Candidate } from './candidates.js';
 import { messageMs, stageInputBytes, transferMs, wireMs } from './cost-model.js';
 import type { Objective } from './planner-types.js';
 import { appliedSlots } from './shared-layers.js';
-import { embeddingsMs, exitHeadMs, type CostContext } from './stage-cost.js';
+import { embeddingsMs, exitHeadCostMs, exitHeadMs, type CostContext } from './stage-cost.js';
 
 export interface ChosenStage {
   start: number;
@@ -81,6 +81,8 @@ export function searchPlan({
   );
   const embMs = candidates.map((c) => embeddingsMs(ctx, c.host));
   const headMs = candidates.map((c) => exitHeadMs(ctx, c.host));
+  // A position-parallel host runs every exit head but its stage's last while the next layer's keys and values travel.
+  const hiddenHeadMs = candidates.map((c, ci) => exitHeadCostMs(headMs[ci]!, c.timing));
   // maxEnd[c][start]: the last layer boundary candidate c can hold from `start` (memory only grows with layers).
   const maxEnd = candidates.map((c) =>
     Array.from({ length: L }, (_, start) => {
@@ -110,7 +112,8 @@ export function searchPlan({
               stageCost[ci]![b]! -
               stageCost[ci]![a]! +
               (a === 0 ? embMs[ci]! : 0) +
-              (prefixExitReach[b]! - prefixExitReach[a]!) * headMs[ci]!;
+              (prefixExitReach[b - 1]! - prefixExitReach[a]!) * hiddenHeadMs[ci]! +
+              (prefixExitReach[b]! - prefixExitReach[b - 1]!) * headMs[ci]!;
             const lat = enter + stage;
             const bot = Math.max(bottleneck[s]!, stage, reach[a]! * incomingWire);
             const t = index(b, mask | c.mask, hostPos[ci]! + 1);

@@ -8,11 +8,11 @@ import {
   wholeLayerWeightBytes,
   activationBytes,
   rowsRunMs,
+  stageInputBytes,
   wireMs,
   type Dims,
 } from './cost-model.js';
 import { linearWeightBytes } from './int8-speed.js';
-import { seqEntryMs } from './seq-cost.js';
 import type { CostContext, LayerTiming, PositionMember, Usage } from './stage-cost.js';
 
 /** A position-parallel member's two runs on its n positions (device-agent/executor/position-run.ts). */
@@ -91,7 +91,7 @@ export function positionLayerTiming(ctx: CostContext, members: PositionMember[],
   const done = rows.map((n, i) => (n > 0 ? gathered[i]! + run(i, positionLayerFlops(dm, n, heads), n + 2 * dm.S) : 0));
   const totalMs = Math.max(...done);
   const computeMs = Math.max(0, ...busyMs.values());
-  return { totalMs, computeMs: Math.min(computeMs, totalMs), busyMs };
+  return { totalMs, computeMs: Math.min(computeMs, totalMs), busyMs, hostSlackMs: gathered[0]! - kvReady[0]! };
 }
 
 /**
@@ -136,7 +136,22 @@ export function positionStageMs(ctx: CostContext, members: PositionMember[]): nu
     down += messageMs(n * dm.H, params);
   });
   const latency = Math.max(0, ...others.map((d) => cluster.links[d]![host]!.latencyMs));
-  return seqEntryMs(ctx, host, devices) + down + latency;
+  return positionEntryMs(ctx, host, others, rows) + down + latency;
+}
+
+/** The host sends every other member its positions (and the mask), one after another; until the last has them. */
+function positionEntryMs(ctx: CostContext, host: number, others: number[], rows: number[]): number {
+  const { dm, params, cluster } = ctx;
+  let clock = 0;
+  let last = 0;
+  others.forEach((d, k) => {
+    const n = rows[k]!;
+    if (n === 0) return;
+    const link = cluster.links[host]![d]!;
+    clock += wireMs(stageInputBytes({ ...dm, S: n }, params), link) + messageMs(n * dm.H, params);
+    last = Math.max(last, clock + link.latencyMs);
+  });
+  return last;
 }
 
 /** Every member holds whole layers (two sessions each); activations of its n positions against every key. */

@@ -13,6 +13,7 @@ import {
   addUsage,
   costContext,
   embeddingsMs,
+  exitHeadCostMs,
   exitHeadMs,
   groupStageMs,
   hostExtrasUsage,
@@ -79,10 +80,15 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     const p = reach[stage.layerStart] ?? 0;
 
     let expected = embMs;
+    let headsMs = 0;
     for (let l = stage.layerStart; l < stage.layerEnd; l++) {
       const r = (reach[l] ?? 0) * applied[l]!;
       const timing = costOf(l).timing;
-      expected += r * timing.totalMs + (exits.has(l) ? r * headMs : 0);
+      // The host of a position-parallel stage runs a head while the next layer's keys and values travel.
+      const next = form === 'position-parallel' && l + 1 < stage.layerEnd ? costOf(l + 1).timing : undefined;
+      const head = exits.has(l) ? exitHeadCostMs(headMs, next) : 0;
+      headsMs += head;
+      expected += r * (timing.totalMs + head);
       for (const [d, ms] of timing.busyMs) addBusy(d, r * ms);
       if (exits.has(l)) addBusy(host, r * headMs);
     }
@@ -91,7 +97,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
     const sum = (f: (c: LayerCost) => number) => stageSlots.reduce((t, l) => t + applied[l]! * f(costOf(l)), 0);
     const layersMs = sum((c) => c.timing.totalMs);
     const layersComputeMs = sum((c) => c.timing.computeMs);
-    fullPathMs += incoming + layersMs + embMs + stageExits.length * headMs;
+    fullPathMs += incoming + layersMs + embMs + headsMs;
     resources.push({ name: `stage ${i + 1} (${stage.host})`, ms: expected });
     if (hop > 0)
       resources.push({ name: `link ${plan.stages[i - 1]!.host} → ${stage.host}`, ms: p * wireMs(hopBytes, link) });

@@ -85,6 +85,16 @@ export interface LayerTiming {
   computeMs: number;
   /** Compute time per device for one layer (devices absent did nothing). */
   busyMs: Map<number, number>;
+  /**
+   * Position-parallel: how long the host waits for the others' keys and values after sending its own. It runs the
+   * previous layer's exit head in that wait (device-agent stage-executor), so a head costs the layer only its excess.
+   */
+  hostSlackMs?: number;
+}
+
+/** An exit head's cost to the critical path when the next layer (`next`, if in the stage) can hide it. */
+export function exitHeadCostMs(headMs: number, next: LayerTiming | undefined): number {
+  return Math.max(0, headMs - (next?.hostSlackMs ?? 0));
 }
 
 const gflops = (ctx: CostContext, device: number) => ctx.cluster.devices[device]!.gflops;

@@ -23,6 +23,8 @@ export class PositionRun {
   private failure: Error | undefined;
   /** This member's positions of the current layer input, [1, n, hidden]. */
   private own: HostTensor | undefined;
+  /** A layer whose exchange startLayer began: every position's keys and values, this member's already in. */
+  private started: { layer: number; all: Float32Array; width: number } | undefined;
   waitMs = 0;
   done = false;
 
@@ -31,12 +33,13 @@ export class PositionRun {
     private readonly ids: { requestId: string; planVersion: number; stage: number },
     private readonly stage: Stage,
     private readonly loaded: LoadedPlan,
+    /** [1, seq]: position-parallel runs take one sequence at a time. */
     private readonly mask: HostTensor,
-    /** [1, seq, hidden]: position-parallel runs take one sequence at a time. */
+    /** The stage input's dims: [1, seq, hidden] on the host, [1, n, hidden] (its positions) on another member. */
     dims: number[],
   ) {
     this.run = RowMailbox.run(ids.requestId, ids.stage);
-    this.seq = dims[1]!;
+    this.seq = mask.dims[1]!;
     this.hidden = dims[2]!;
     this.order = positionOrder(stage);
     this.ranges = positionRows(
@@ -44,6 +47,23 @@ export class PositionRun {
       this.order.map((m) => m.positionShare),
     );
     this.me = this.order.findIndex((m) => m.agentId === parts.agentId);
+  }
+
+  /** What the host sends each member at the stage's start: that member's positions of [1, seq, hidden]. */
+  static memberInputs(stage: Stage, hidden: HostTensor): Map<string, HostTensor> {
+    const order = positionOrder(stage);
+    const [seq, H] = [hidden.dims[1]!, hidden.dims[2]!];
+    const ranges = positionRows(
+      seq,
+      order.map((m) => m.positionShare),
+    );
+    const data = hidden.data as Float32Array;
+    return new Map(
+      order.map((m, i) => {
+        const [a, b] = ranges[i]!;
+        return [m.agentId, float32Tensor(data.slice(a * H, b * H), [1, b - a, H])];
+      }),
+    );
   }
 
   fail(err: Error): void {
@@ -81,6 +101,48 @@ export class PositionRun {
   }
 
   /**
+   * This member's positions of the layer input, [1, n, hidden]: cut from every position (the host's stage input),
+   * or the input itself (the positions the host sent this member). The run keeps them from layer to layer.
+   */
+  private ownOf(input: HostTensor): HostTensor {
+    if (this.own) return this.own;
+    const [p0, p1] = this.ranges[this.me]!;
+    const H = this.hidden;
+    const rows = input.dims[1]!;
+    if (rows === this.seq)
+      return (this.own = float32Tensor((input.data as Float32Array).slice(p0 * H, p1 * H), [1, p1 - p0, H]));
+    if (rows !== p1 - p0 || input.dims[2] !== H)
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.badRows,
+        `the stage input has ${rows} positions of width ${input.dims[2]}; this member owns ${p1 - p0} of ${this.seq} (width ${H}): the host and this agent disagree on the plan's position shares`,
+      );
+    return (this.own = input);
+  }
+
+  /**
+   * Begins a layer's exchange: projects this member's positions to keys and values and sends them to every other
+   * member. The host calls it before running the previous layer's exit head, so the head runs while the others'
+   * keys and values travel; layer() calls it when nobody did.
+   */
+  async startLayer(layer: number, input: HostTensor): Promise<void> {
+    const [p0, p1] = this.ranges[this.me]!;
+    if (p1 === p0 || this.started?.layer === layer) return;
+    // Ring order (the next member first): in each round every member sends to a different one, so no member's
+    // downlink takes everyone's keys and values at once.
+    const N = this.order.length;
+    const owners = Array.from({ length: N - 1 }, (_, k) => (this.me + 1 + k) % N).filter(
+      (i) => this.ranges[i]![1] > this.ranges[i]![0],
+    );
+    const own = this.ownOf(input);
+    const kv = (await this.loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: own }))[IO.keysValues]!;
+    const width = kv.dims[2]!;
+    for (const j of owners) this.send(j, layer, 'keys-values', p0, kv.data as Float32Array, width);
+    const all = new Float32Array(this.seq * width);
+    all.set(kv.data as Float32Array, p0 * width);
+    this.started = { layer, all, width };
+  }
+
+  /**
    * One layer. Returns, on the host, its own positions ([1, n, hidden]: what exit heads read) and after the stage's
    * last layer every position; on another member its positions, or undefined after the last layer.
    */
@@ -88,25 +150,16 @@ export class PositionRun {
     const H = this.hidden;
     const [p0, p1] = this.ranges[this.me]!;
     const n = p1 - p0;
-    const own = (this.own ??= float32Tensor((input.data as Float32Array).slice(p0 * H, p1 * H), [1, n, H]));
+    const own = this.ownOf(input);
     if (n === 0) {
       // No positions of its own (a short sequence, a small share): nothing to compute, and the others send it
       // nothing. The host always owns position 0, so this is never the host.
       if (layer === this.stage.layerEnd - 1) this.done = true;
       return this.done ? undefined : own;
     }
-    // Ring order (the next member first): in each round every member sends to a different one, so no member's
-    // downlink takes everyone's keys and values at once.
-    const N = this.order.length;
-    const owners = Array.from({ length: N - 1 }, (_, k) => (this.me + 1 + k) % N).filter(
-      (i) => this.ranges[i]![1] > this.ranges[i]![0],
-    );
-
-    const kv = (await this.loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: own }))[IO.keysValues]!;
-    const width = kv.dims[2]!;
-    for (const j of owners) this.send(j, layer, 'keys-values', p0, kv.data as Float32Array, width);
-    const all = new Float32Array(this.seq * width);
-    all.set(kv.data as Float32Array, p0 * width);
+    await this.startLayer(layer, input);
+    const { all, width } = this.started!;
+    this.started = undefined;
     await this.gather(layer, 'keys-values', all, width);
     const keysValues = float32Tensor(all, [1, this.seq, width]);
     const out = await runPositionLayer(this.loaded, layer, own, keysValues, this.mask, p0);

@@ -95,13 +95,17 @@ export class SeqParallel {
     const ids = { requestId: frame.requestId, planVersion: frame.planVersion, stage: frame.stage };
     const run = this.newRun(ids, stage, loaded, mask, hidden.dims, options.feed);
     this.hosting.set(run.run, { run, stage, planVersion: frame.planVersion });
-    const wire = toWire(hidden, floatWireDtype(loaded.plan.wireDtype));
+    const dtype = floatWireDtype(loaded.plan.wireDtype);
+    // A position-parallel member gets only its positions; a sequence-parallel one needs every row.
+    const slices = run instanceof PositionRun ? PositionRun.memberInputs(stage, hidden) : undefined;
+    const wire = slices ? undefined : toWire(hidden, dtype);
     for (const m of stage.members) {
-      if (m.agentId === this.options.agentId) continue;
+      // A member without positions of this (short) sequence has nothing to do.
+      if (m.agentId === this.options.agentId || slices?.get(m.agentId)!.dims[1] === 0) continue;
       this.send(m.agentId, {
         type: 'seq-start',
         ...ids,
-        hidden: wire,
+        hidden: wire ?? toWire(slices!.get(m.agentId)!, dtype),
         attentionMask: frame.attentionMask,
       }).catch((err: Error) => run.fail(err));
     }
@@ -131,8 +135,13 @@ export class SeqParallel {
         STEP_REFUSED_CODES.noShare,
         `this agent is no member of a sequence- or position-parallel stage ${frame.stage} in plan ${loaded.version}`,
       );
-    this.stats.seqMemberRuns++;
     const hidden = fromWire(frame.hidden);
+    if (groupFormOf(stage) === 'sequence-parallel' && hidden.dims[1] !== frame.attentionMask.shape[1])
+      throw new StepRefusedError(
+        STEP_REFUSED_CODES.badRows,
+        `a sequence-parallel member needs every position of the stage input, got ${hidden.dims[1]} of ${frame.attentionMask.shape[1]}`,
+      );
+    this.stats.seqMemberRuns++;
     const run = this.newRun(frame, stage, loaded, fromWire(frame.attentionMask), hidden.dims, UNIT_STEP);
     try {
       let x: HostTensor | undefined = hidden;

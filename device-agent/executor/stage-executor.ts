@@ -14,7 +14,7 @@ import { activePruning, pruneForLayer } from '../pruning/request.js';
 import { stageTokenTypes } from './token-types.js';
 import { SEQ_CHUNK_ROWS, SeqParallel } from './seq-parallel.js';
 import type { SeqFrame } from './seq-run.js';
-import { positionLayerAlone } from './position-run.js';
+import { PositionRun, positionLayerAlone } from './position-run.js';
 
 export interface ExecutorPorts {
   /** Sends a frame to another agent by id (dialing it if needed). */
@@ -185,6 +185,9 @@ export class StageExecutor {
       layersRun++;
       this.stats.layersRun++;
       if (!exits.has(layer)) continue;
+      // A position-parallel host starts the next layer's exchange first: its exit head then runs while the
+      // members' keys and values travel, not while they wait for the host's.
+      if (seqRun instanceof PositionRun && layer + 1 < stage.layerEnd) await seqRun.startLayer(layer + 1, hidden);
       const head = await loaded.session({ kind: 'head', layer }).run({ [IO.hidden]: hidden });
       const logits = head[IO.logits]!.data as Float32Array;
       // A checkpoint with DACT halting units compiles the exit's unit into its head shard: h is computed
