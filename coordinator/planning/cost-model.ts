@@ -76,24 +76,25 @@ export interface CostParams {
 }
 
 export const DEFAULT_COST_PARAMS: Omit<CostParams, 'seqLen' | 'wireDtype'> = {
-  // Re-fitted 2026-12-01 (second fit of the day) against 58 measured plans of every form, position-parallel groups
-  // included, at 64 and 192 tokens on two emulated clusters (npm run bench -- cost-fit; docs/benchmarks.md): a
-  // session run costs about 1.6 ms of its own plus ~33 MFLOP of work at 128 tokens, matrix products on M rows take
-  // (1 + 18/M) times their FLOPs' time, a data-plane message about 2.3 ms besides its bytes. RMS error over the
-  // unflagged 57: 17.3% with the figures before this fit (which had no small-run term), 5.6% with these.
-  opOverheadMs: 1.57,
+  // Re-fitted 2026-12-02 against 58 measured plans of every form at 64 and 192 tokens on two emulated clusters, after
+  // position shards went feature-major and position-parallel hosts started hiding exit heads (npm run bench --
+  // cost-fit; docs/benchmarks.md, "Third fit"). The fit puts a run's overhead in the activations it binds (620 FLOP
+  // per value, ~61 MFLOP at 128 tokens) rather than a fixed time; products on M rows take (1 + 19/M) times their
+  // FLOPs' time, and about as much in a position-parallel member's feature-major runs, whose exchange waits the same
+  // term absorbs; a data-plane message about 2.4 ms besides its bytes. RMS error over the 58: 12.7% with the
+  // figures before this fit, 5.9% with these.
+  opOverheadMs: 0,
   opOverheadMflop: 0,
-  opOverheadFlopsPerValue: 332,
-  efficiency: 0.994,
-  smallRunRows: 18.1,
-  // Not fitted yet: this host's GEMM at 32 rows against 128 (feature-major position shards of bert-base).
-  featureMajorRunRows: 4,
+  opOverheadFlopsPerValue: 620,
+  efficiency: 1.11,
+  smallRunRows: 19.3,
+  featureMajorRunRows: 18.5,
   requestOverheadMs: 2.5,
   frameOverheadBytes: 256,
-  messageOverheadMs: 2.25,
-  // Fitted by the same command; in one process alone the coding measures 9.0 and 12.4 ms per million values.
-  float16CodingMsPerMValue: 11.8,
-  int8CodingMsPerMValue: 23.9,
+  messageOverheadMs: 2.41,
+  // Fitted by the same command; in one process alone the coding measured 17.0 and 19.2 ms per million values.
+  float16CodingMsPerMValue: 9.8,
+  int8CodingMsPerMValue: 14.4,
   memoryReserveFraction: 0.2,
   memoryReserveBytes: 256 * 1024 * 1024,
   sessionOverheadBytes: 1024 * 1024,
