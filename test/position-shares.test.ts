@@ -86,6 +86,22 @@ describe('position shares: slices sized to each device', () => {
     assert.ok(sized.timing.totalMs < even.timing.totalMs, 'the slow member no longer sets every layer’s pace');
   });
 
+  it('on devices within the model’s error of each other (a Pi 5 and an Orin Nano) only the even split is offered', () => {
+    const c = clusterFromFile(
+      parseClusterFile({
+        devices: [
+          { name: 'pi5', profile: 'pi5' },
+          { name: 'orin', profile: 'orin-nano' },
+        ],
+        links: { default: 'gigabit' },
+      }),
+    );
+    const ctx = costContext(BERT_BASE, c, costParams(options()));
+    const position = buildCandidates(ctx, [0, 1], 2, ['position-parallel']).filter((x) => x.devices.length === 2);
+    assert.equal(position.length, 1);
+    assert.ok(position[0]!.shares.every((s) => s.positionShare === undefined));
+  });
+
   it('on equal devices only the even split is offered', () => {
     const c = clusterFromFile(readClusterFile(path.resolve('sim/clusters/4x-pi4-gigabit.json')));
     const ctx = costContext(BERT_BASE, c, costParams(options()));
@@ -98,8 +114,8 @@ describe('position shares: slices sized to each device', () => {
     const c = clusterFromFile(
       parseClusterFile({
         devices: [
-          { name: 'pi5', profile: 'pi5' },
-          { name: 'orin', profile: 'orin-nano' },
+          { name: 'fast', gflops: 30, memoryMB: 8192 },
+          { name: 'slow', gflops: 18, memoryMB: 8192 },
         ],
         links: { default: 'gigabit' },
       }),

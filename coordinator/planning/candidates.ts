@@ -178,9 +178,20 @@ export function positionGroupCandidates(ctx: CostContext, devices: number[], mas
   const evenRows = sequenceRows(ctx.dm.S, ordered.length).map(([a, b]) => b - a);
   // Equal devices get an even split anyway; a member left without positions is a smaller group's candidate.
   if (rows.some((n) => n === 0) || [...rows].sort().join() === [...evenRows].sort().join()) return [even];
-  const sized = ordered.map((device, i) => ({ ...whole(device), positionShare: rows[i]! }));
-  return [even, exchangingGroup(ctx, mask, ordered, sized, 'position-parallel')];
+  const sized = exchangingGroup(
+    ctx,
+    mask,
+    ordered,
+    ordered.map((device, i) => ({ ...whole(device), positionShare: rows[i]! })),
+    'position-parallel',
+  );
+  // Within the model's own error the even split is the tie, and ties go to the simpler plan: on a Pi 5 and an Orin
+  // Nano (1.07× apart) the sized split, predicted 2% faster a layer, ran 11% slower (docs/benchmarks.md).
+  return sized.timing.totalMs < (1 - SIZED_POSITIONS_MARGIN) * even.timing.totalMs ? [even, sized] : [even];
 }
+
+/** How much faster a layer speed-sized positions must be predicted than an even split to be offered. */
+export const SIZED_POSITIONS_MARGIN = 0.05;
 
 /**
  * Every single device and every group of 2..maxGroupSize devices of the pool, each group in every form
