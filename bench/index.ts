@@ -11,6 +11,7 @@ import { benchHeadPruning, type HeadPruningBenchArgs } from './head-pruning.js';
 import { benchTokenPruning } from './token-pruning.js';
 import { benchInt8, type Int8BenchArgs } from './int8.js';
 import { benchCostFit } from './cost-fit.js';
+import { benchPositionLayout } from './position-layout.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -55,6 +56,14 @@ program
     'one JSON document: {"scenarios":[{"name","plannerMs","bestSingleMs","evenSplitMs","predictedMs","wireDtype","spreadPct","emulationOvershootPct","bytesPerRequest","flagged",...}]}',
   )
   .action((opts: { rounds: number; requests: number; json?: boolean; only?: string }) => benchPlanner(opts));
+
+program
+  .command('position-layout')
+  .description(
+    "a position-parallel member's two runs with row-major vs feature-major linear layers, on 16 to 128 positions (bert-base layer 0, interleaved)",
+  )
+  .option('--rounds <n>', 'rounds; both layouts run once per round and position count', int, 21)
+  .action((opts: { rounds: number }) => benchPositionLayout(opts));
 
 program
   .command('cost-fit')

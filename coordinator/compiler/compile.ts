@@ -14,7 +14,7 @@ import {
 import { GraphBuilder, type Dim } from './graph-builder.js';
 import { sharedGraphName, slotLayers } from './shared-layers.js';
 import { emitNoHeads, layerHeadCount, localHeads } from './pruned-emitters.js';
-import { emitKeysValues, emitPositionLayer, keysValuesWidth } from './position-emitters.js';
+import { emitKeysValues, emitPositionLayer, keysValuesWidth, type Layout } from './position-emitters.js';
 import { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 
 export class ShardSpecError extends EdgeRelayError {
@@ -30,7 +30,13 @@ const HIDDEN: Dim[] = ['batch', 'seq', 'hidden'];
 const TOKENS: Dim[] = ['batch', 'seq'];
 
 /** Compiles one shard of the model into ONNX model bytes. */
-export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Array {
+/** How a shard is built besides its spec. */
+export interface CompileOptions {
+  /** Position shards' layout of their linear layers; by default feature-major for float32 weights (benchmarks compare). */
+  positionLayout?: Layout;
+}
+
+export function compileShard(model: CompilableModel, spec: ShardSpec, options: CompileOptions = {}): Uint8Array {
   validateSpec(model, spec);
   const { config, weights } = model;
   const shared = sharedGraphName(config, spec);
@@ -112,7 +118,7 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
     }
     case 'keys-values': {
       const w = weights.layers[spec.layer]!;
-      const kv = emitKeysValues(g, w, config, hiddenInput(IO.hidden));
+      const kv = emitKeysValues(g, w, config, hiddenInput(IO.hidden), options.positionLayout);
       g.expose(kv, IO.keysValues, 'float32', ['batch', 'seq', keysValuesWidth(w, config)]);
       break;
     }
@@ -122,7 +128,13 @@ export function compileShard(model: CompilableModel, spec: ShardSpec): Uint8Arra
       const keysValues = g.input(IO.keysValues, 'float32', ['batch', 'keys', keysValuesWidth(w, config)]);
       const additiveMask = emitAdditiveMask(g, g.input(IO.attentionMask, 'int64', ['batch', 'keys']));
       const queryOffset = g.input(IO.queryOffset, 'int64', [1]);
-      const out = emitPositionLayer(g, w, config, { hidden, keysValues, additiveMask, queryOffset });
+      const out = emitPositionLayer(
+        g,
+        w,
+        config,
+        { hidden, keysValues, additiveMask, queryOffset },
+        options.positionLayout,
+      );
       g.expose(out.hidden, IO.hiddenOut, 'float32', hiddenDims);
       g.expose(out.received, IO.attentionReceived, 'float32', ['batch', 'keys']);
       break;

@@ -1,4 +1,4 @@
-export { compileShard, ShardSpecError, type CompilableModel } from './compile.js';
+export { compileShard, ShardSpecError, type CompilableModel, type CompileOptions } from './compile.js';
 export { describeShard, IO, type ShardSpec } from '@edgerelay/proto';
 export { GraphBuilder, OPSET } from './graph-builder.js';
 export { range } from './weight-slices.js';
