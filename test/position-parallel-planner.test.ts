@@ -18,7 +18,7 @@ import { positionLayerTiming } from '../coordinator/planning/position-cost.js';
 import { seqLayerTiming } from '../coordinator/planning/seq-cost.js';
 import { buildCandidates } from '../coordinator/planning/candidates.js';
 import type { Plan__Output as Plan } from '../proto/control.js';
-import { BERT_BASE } from './helpers/planner-models.js';
+import { BERT_BASE, bertBaseStagePlan } from './helpers/planner-models.js';
 
 function options(overrides: Partial<PlannerOptions> = {}): PlannerOptions {
   return { objective: 'latency', seqLen: 128, wireDtype: 'float32', version: 1, exitThreshold: 0.9, ...overrides };
@@ -138,17 +138,7 @@ describe('planner: position-parallel groups', () => {
     const c = clusterFromFile(readClusterFile(path.resolve('sim/clusters/4x-pi4-gigabit.json')));
     const agents = new Set(c.devices.map((d) => d.id));
     const whole = (agentId: string) => ({ agentId, heads: range(12), ffnColumns: range(3072) });
-    const plan = (stage: Partial<Plan['stages'][number]>): Plan =>
-      ({
-        version: 1,
-        modelId: 'bert-base',
-        stages: [{ layerStart: 0, layerEnd: 12, host: 'pi4-a', form: 'position-parallel', members: [], ...stage }],
-        endpoints: [],
-        numLabels: 2,
-        exitLayers: [11],
-        numLayers: 12,
-        wireDtype: 'float32',
-      }) as unknown as Plan;
+    const plan = (stage: Partial<Plan['stages'][number]>) => bertBaseStagePlan('pi4-a', stage);
     validatePlan(plan({ members: [whole('pi4-a'), whole('pi4-b')] }), BERT_BASE, agents);
     assert.throws(
       () =>

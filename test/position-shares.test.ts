@@ -13,8 +13,7 @@ import { costContext } from '../coordinator/planning/stage-cost.js';
 import { costParams } from '../coordinator/planning/planner-types.js';
 import { buildCandidates } from '../coordinator/planning/candidates.js';
 import { positionRows, sequenceRows } from '@edgerelay/proto';
-import type { Plan__Output as Plan } from '../proto/control.js';
-import { BERT_BASE } from './helpers/planner-models.js';
+import { BERT_BASE, bertBaseStagePlan } from './helpers/planner-models.js';
 
 function options(overrides: Partial<PlannerOptions> = {}): PlannerOptions {
   return { objective: 'latency', seqLen: 128, wireDtype: 'float32', version: 1, exitThreshold: 0.9, ...overrides };
@@ -142,17 +141,7 @@ describe('position shares: slices sized to each device', () => {
       ffnColumns: range(3072),
       ...(positionShare !== undefined && { positionShare }),
     });
-    const plan = (form: string, members: ReturnType<typeof whole>[]): Plan =>
-      ({
-        version: 1,
-        modelId: 'bert-base',
-        stages: [{ layerStart: 0, layerEnd: 12, host: 'a', form, members }],
-        endpoints: [],
-        numLabels: 2,
-        exitLayers: [11],
-        numLayers: 12,
-        wireDtype: 'float32',
-      }) as unknown as Plan;
+    const plan = (form: string, members: ReturnType<typeof whole>[]) => bertBaseStagePlan('a', { form, members });
     validatePlan(plan('position-parallel', [whole('a', 2), whole('b', 1)]), BERT_BASE, agents);
     assert.throws(
       () => validatePlan(plan('position-parallel', [whole('a', 2), whole('b')]), BERT_BASE, agents),

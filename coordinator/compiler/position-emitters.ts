@@ -52,6 +52,24 @@ export function emitKeysValues(
   return g.op('Concat', [k, v], { axis: { int: -1 } });
 }
 
+/** Every position's keys [batch, heads, d, seq] and values [batch, heads, seq, d] from a keys-values tensor. */
+function keysAndValues(g: GraphBuilder, keysValues: string, count: number, headSize: number) {
+  const width = count * headSize;
+  const split = (from: number, prefix: string) => {
+    const part = g.op('Slice', [
+      keysValues,
+      g.int64s(`${prefix}_start`, [from]),
+      g.int64s(`${prefix}_end`, [from + width]),
+      g.int64s(`${prefix}_axis`, [2]),
+    ]);
+    return g.op('Reshape', [part, g.int64s('split_heads', [0, 0, count, headSize])]);
+  };
+  return {
+    k: g.op('Transpose', [split(0, 'keys')], { perm: { ints: [0, 2, 3, 1] } }),
+    v: g.op('Transpose', [split(width, 'values')], { perm: { ints: [0, 2, 1, 3] } }),
+  };
+}
+
 /**
  * The layer for the queries `hidden` ([batch, n, hidden], positions queryOffset..queryOffset + n − 1) against every
  * position's keys and values ([batch, seq, 2 · width]): attention, output projection, residual + LayerNorm, FFN,
@@ -67,21 +85,11 @@ export function emitPositionLayer(
 ): { hidden: string; received: string } {
   if (layout === 'feature-major') return emitPositionLayerFeatureMajor(g, w, config, io);
   const { count, headSize, heads, width, dims } = layerHeads(w, config);
-  const split = (kv: string, from: number, prefix: string) => {
-    const part = g.op('Slice', [
-      kv,
-      g.int64s(`${prefix}_start`, [from]),
-      g.int64s(`${prefix}_end`, [from + width]),
-      g.int64s(`${prefix}_axis`, [2]),
-    ]);
-    return g.op('Reshape', [part, g.int64s('split_heads', [0, 0, count, headSize])]);
-  };
   // 1/sqrt(d) folded into the query weights, as emitAttentionPartial does.
   const q = g.op('Transpose', [headProjection(g, config, io.hidden, heads)(w.query, 'q', 1 / Math.sqrt(headSize))], {
     perm: { ints: [0, 2, 1, 3] },
   });
-  const k = g.op('Transpose', [split(io.keysValues, 0, 'keys')], { perm: { ints: [0, 2, 3, 1] } });
-  const v = g.op('Transpose', [split(io.keysValues, width, 'values')], { perm: { ints: [0, 2, 1, 3] } });
+  const { k, v } = keysAndValues(g, io.keysValues, count, headSize);
   const scores = g.op('Add', [g.op('MatMul', [q, k]), io.additiveMask]);
   const probs = g.op('Softmax', [scores], { axis: { int: -1 } });
   const context = g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: { ints: [0, 2, 1, 3] } });
@@ -103,15 +111,6 @@ function emitPositionLayerFeatureMajor(
   io: { hidden: string; keysValues: string; additiveMask: string; queryOffset: string },
 ): { hidden: string; received: string } {
   const { count, headSize, width, dims } = layerHeads(w, config);
-  const split = (kv: string, from: number, prefix: string) => {
-    const part = g.op('Slice', [
-      kv,
-      g.int64s(`${prefix}_start`, [from]),
-      g.int64s(`${prefix}_end`, [from + width]),
-      g.int64s(`${prefix}_axis`, [2]),
-    ]);
-    return g.op('Reshape', [part, g.int64s('split_heads', [0, 0, count, headSize])]);
-  };
   const xT = swapLastTwo(g, io.hidden);
   // 1/sqrt(d) folded into the query weights, as emitAttentionPartial does. [batch, width, n] → [batch, heads, n, d].
   const qT = emitLinearFeatureMajor(g, xT, w.query.weight, w.query.bias, 'q', {
@@ -121,8 +120,7 @@ function emitPositionLayerFeatureMajor(
   const q = g.op('Transpose', [g.op('Reshape', [qT, g.int64s('split_heads_t', [0, count, headSize, -1])])], {
     perm: { ints: [0, 1, 3, 2] },
   });
-  const k = g.op('Transpose', [split(io.keysValues, 0, 'keys')], { perm: { ints: [0, 2, 3, 1] } });
-  const v = g.op('Transpose', [split(io.keysValues, width, 'values')], { perm: { ints: [0, 2, 1, 3] } });
+  const { k, v } = keysAndValues(g, io.keysValues, count, headSize);
   const scores = g.op('Add', [g.op('MatMul', [q, k]), io.additiveMask]);
   const probs = g.op('Softmax', [scores], { axis: { int: -1 } });
   // [batch, heads, n, d] → [batch, width, n]

@@ -1,4 +1,5 @@
 import type { PlannerModel } from '../../coordinator/planning/index.js';
+import type { Plan__Output as Plan } from '../../proto/control.js';
 
 /** bert-base as the planner sees it: 12 layers of 768, 12 heads, FFN 3072, two labels, the final exit only. */
 export const BERT_BASE: PlannerModel = {
@@ -26,4 +27,21 @@ export function bertShape(layers: number, hidden: number, heads: number, exitEve
     vocabSize: 30522,
     maxPositions: 512,
   };
+}
+
+/**
+ * A one-stage plan of BERT_BASE's 12 layers, filled in as a received plan would be, for validatePlan: a
+ * position-parallel stage hosted by `host` unless `stage` says otherwise.
+ */
+export function bertBaseStagePlan(host: string, stage: Partial<Plan['stages'][number]>): Plan {
+  return {
+    version: 1,
+    modelId: 'bert-base',
+    stages: [{ layerStart: 0, layerEnd: 12, host, form: 'position-parallel', members: [], ...stage }],
+    endpoints: [],
+    numLabels: 2,
+    exitLayers: [11],
+    numLayers: 12,
+    wireDtype: 'float32',
+  } as unknown as Plan;
 }
