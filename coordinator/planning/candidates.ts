@@ -1,4 +1,4 @@
-import { GROUP_FORMS, sequenceRows, type GroupForm } from '@edgerelay/proto';
+import { GROUP_FORMS, type GroupForm } from '@edgerelay/proto';
 import { apportion, contiguousRanges, proportionalShares, type MemberShare } from './shares.js';
 import {
   attentionPartialFlops,
@@ -175,9 +175,8 @@ export function positionGroupCandidates(ctx: CostContext, devices: number[], mas
   const whole = (device: number) => ({ device, heads: all(ctx.dm.A), columns: all(ctx.dm.F) });
   const even = exchangingGroup(ctx, mask, ordered, ordered.map(whole), 'position-parallel');
   const rows = balancedPositionRows(ctx, ordered);
-  const evenRows = sequenceRows(ctx.dm.S, ordered.length).map(([a, b]) => b - a);
-  // Equal devices get an even split anyway; a member left without positions is a smaller group's candidate.
-  if (rows.some((n) => n === 0) || [...rows].sort().join() === [...evenRows].sort().join()) return [even];
+  // A member left without positions is a smaller group's candidate.
+  if (rows.some((n) => n === 0)) return [even];
   const sized = exchangingGroup(
     ctx,
     mask,
@@ -185,7 +184,8 @@ export function positionGroupCandidates(ctx: CostContext, devices: number[], mas
     ordered.map((device, i) => ({ ...whole(device), positionShare: rows[i]! })),
     'position-parallel',
   );
-  // Within the model's own error the even split is the tie, and ties go to the simpler plan: on a Pi 5 and an Orin
+  // Within the model's own error the even split is the tie (on equal devices the sizes are even anyway), and ties
+  // go to the simpler plan: on a Pi 5 and an Orin
   // Nano (1.07× apart) the sized split, predicted 2% faster a layer, ran 11% slower (docs/benchmarks.md).
   return sized.timing.totalMs < (1 - SIZED_POSITIONS_MARGIN) * even.timing.totalMs ? [even, sized] : [even];
 }

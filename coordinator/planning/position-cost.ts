@@ -8,11 +8,11 @@ import {
   wholeLayerWeightBytes,
   activationBytes,
   rowsRunMs,
-  stageInputBytes,
   wireMs,
   type Dims,
 } from './cost-model.js';
 import { linearWeightBytes } from './int8-speed.js';
+import { entrySendsMs } from './seq-cost.js';
 import type { CostContext, LayerTiming, PositionMember, Usage } from './stage-cost.js';
 
 /** A position-parallel member's two runs on its n positions (device-agent/executor/position-run.ts). */
@@ -136,22 +136,13 @@ export function positionStageMs(ctx: CostContext, members: PositionMember[]): nu
     down += messageMs(n * dm.H, params);
   });
   const latency = Math.max(0, ...others.map((d) => cluster.links[d]![host]!.latencyMs));
-  return positionEntryMs(ctx, host, others, rows) + down + latency;
-}
-
-/** The host sends every other member its positions (and the mask), one after another; until the last has them. */
-function positionEntryMs(ctx: CostContext, host: number, others: number[], rows: number[]): number {
-  const { dm, params, cluster } = ctx;
-  let clock = 0;
-  let last = 0;
-  others.forEach((d, k) => {
-    const n = rows[k]!;
-    if (n === 0) return;
-    const link = cluster.links[host]![d]!;
-    clock += wireMs(stageInputBytes({ ...dm, S: n }, params), link) + messageMs(n * dm.H, params);
-    last = Math.max(last, clock + link.latencyMs);
-  });
-  return last;
+  // The host sends each member only its positions (device-agent PositionRun.memberInputs).
+  const entry = entrySendsMs(
+    ctx,
+    host,
+    others.map((device, k) => ({ device, rows: rows[k]! })),
+  );
+  return entry + down + latency;
 }
 
 /** Every member holds whole layers (two sessions each); activations of its n positions against every key. */

@@ -107,7 +107,7 @@ export function predictPlan(plan: Plan, cluster: ClusterModel, model: PlannerMod
       for (const [d, u] of perLayer[l]!.usage) usage.set(d, addUsage(usage.get(d) ?? NO_USAGE, u));
     usage.set(host, addUsage(usage.get(host) ?? NO_USAGE, hostExtrasUsage(ctx, i === 0, stageExits.length)));
 
-    const order = positionOrder(stage);
+    const order = form === 'position-parallel' ? positionOrder(stage) : [];
     const positionsOf = new Map(
       positionRows(
         ctx.dm.S,

@@ -4,7 +4,7 @@ import {
   combineFlops,
   combineWeightBytes,
   ffnPartialFlops,
-  scatterBytes,
+  stageInputBytes,
   hiddenWireBytes,
   wireMs,
   messageMs,
@@ -129,12 +129,22 @@ export function seqLayerTiming(ctx: CostContext, members: ShareCount[]): LayerTi
 
 /** Entering a sequence-parallel stage: the host sends the hidden state to every other member, one after another. */
 export function seqEntryMs(ctx: CostContext, host: number, members: number[]): number {
+  const sends = members.filter((d) => d !== host).map((device) => ({ device, rows: ctx.dm.S }));
+  return entrySendsMs(ctx, host, sends);
+}
+
+/**
+ * The host sends each member `rows` positions of the stage input (and the mask), one after another through its
+ * uplink: until the last has them. Members without rows get nothing.
+ */
+export function entrySendsMs(ctx: CostContext, host: number, sends: { device: number; rows: number }[]): number {
+  const { dm, params, cluster } = ctx;
   let clock = 0;
   let last = 0;
-  for (const d of members) {
-    if (d === host) continue;
-    const link = ctx.cluster.links[host]![d]!;
-    clock += wireMs(scatterBytes(ctx.dm, ctx.params), link) + messageMs(ctx.dm.S * ctx.dm.H, ctx.params);
+  for (const { device, rows } of sends) {
+    if (rows === 0) continue;
+    const link = cluster.links[host]![device]!;
+    clock += wireMs(stageInputBytes({ ...dm, S: rows }, params), link) + messageMs(rows * dm.H, params);
     last = Math.max(last, clock + link.latencyMs);
   }
   return last;

@@ -49,7 +49,7 @@ export class PositionRun {
     this.me = this.order.findIndex((m) => m.agentId === parts.agentId);
   }
 
-  /** What the host sends each member at the stage's start: that member's positions of [1, seq, hidden]. */
+  /** What the host sends each other member at the stage's start: that member's positions of [1, seq, hidden]. */
   static memberInputs(stage: Stage, hidden: HostTensor): Map<string, HostTensor> {
     const order = positionOrder(stage);
     const [seq, H] = [hidden.dims[1]!, hidden.dims[2]!];
@@ -58,9 +58,10 @@ export class PositionRun {
       order.map((m) => m.positionShare),
     );
     const data = hidden.data as Float32Array;
+    // The host (first in position order) cuts its own positions itself (ownOf).
     return new Map(
-      order.map((m, i) => {
-        const [a, b] = ranges[i]!;
+      order.slice(1).map((m, k) => {
+        const [a, b] = ranges[k + 1]!;
         return [m.agentId, float32Tensor(data.slice(a * H, b * H), [1, b - a, H])];
       }),
     );
