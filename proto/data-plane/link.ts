@@ -151,16 +151,27 @@ export class Link {
     if (this.options.counters) this.options.counters.bytesSent += bytes.byteLength;
     const { shaper } = this.options;
     if (shaper) {
-      const delay = shaper.reserve(bytes.byteLength);
-      // Timers fire in whole milliseconds (0.3 ms waits 1 ms): a wait under half of one is closer to
-      // nothing, which keeps small frames (int8 rows) from all paying a full millisecond. The shaper has
-      // still counted their bytes, so the frames after them wait for the uplink as before.
-      if (delay < TIMER_GRANULARITY_MS / 2) this.socket.send(bytes, { binary: true });
-      else setTimeout(() => this.open && this.socket.send(bytes, { binary: true }), delay);
+      this.held.push({ bytes, due: performance.now() + shaper.reserve(bytes.byteLength) });
+      if (this.held.length === 1) this.releaseDue();
       return true;
     }
     this.socket.send(bytes, { binary: true });
     return true;
+  }
+
+  /** Frames the emulated link still holds, in the order sent: each leaves when it would have arrived. */
+  private readonly held: { bytes: Buffer; due: number }[] = [];
+
+  private releaseDue(): void {
+    // Timers fire in whole milliseconds (0.3 ms waits 1 ms): a wait under half of one is closer to nothing,
+    // which keeps small frames (int8 rows) from all paying a full millisecond; the shaper has still counted
+    // their bytes. A timer can also fire up to a millisecond early (libuv truncates the delay and reads a clock
+    // cached per loop turn), so a frame not yet due waits again: otherwise the link would run fast.
+    while (this.held.length > 0 && this.held[0]!.due - performance.now() < TIMER_GRANULARITY_MS / 2) {
+      const { bytes } = this.held.shift()!;
+      if (this.open) this.socket.send(bytes, { binary: true });
+    }
+    if (this.held.length > 0) setTimeout(() => this.releaseDue(), this.held[0]!.due - performance.now());
   }
 
   close(code?: number, reason?: string): void {
