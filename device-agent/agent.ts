@@ -19,7 +19,7 @@ import { LinkProber } from './link-probe.js';
 import { Membership } from './membership.js';
 import { AssignmentLoader } from './plan/assignment-loader.js';
 import { profileDevice } from './profile.js';
-import { ShardSession } from './runtime/index.js';
+import { ComputeThread, ShardSession } from './runtime/index.js';
 import { ShardCache } from './shard-cache.js';
 
 export interface AgentOptions {
@@ -75,6 +75,8 @@ export class DeviceAgent {
   private readonly executor: StageExecutor;
   private readonly admission: StepAdmission;
   private readonly router: FrameRouter;
+  /** Every shard runs here, off the thread that moves frames (runtime/compute-thread.ts). */
+  private readonly compute = new ComputeThread();
   dataPort = 0;
 
   constructor(private readonly options: AgentOptions) {
@@ -100,7 +102,12 @@ export class DeviceAgent {
       control: () => this.control!,
       agentId: () => this.membership!.agentId!,
       createSession: (model, workKey) =>
-        ShardSession.create(model, { threads: options.threads, stretch: this.stretch, workKey }),
+        ShardSession.create(model, {
+          threads: options.threads,
+          stretch: this.stretch,
+          workKey,
+          thread: this.compute,
+        }),
       maxShardBytes: options.maxShardBytes ?? 2 ** 31,
       logger,
       onPlanLoaded: (plan) => this.peers.setAddresses(new Map(plan.endpoints.map((e) => [e.agentId, e.dataAddress]))),
@@ -200,6 +207,7 @@ export class DeviceAgent {
     await this.server?.close();
     this.control?.close();
     await this.plans.release();
+    await this.compute.close();
     await this.releaseEmulation?.();
   }
 }

@@ -80,12 +80,14 @@ export class ComputeStretch {
     return typeof this.speed === 'number' ? this.speed : this.speed.reference.gflops / this.speed.deviceGflops;
   }
 
-  async around<T>(key: string, run: () => Promise<T>): Promise<T> {
+  /** `cpuMsOf`: the CPU time the run measured itself (on the agent's compute thread); else the process's is taken. */
+  async around<T>(key: string, run: () => Promise<T>, cpuMsOf?: (result: T) => number | undefined): Promise<T> {
     const wallStart = performance.now();
     const cpuStart = process.cpuUsage();
     const result = await run();
     const cpu = process.cpuUsage(cpuStart);
-    const cpuMs = Math.min((cpu.user + cpu.system) / 1000, this.cleanest.get(key) ?? Infinity);
+    const used = cpuMsOf?.(result) ?? (cpu.user + cpu.system) / 1000;
+    const cpuMs = Math.min(used, this.cleanest.get(key) ?? Infinity);
     this.cleanest.set(key, cpuMs);
     const elapsed = performance.now() - wallStart;
     const ratio = this.ratio;

@@ -1,10 +1,13 @@
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import * as ort from 'onnxruntime-node';
 import type { HostTensor } from '@edgerelay/proto';
+import type { ComputeThread } from './compute-thread.js';
+import { shardSessionOptions } from './ort-options.js';
 
 /** Wraps every run of a session: an emulated agent stretches runs to the emulated device's speed. */
 export interface RunStretch {
-  around<T>(key: string, run: () => Promise<T>): Promise<T>;
+  /** `cpuMsOf`: the run's own CPU time where the run measured it (on the compute thread); else the process's. */
+  around<T>(key: string, run: () => Promise<T>, cpuMsOf?: (result: T) => number | undefined): Promise<T>;
 }
 
 export interface SessionOptions {
@@ -17,12 +20,22 @@ export interface SessionOptions {
    * weights): an emulated agent times them as one. Default: a key of this session's own.
    */
   workKey?: string;
+  /** Load and run the session on this thread (an agent's: compute-thread.ts) instead of the caller's. */
+  thread?: ComputeThread;
+}
+
+type Outputs = Record<string, HostTensor>;
+
+/** Where a session lives: in this thread's ONNX Runtime, or on a compute thread. */
+interface SessionBackend {
+  run(inputs: Record<string, HostTensor>): Promise<{ outputs: Outputs; cpuMs?: number }>;
+  release(): Promise<void>;
 }
 
 /** One compiled shard loaded into ONNX Runtime, fed and read as HostTensors by name. */
 export class ShardSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly backend: SessionBackend,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
     private readonly stretch: RunStretch | undefined,
@@ -31,33 +44,25 @@ export class ShardSession {
   ) {}
 
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<ShardSession> {
-    const session = await ort.InferenceSession.create(model, {
-      intraOpNumThreads: options.threads ?? 0,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      // A chain of shards with one arena each keeps its scratch buffers apart, so every layer starts
-      // with a cold cache; plain malloc hands the previous shard's freed (still cached) memory back.
-      enableCpuMemArena: false,
-      // Each shard has its own thread pool; spinning workers of an idle shard would steal the cores
-      // the next shard in the chain needs, so idle threads sleep instead.
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    });
     const workKey = options.workKey ?? `session ${ShardSession.nextId++}`;
-    return new ShardSession(session, session.inputNames, session.outputNames, options.stretch, workKey);
+    const { thread } = options;
+    if (thread) {
+      const loaded = await thread.load(model, options.threads);
+      const backend: SessionBackend = {
+        run: (inputs) => thread.run(loaded.session, inputs),
+        release: () => thread.release(loaded.session),
+      };
+      return new ShardSession(backend, loaded.inputNames, loaded.outputNames, options.stretch, workKey);
+    }
+    const session = await ort.InferenceSession.create(model, shardSessionOptions(options.threads));
+    return new ShardSession(inThread(session), session.inputNames, session.outputNames, options.stretch, workKey);
   }
 
   private static nextId = 0;
 
   /** Runs the shard; `feeds` may hold more tensors than it needs, only its own inputs are passed. */
-  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    if (!this.stretch) return this.runNow(feeds);
-    const shape = this.inputNames.map((n) => feeds[n]?.dims.join('x')).join(',');
-    return this.stretch.around(`${this.workKey}:${shape}`, () => this.runNow(feeds));
-  }
-
-  private async runNow(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    const inputs: Record<string, ort.Tensor> = {};
+  async run(feeds: Record<string, HostTensor>): Promise<Outputs> {
+    const inputs: Record<string, HostTensor> = {};
     for (const name of this.inputNames) {
       const t = feeds[name];
       if (!t)
@@ -65,21 +70,39 @@ export class ShardSession {
           STEP_REFUSED_CODES.shardInputMissing,
           `shard input "${name}" was not provided (have: ${Object.keys(feeds).join(', ')})`,
         );
-      inputs[name] = new ort.Tensor(t.dtype, t.data, t.dims);
+      inputs[name] = t;
     }
-    const results = await this.session.run(inputs);
-    const out: Record<string, HostTensor> = {};
-    for (const [name, tensor] of Object.entries(results)) {
-      const dims = [...tensor.dims];
-      out[name] =
-        tensor.type === 'int64'
-          ? { dtype: 'int64', dims, data: tensor.data as BigInt64Array }
-          : { dtype: 'float32', dims, data: tensor.data as Float32Array };
-    }
-    return out;
+    if (!this.stretch) return (await this.backend.run(inputs)).outputs;
+    const shape = this.inputNames.map((n) => inputs[n]!.dims.join('x')).join(',');
+    const result = await this.stretch.around(
+      `${this.workKey}:${shape}`,
+      () => this.backend.run(inputs),
+      (r) => r.cpuMs,
+    );
+    return result.outputs;
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.backend.release();
   }
+}
+
+function inThread(session: ort.InferenceSession): SessionBackend {
+  return {
+    async run(inputs) {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
+      const results = await session.run(feeds);
+      const outputs: Outputs = {};
+      for (const [name, tensor] of Object.entries(results)) {
+        const dims = [...tensor.dims];
+        outputs[name] =
+          tensor.type === 'int64'
+            ? { dtype: 'int64', dims, data: tensor.data as BigInt64Array }
+            : { dtype: 'float32', dims, data: tensor.data as Float32Array };
+      }
+      return { outputs };
+    },
+    release: () => session.release(),
+  };
 }
