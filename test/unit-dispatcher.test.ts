@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { Dispatcher, RequestFailedError } from '../coordinator/serving/dispatcher.js';
+import {
+  DISPATCH_ERROR_CODES,
+  DispatchError,
+  Dispatcher,
+  RequestFailedError,
+} from '../coordinator/serving/dispatcher.js';
 import type { FrameOf } from '../proto/frames.js';
 import { fromWire } from '../device-agent/runtime/index.js';
 import { FakeAgentDataPlane, TEST_PLAN_KEY, onePlan, resultFor } from './helpers/unit-fake-agent.js';
@@ -278,6 +283,23 @@ describe('Dispatcher (unit, fake agent data plane)', function () {
         retryable: true,
       } satisfies FrameOf<'error'>);
       assert.equal((await rejectionOf(p)).overloaded, false);
+    });
+  });
+
+  describe('closing', function () {
+    it('ends a question an agent has not answered at once, with EDGERELAY_DISPATCH_CLOSED, not at its timeout', async function () {
+      await start();
+      // A link measurement waits up to 30 s; the fake agent never answers it.
+      const question = dispatcher.measureLinks('a', agent.address, ['a', 'b']).then(
+        () => assert.fail('the question was answered'),
+        (err: unknown) => err,
+      );
+      await agent.next('probe-request');
+      dispatcher.close();
+      const err = await question;
+      assert.ok(err instanceof DispatchError, `expected a DispatchError, got ${String(err)}`);
+      assert.equal(err.code, DISPATCH_ERROR_CODES.closed);
+      assert.match(err.message, /stopping/);
     });
   });
 });

@@ -23,7 +23,7 @@ import { parseTokenPruning } from '@edgerelay/device-agent';
 import { surveyLinks } from './link-survey.js';
 import { createOperatorView, type OperatorView } from './operator-view.js';
 import { choosePlan } from './plan-choice.js';
-import { Dispatcher } from '../serving/dispatcher.js';
+import { DISPATCH_ERROR_CODES, Dispatcher } from '../serving/dispatcher.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { settleExitPolicy } from './exit-settings.js';
 import { EdgeRelayError } from '@edgerelay/proto';
@@ -360,9 +360,10 @@ export class Coordinator {
     this.operator.metrics.observePlanActivated(kind);
     this.departed.clear();
     this.joinedSincePlan = false;
-    this.linkMeasurement = this.measureLinksOnce().catch((err: Error) =>
-      this.options.logger.warn({ err: err.message }, 'link measurement failed'),
-    );
+    this.linkMeasurement = this.measureLinksOnce().catch((err: Error & { code?: string }) => {
+      if (err.code !== DISPATCH_ERROR_CODES.closed)
+        this.options.logger.warn({ err: err.message }, 'link measurement failed');
+    });
     this.options.logger.info({ plan: plan.version }, 'plan active');
     for (const w of this.readyWaiters.splice(0)) w(plan);
   }

@@ -32,6 +32,8 @@ export const DISPATCH_ERROR_CODES = {
   noPlan: 'EDGERELAY_DISPATCH_NO_PLAN',
   /** An agent did not answer a question (stats, link probe) in time. */
   agentTimeout: 'EDGERELAY_DISPATCH_AGENT_TIMEOUT',
+  /** The dispatcher was closed (the coordinator is stopping) while a question to an agent was pending. */
+  closed: 'EDGERELAY_DISPATCH_CLOSED',
 } as const;
 export type DispatchErrorCode = (typeof DISPATCH_ERROR_CODES)[keyof typeof DISPATCH_ERROR_CODES];
 
@@ -346,6 +348,11 @@ export class Dispatcher extends EventEmitter {
   close(): void {
     for (const id of [...this.pending.keys()])
       this.settle(id, new RequestFailedError('coordinator shutting down', true));
+    // A pending question (a link measurement, stats) ends now, not when its timeout would have fired
+    // (its timer would keep a stopped coordinator's process alive that long).
+    this.answers.failAll(
+      new DispatchError(DISPATCH_ERROR_CODES.closed, 'the coordinator is stopping: questions to agents were dropped'),
+    );
     for (const link of this.links.values()) link.close();
     this.links.clear();
     this.plan = undefined;
