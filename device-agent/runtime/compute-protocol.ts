@@ -4,7 +4,9 @@ import type { HostTensor } from '@edgerelay/proto';
 export type ComputeRequest =
   | { op: 'load'; id: number; model: Uint8Array; threads: number | undefined }
   | { op: 'run'; id: number; session: number; feeds: Record<string, HostTensor> }
-  | { op: 'release'; id: number; session: number };
+  | { op: 'release'; id: number; session: number }
+  /** Finish the run under way, skip the queued ones, release every session and end the thread. */
+  | { op: 'close'; id: number };
 
 export type ComputeReply =
   | { id: number; ok: true; loaded: { session: number; inputNames: string[]; outputNames: string[] } }

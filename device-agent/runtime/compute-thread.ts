@@ -3,6 +3,9 @@ import type { HostTensor } from '@edgerelay/proto';
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
 import type { ComputeReply, ComputeRequest } from './compute-protocol.js';
 
+/** How long close() waits for a run under way to end. */
+const CLOSE_WAIT_MS = 10_000;
+
 type Pending = { resolve: (reply: ComputeReply & { ok: true }) => void; reject: (err: Error) => void };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -16,6 +19,7 @@ export class ComputeThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failure: Error | undefined;
+  private readonly exited: Promise<void>;
 
   constructor() {
     this.worker = startWorker();
@@ -30,7 +34,12 @@ export class ComputeThread {
         ),
       );
     this.worker.on('error', (err) => died(err.message));
-    this.worker.on('exit', (code) => died(`exit code ${code}`));
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        died(`exit code ${code}`);
+        resolve();
+      }),
+    );
   }
 
   private settle(reply: ComputeReply): void {
@@ -85,11 +94,19 @@ export class ComputeThread {
     await this.request({ op: 'release', session });
   }
 
+  /**
+   * Fails what is pending, and lets the thread end once the run under way is over (waited for at most
+   * CLOSE_WAIT_MS). Terminating it inside a run, or exiting the process then, would abort the process: stop the
+   * agent before exiting.
+   */
   async close(): Promise<void> {
     this.failAll(
       new StepRefusedError(STEP_REFUSED_CODES.agentStopping, 'agent stopping: its compute thread is closed'),
     );
-    await this.worker.terminate();
+    this.worker.postMessage({ op: 'close', id: -1 });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 }
 

@@ -16,7 +16,7 @@ function reply(message: ComputeReply, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
 }
 
-async function handle(req: ComputeRequest): Promise<void> {
+async function handle(req: Exclude<ComputeRequest, { op: 'close' }>): Promise<void> {
   if (req.op === 'load') {
     const session = await ort.InferenceSession.create(req.model, shardSessionOptions(req.threads));
     const id = nextSession++;
@@ -62,10 +62,25 @@ async function handle(req: ComputeRequest): Promise<void> {
 
 // One request at a time: a run's CPU clock must not take in another's, and the device computes one thing at once.
 let queue: Promise<void> = Promise.resolve();
+let closing = false;
 parentPort!.on('message', (req: ComputeRequest) => {
+  if (req.op === 'close') {
+    // Handled between runs: the runs still queued are skipped. The thread ends on its own once the run under way
+    // is over; being terminated inside a run would abort the whole process (the binding throws into a dying
+    // environment).
+    closing = true;
+    queue = queue.then(async () => {
+      for (const { session } of sessions.values()) await session.release();
+      sessions.clear();
+      parentPort!.close();
+    });
+    return;
+  }
   queue = queue.then(() =>
-    handle(req).catch((err: unknown) =>
-      reply({ id: req.id, ok: false, message: err instanceof Error ? err.message : String(err) }),
-    ),
+    closing
+      ? undefined
+      : handle(req).catch((err: unknown) =>
+          reply({ id: req.id, ok: false, message: err instanceof Error ? err.message : String(err) }),
+        ),
   );
 });
