@@ -5,7 +5,7 @@ import { UNAUTHENTICATED } from '../proto/data-plane/link.js';
 import { dataPlaneProof } from '../proto/security/proofs.js';
 import { decodeFrame, encodeFrame, type FrameOf } from '../proto/frames.js';
 import type { SimCluster } from '../sim/index.js';
-import { mutate, packAny, Rng, wireTensor, type FrameTemplate } from './helpers/fuzz-frames.js';
+import { mutate, packAny, Rng } from './helpers/fuzz-frames.js';
 import {
   alive,
   asBuffer,
@@ -14,6 +14,7 @@ import {
   countReason,
   FUZZ_AGENTS,
   FuzzLink,
+  frameTemplates,
   mergeCounts,
   SEED,
   sleep,
@@ -71,73 +72,6 @@ describe('robustness: mutated data-plane frames (real agent processes)', functio
   });
 
   after(async () => cluster?.stop());
-
-  function templates(planVersion: number): FrameTemplate[] {
-    const rng = new Rng(SEED ^ 0x7e3);
-    const [, seq] = captured.attentionMask.shape as [number, number];
-    const ids = new BigInt64Array(
-      captured.inputIds!.data.buffer.slice(
-        captured.inputIds!.data.byteOffset,
-        captured.inputIds!.data.byteOffset + captured.inputIds!.data.byteLength,
-      ),
-    );
-    const mask = wireTensor('int64', [1, seq], new BigInt64Array(seq).fill(1n));
-    const hidden = () =>
-      wireTensor(
-        'float32',
-        [1, seq, hiddenSize],
-        Float32Array.from({ length: seq * hiddenSize }, () => rng.next() * 2 - 1),
-      );
-    const common = { requestId: 'fuzz-template', planVersion };
-    const stage0 = { ...captured, ...common, inputIds: wireTensor('int64', [1, seq], ids), attentionMask: mask };
-    const { inputIds: _ids, ...stageLaterBase } = stage0;
-    const stageLater = { ...stageLaterBase, stage: 1, hidden: hidden() };
-    // Layers of the group stage (stage 1 of the mixed plan).
-    const group = cluster.plan.stages[1]!;
-    const layer = (i: number) => group.layerStart + (i % (group.layerEnd - group.layerStart));
-    const list: FrameTemplate[] = [
-      { name: 'stage-input/0', frame: stage0, targets: ['agent-0'] },
-      { name: 'stage-input/1', frame: stageLater, targets: ['agent-1'] },
-      // agent-2 holds every head and FFN columns [0, 600); agent-0 only FFN columns.
-      {
-        name: 'scatter/attention',
-        frame: {
-          type: 'scatter',
-          ...common,
-          layer: layer(0),
-          part: 'attention',
-          hidden: hidden(),
-          attentionMask: mask,
-        },
-        targets: ['agent-2'],
-      },
-      {
-        name: 'scatter/ffn',
-        frame: { type: 'scatter', ...common, layer: layer(1), part: 'ffn', hidden: hidden(), attentionMask: mask },
-        targets: ['agent-2', 'agent-0'],
-      },
-      {
-        name: 'partial',
-        frame: { type: 'partial', ...common, layer: layer(2), part: 'ffn', partial: hidden(), computeMs: 1.5 },
-        targets: ['agent-1'],
-      },
-      {
-        name: 'result',
-        frame: { type: 'result', ...common, exitLayer: 5, early: false, logits: [0.3, -0.2], trace: [] },
-        targets: agents,
-      },
-      { name: 'interim', frame: { type: 'interim', ...common, exitLayer: 2, logits: [0.3, -0.2] }, targets: agents },
-      {
-        name: 'error',
-        frame: { type: 'error', ...common, message: 'member failed', retryable: true },
-        targets: ['agent-1'],
-      },
-      { name: 'stats-request', frame: { type: 'stats-request', requestId: 'fuzz-stats' }, targets: agents },
-    ];
-    // Every template is a valid frame: the mutants start from the real thing.
-    for (const t of list) decodeFrame(packAny(t.frame));
-    return list;
-  }
 
   it('unauthenticated peers that send garbage are cut off with 4401 at their first message; the agents keep serving', async () => {
     const key = cluster.coordinator.dataPlaneKey!;
@@ -225,7 +159,7 @@ describe('robustness: mutated data-plane frames (real agent processes)', functio
   it(`${FRAMES} mutated frames from a peer holding the plan key: no agent dies, concurrent requests get the reference answers, memory stays bounded`, async () => {
     const key = cluster.coordinator.dataPlaneKey!;
     assert.equal(key.planVersion, cluster.plan.version);
-    const list = templates(key.planVersion);
+    const list = frameTemplates({ cluster, expected, addresses, hiddenSize, vocabSize, captured }, key.planVersion);
     const links = new Map(
       agents.map((a) => [a, new FuzzLink(a, addresses.get(a)!, key, maxFrameBytesFor(hiddenSize))]),
     );

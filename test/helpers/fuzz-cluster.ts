@@ -5,10 +5,11 @@ import { readLabelledTsv } from '../../coordinator/datasets/index.js';
 import { ReferenceRunner } from '../../coordinator/reference/index.js';
 import { loadTokenizer } from '../../coordinator/tokenizer/index.js';
 import { dial, Link } from '../../proto/data-plane/link.js';
-import type { Frame, FrameOf } from '../../proto/frames.js';
+import { decodeFrame, type Frame, type FrameOf } from '../../proto/frames.js';
 import { startSimCluster, type SimCluster } from '../../sim/index.js';
 import { FIXTURE_DEV, FIXTURE_DIR } from './fixture.js';
 import { FIXTURE_PLANS, writePlan } from './plans.js';
+import { packAny, Rng, wireTensor, type FrameTemplate } from './fuzz-frames.js';
 
 /**
  * The cluster the robustness tests attack (fuzz*.test.ts), and the tools they share: three agent processes on the
@@ -240,4 +241,74 @@ export async function startFuzzCluster(): Promise<FuzzCluster> {
   for (const text of TEXTS.slice(0, 4))
     assert.equal(await classifyChecked(cluster.url, text, expected.get(text)!), undefined);
   return { cluster, expected, addresses, hiddenSize, vocabSize, captured };
+}
+
+/** One valid frame of every kind an agent takes, aimed at the agents that hold what it names: what the mutants start from. */
+export function frameTemplates(fc: FuzzCluster, planVersion: number): FrameTemplate[] {
+  const { captured, hiddenSize, cluster } = fc;
+  const agents = FUZZ_AGENTS;
+  const rng = new Rng(SEED ^ 0x7e3);
+  const [, seq] = captured.attentionMask.shape as [number, number];
+  const ids = new BigInt64Array(
+    captured.inputIds!.data.buffer.slice(
+      captured.inputIds!.data.byteOffset,
+      captured.inputIds!.data.byteOffset + captured.inputIds!.data.byteLength,
+    ),
+  );
+  const mask = wireTensor('int64', [1, seq], new BigInt64Array(seq).fill(1n));
+  const hidden = () =>
+    wireTensor(
+      'float32',
+      [1, seq, hiddenSize],
+      Float32Array.from({ length: seq * hiddenSize }, () => rng.next() * 2 - 1),
+    );
+  const common = { requestId: 'fuzz-template', planVersion };
+  const stage0 = { ...captured, ...common, inputIds: wireTensor('int64', [1, seq], ids), attentionMask: mask };
+  const { inputIds: _ids, ...stageLaterBase } = stage0;
+  const stageLater = { ...stageLaterBase, stage: 1, hidden: hidden() };
+  // Layers of the group stage (stage 1 of the mixed plan).
+  const group = cluster.plan.stages[1]!;
+  const layer = (i: number) => group.layerStart + (i % (group.layerEnd - group.layerStart));
+  const list: FrameTemplate[] = [
+    { name: 'stage-input/0', frame: stage0, targets: ['agent-0'] },
+    { name: 'stage-input/1', frame: stageLater, targets: ['agent-1'] },
+    // agent-2 holds every head and FFN columns [0, 600); agent-0 only FFN columns.
+    {
+      name: 'scatter/attention',
+      frame: {
+        type: 'scatter',
+        ...common,
+        layer: layer(0),
+        part: 'attention',
+        hidden: hidden(),
+        attentionMask: mask,
+      },
+      targets: ['agent-2'],
+    },
+    {
+      name: 'scatter/ffn',
+      frame: { type: 'scatter', ...common, layer: layer(1), part: 'ffn', hidden: hidden(), attentionMask: mask },
+      targets: ['agent-2', 'agent-0'],
+    },
+    {
+      name: 'partial',
+      frame: { type: 'partial', ...common, layer: layer(2), part: 'ffn', partial: hidden(), computeMs: 1.5 },
+      targets: ['agent-1'],
+    },
+    {
+      name: 'result',
+      frame: { type: 'result', ...common, exitLayer: 5, early: false, logits: [0.3, -0.2], trace: [] },
+      targets: agents,
+    },
+    { name: 'interim', frame: { type: 'interim', ...common, exitLayer: 2, logits: [0.3, -0.2] }, targets: agents },
+    {
+      name: 'error',
+      frame: { type: 'error', ...common, message: 'member failed', retryable: true },
+      targets: ['agent-1'],
+    },
+    { name: 'stats-request', frame: { type: 'stats-request', requestId: 'fuzz-stats' }, targets: agents },
+  ];
+  // Every template is a valid frame: the mutants start from the real thing.
+  for (const t of list) decodeFrame(packAny(t.frame));
+  return list;
 }
