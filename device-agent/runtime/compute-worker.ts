@@ -1,15 +1,15 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { HostTensor } from '@edgerelay/proto';
 import type { ComputeReply, ComputeRequest } from './compute-protocol.js';
 import { shardSessionOptions } from './ort-options.js';
+import { fromOrtResults, toOrtFeeds } from './ort-tensors.js';
 
 /**
  * The agent's compute thread (compute-thread.ts): holds its shard sessions and runs them one at a time. ONNX
  * Runtime's Node binding runs a session synchronously, so on the main thread a run would stop the data plane:
  * frames queued to send would wait, and arriving ones would sit unread, for the whole run.
  */
-const sessions = new Map<number, { session: ort.InferenceSession }>();
+const sessions = new Map<number, ort.InferenceSession>();
 let nextSession = 0;
 
 function reply(message: ComputeReply, transfer: ArrayBuffer[] = []): void {
@@ -20,43 +20,28 @@ async function handle(req: Exclude<ComputeRequest, { op: 'close' }>): Promise<vo
   if (req.op === 'load') {
     const session = await ort.InferenceSession.create(req.model, shardSessionOptions(req.threads));
     const id = nextSession++;
-    sessions.set(id, { session });
+    sessions.set(id, session);
     return reply({
       id: req.id,
       ok: true,
       loaded: { session: id, inputNames: [...session.inputNames], outputNames: [...session.outputNames] },
     });
   }
-  const entry = sessions.get(req.session);
-  if (!entry) throw new Error(`compute thread has no session ${req.session} (released?)`);
+  const session = sessions.get(req.session);
+  if (!session) throw new Error(`compute thread has no session ${req.session} (released?)`);
   if (req.op === 'release') {
     sessions.delete(req.session);
-    await entry.session.release();
+    await session.release();
     return reply({ id: req.id, ok: true, released: true });
   }
-  const inputs: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(req.feeds)) inputs[name] = new ort.Tensor(t.dtype, t.data, t.dims);
   // The process's clock, as the reference speed is measured (host-speed.ts). It also takes in what the main
   // thread does meanwhile; the stretch keeps each kind of run's cleanest time, so a busy moment does not stick.
   const start = process.cpuUsage();
-  const results = await entry.session.run(inputs);
+  const results = await session.run(toOrtFeeds(req.feeds));
   const used = process.cpuUsage(start);
   const cpuMs = (used.user + used.system) / 1000;
-  const outputs: Record<string, HostTensor> = {};
-  const transfer: ArrayBuffer[] = [];
-  for (const [name, tensor] of Object.entries(results)) {
-    const dims = [...tensor.dims];
-    // A copy of our own: the binding's output buffers cannot always be handed to another thread.
-    const data =
-      tensor.type === 'int64'
-        ? new BigInt64Array(tensor.data as BigInt64Array)
-        : new Float32Array(tensor.data as Float32Array);
-    transfer.push(data.buffer as ArrayBuffer);
-    outputs[name] =
-      tensor.type === 'int64'
-        ? { dtype: 'int64', dims, data: data as BigInt64Array }
-        : { dtype: 'float32', dims, data: data as Float32Array };
-  }
+  const outputs = fromOrtResults(results, true);
+  const transfer = Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer);
   reply({ id: req.id, ok: true, outputs, cpuMs }, transfer);
 }
 
@@ -70,7 +55,7 @@ parentPort!.on('message', (req: ComputeRequest) => {
     // environment).
     closing = true;
     queue = queue.then(async () => {
-      for (const { session } of sessions.values()) await session.release();
+      for (const session of sessions.values()) await session.release();
       sessions.clear();
       parentPort!.close();
     });

@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node';
 import type { HostTensor } from '@edgerelay/proto';
 import type { ComputeThread } from './compute-thread.js';
 import { shardSessionOptions } from './ort-options.js';
+import { fromOrtResults, toOrtFeeds } from './ort-tensors.js';
 
 /** Wraps every run of a session: an emulated agent stretches runs to the emulated device's speed. */
 export interface RunStretch {
@@ -89,20 +90,7 @@ export class ShardSession {
 
 function inThread(session: ort.InferenceSession): SessionBackend {
   return {
-    async run(inputs) {
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor(t.dtype, t.data, t.dims);
-      const results = await session.run(feeds);
-      const outputs: Outputs = {};
-      for (const [name, tensor] of Object.entries(results)) {
-        const dims = [...tensor.dims];
-        outputs[name] =
-          tensor.type === 'int64'
-            ? { dtype: 'int64', dims, data: tensor.data as BigInt64Array }
-            : { dtype: 'float32', dims, data: tensor.data as Float32Array };
-      }
-      return { outputs };
-    },
+    run: async (inputs) => ({ outputs: fromOrtResults(await session.run(toOrtFeeds(inputs))) }),
     release: () => session.release(),
   };
 }
