@@ -185,8 +185,8 @@ export function positionGroupCandidates(ctx: CostContext, devices: number[], mas
     'position-parallel',
   );
   // Within the model's own error the even split is the tie (on equal devices the sizes are even anyway), and ties
-  // go to the simpler plan: on a Pi 5 and an Orin
-  // Nano (1.07× apart) the sized split, predicted 2% faster a layer, ran 11% slower (docs/benchmarks.md).
+  // go to the simpler plan: on a Pi 5 and an Orin Nano (1.07× apart) the sized split, predicted 2% faster a layer,
+  // ran 11% slower (docs/benchmarks.md).
   return sized.timing.totalMs < (1 - SIZED_POSITIONS_MARGIN) * even.timing.totalMs ? [even, sized] : [even];
 }
 
