@@ -72,3 +72,16 @@ export function positionRows(total: number, shares: readonly (number | null | un
  * overlap, and it runs the FFN once on all rows. Agents may be started with another figure (--seq-overlap-min-rows).
  */
 export const SEQ_OVERLAP_MIN_ROWS = 64;
+
+/** The most tiles a plan may cut a position-parallel member's positions into (each tile is two session runs). */
+export const MAX_POSITION_TILES = 16;
+
+/**
+ * The tiles a position-parallel member cuts its positions [start, end) into (`Stage.position_tiles`): near-equal,
+ * the first tiles taking the spare positions, never an empty one. Absent, 0 or 1: one tile.
+ */
+export function positionTiles(range: readonly [number, number], tiles: number | null | undefined): [number, number][] {
+  const [start, end] = range;
+  const count = Math.max(1, Math.min(end - start, MAX_POSITION_TILES, Math.floor(tiles ?? 1)));
+  return sequenceRows(end - start, count).map(([a, b]) => [start + a, start + b]);
+}

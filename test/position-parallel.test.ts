@@ -9,7 +9,7 @@ import { FIXTURE_DEV, FIXTURE_DIR } from './helpers/fixture.js';
 import { classifyDetailed as classify, killMemberMidTraffic } from './helpers/classify.js';
 import { writePlan } from './helpers/plans.js';
 import { parseTokenPruning } from '@edgerelay/device-agent';
-import { positionRows } from '@edgerelay/proto';
+import { positionOrder, positionRows, positionTiles } from '@edgerelay/proto';
 
 const SENTENCES = readLabelledTsv(FIXTURE_DEV).map((e) => e.sentence);
 
@@ -135,6 +135,58 @@ describe('position-parallel groups (real agent processes)', function () {
         stats.map((s) => s!.failures),
         [0, 0, 0, 0],
       );
+    });
+
+    it('members that run each layer tile by tile (2, 3 and 5 tiles a stage) give the reference logits within 1e-4, one position layer per tile', async () => {
+      const texts = SENTENCES.slice(20, 26);
+      const tokenizer = loadTokenizer(FIXTURE_DIR);
+      const original = cluster.plan;
+      const tiles = [2, 3, 5];
+      const runs = () =>
+        Promise.all(cluster.agents.map(async (a) => (await cluster.coordinator.agentStats(a.name))!.partialRuns));
+      try {
+        const deployed = await cluster.coordinator.applyPlan({
+          ...original,
+          stages: original.stages.map((s, i) => ({ ...s, positionTiles: tiles[i] })),
+        });
+        assert.deepEqual(
+          deployed.stages.map((s) => s.positionTiles),
+          tiles,
+        );
+        const before = await runs();
+        const bodies = await Promise.all(texts.map((t) => classify(cluster.url, t)));
+        bodies.forEach((b, i) =>
+          assert.ok(maxDiff(b.details[0]!.logits, reference.get(texts[i]!)!.exits.at(-1)!.logits) < 1e-4),
+        );
+        // Each member runs every layer but its stage's last once per tile of its positions, the last one whole.
+        const expected = new Map(cluster.agents.map((a) => [a.name, 0]));
+        let untiled = 0;
+        for (const text of texts) {
+          const seq = tokenizer.encode(text, 128).ids.length;
+          for (const stage of deployed.stages) {
+            const order = positionOrder(stage);
+            positionRows(
+              seq,
+              order.map((m) => m.positionShare),
+            ).forEach((range, k) => {
+              if (range[1] === range[0]) return;
+              const perLayer = positionTiles(range, stage.positionTiles).length;
+              const agent = order[k]!.agentId;
+              expected.set(agent, expected.get(agent)! + (stage.layerEnd - stage.layerStart - 1) * perLayer + 1);
+              untiled += stage.layerEnd - stage.layerStart;
+            });
+          }
+        }
+        const after = await runs();
+        assert.deepEqual(
+          after.map((n, i) => n - before[i]!),
+          [...expected.values()],
+        );
+        const tiled = [...expected.values()].reduce((a, b) => a + b);
+        assert.ok(tiled > untiled, `tiled members run ${tiled} position layers, untiled ${untiled}`);
+      } finally {
+        await cluster.coordinator.applyPlan(original);
+      }
     });
 
     it('a token-pruning request runs each stage on its host alone and gives the single-node pruned answer', async () => {

@@ -12,7 +12,7 @@ import {
 import { costContext } from '../coordinator/planning/stage-cost.js';
 import { costParams } from '../coordinator/planning/planner-types.js';
 import { buildCandidates } from '../coordinator/planning/candidates.js';
-import { positionRows, sequenceRows } from '@edgerelay/proto';
+import { MAX_POSITION_TILES, positionRows, positionTiles, sequenceRows } from '@edgerelay/proto';
 import { BERT_BASE, bertBaseStagePlan } from './helpers/planner-models.js';
 
 function options(overrides: Partial<PlannerOptions> = {}): PlannerOptions {
@@ -188,5 +188,49 @@ describe('position shares: slices sized to each device', () => {
     });
     assert.equal(planFileSchema.parse(stage(2.5)).stages[0]!.members![0]!.positionShare, 2.5);
     for (const bad of [0, -1, 'half']) assert.equal(planFileSchema.safeParse(stage(bad)).success, false, String(bad));
+  });
+
+  it('position tiles cut a member’s positions into near-equal tiles, never an empty one, at most one per position', () => {
+    assert.deepEqual(positionTiles([32, 64], 2), [
+      [32, 48],
+      [48, 64],
+    ]);
+    assert.deepEqual(positionTiles([0, 10], 3), [
+      [0, 4],
+      [4, 7],
+      [7, 10],
+    ]);
+    assert.deepEqual(positionTiles([5, 7], 4), [
+      [5, 6],
+      [6, 7],
+    ]);
+    assert.deepEqual(positionTiles([3, 9], undefined), [[3, 9]]);
+    assert.equal(positionTiles([0, 128], 1000).length, MAX_POSITION_TILES);
+  });
+
+  it('position tiles outside a position-parallel stage are refused, and so is a plan file’s tile count that is not a whole number from 1 to 16', () => {
+    const agents = new Set(['a', 'b']);
+    const whole = (agentId: string) => ({ agentId, heads: range(12), ffnColumns: range(3072) });
+    const members = [whole('a'), whole('b')];
+    validatePlan(bertBaseStagePlan('a', { form: 'position-parallel', members, positionTiles: 3 }), BERT_BASE, agents);
+    assert.throws(
+      () => validatePlan(bertBaseStagePlan('a', { form: 'host-gather', members, positionTiles: 3 }), BERT_BASE, agents),
+      /stage 0 has 3 position tiles, but only a position-parallel stage cuts positions into tiles/,
+    );
+    assert.throws(
+      () =>
+        validatePlan(
+          bertBaseStagePlan('a', { form: 'position-parallel', members, positionTiles: 2.5 }),
+          BERT_BASE,
+          agents,
+        ),
+      /give a whole number from 1 to 16/,
+    );
+    const file = (positionTiles: unknown) => ({
+      stages: [{ layers: [0, 12], host: 'a', form: 'position-parallel', positionTiles }],
+    });
+    assert.equal(planFileSchema.parse(file(4)).stages[0]!.positionTiles, 4);
+    for (const bad of [0, 2.5, MAX_POSITION_TILES + 1, 'two'])
+      assert.equal(planFileSchema.safeParse(file(bad)).success, false, String(bad));
   });
 });

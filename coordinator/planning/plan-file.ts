@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
-import { EdgeRelayError, FLOAT_WIRE_DTYPES, GROUP_FORMS } from '@edgerelay/proto';
+import { EdgeRelayError, FLOAT_WIRE_DTYPES, GROUP_FORMS, MAX_POSITION_TILES } from '@edgerelay/proto';
 import { completePlan, type PlanModelInfo, type PlanSettings } from './plan-model.js';
 
 export class PlanFileError extends EdgeRelayError {
@@ -35,6 +35,11 @@ export const planFileSchema = z.object({
           .optional(),
         /** a group's form: host-gather (default), sequence-parallel or position-parallel (docs/sequence-parallel.md) */
         form: z.enum(GROUP_FORMS).optional(),
+        /**
+         * position-parallel: tiles each member cuts its positions into, each tile's next-layer keys and values
+         * leaving while the next computes (docs/sequence-parallel.md, "Tiles"); default 1
+         */
+        positionTiles: z.number().int().min(1).max(MAX_POSITION_TILES).optional(),
       }),
     )
     .min(1),
@@ -87,6 +92,7 @@ export function planFromFile(
         ...(m.positionShare !== undefined && { positionShare: m.positionShare }),
       })),
       ...(s.form && { form: s.form }),
+      ...(s.positionTiles !== undefined && { positionTiles: s.positionTiles }),
     })),
     endpoints: agents.filter((a) => addresses.has(a)).map((a) => ({ agentId: a, dataAddress: addresses.get(a)! })),
     exit: {

@@ -36,6 +36,7 @@ export function completePlan(plan: Plan): Plan__Output {
         ...(m.positionShare != null && { positionShare: Number(m.positionShare) }),
       })),
       ...(s.form && { form: s.form }),
+      ...(s.positionTiles != null && s.positionTiles > 1 && { positionTiles: Number(s.positionTiles) }),
     })),
     endpoints: (plan.endpoints ?? []).map((e) => ({ agentId: e.agentId ?? '', dataAddress: e.dataAddress ?? '' })),
     exit: { maxProbThreshold: Number(plan.exit?.maxProbThreshold ?? 0), policy: plan.exit?.policy ?? '' },

@@ -1,5 +1,5 @@
 import type { Plan__Output as Plan } from '@edgerelay/proto';
-import { EdgeRelayError, GROUP_FORMS, groupFormOf, type GroupForm } from '@edgerelay/proto';
+import { EdgeRelayError, GROUP_FORMS, groupFormOf, MAX_POSITION_TILES, type GroupForm } from '@edgerelay/proto';
 import type { PlanModelInfo } from './plan-model.js';
 
 export class InvalidPlanError extends EdgeRelayError {
@@ -29,7 +29,7 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
       if (!knownAgents.has(m.agentId)) fail(`stage ${i} member "${m.agentId}" is not a connected agent`);
     if (new Set(stage.members.map((m) => m.agentId)).size !== stage.members.length)
       fail(`stage ${i} lists a member twice`);
-    checkPositionShares(stage, i, fail);
+    checkPositionSplit(stage, i, fail);
     // Position-parallel: every member holds whole layers, so each lists every head and column.
     if (stage.form === 'position-parallel') {
       for (const m of stage.members) {
@@ -55,8 +55,18 @@ export function validatePlan(plan: Plan, model: PlanModelInfo, knownAgents: Set<
   if (!model.exitLayers.includes(model.numLayers - 1)) fail('the model has no final classifier');
 }
 
-/** Position shares size a position-parallel stage's slices: all members have one, or none (an even split). */
-function checkPositionShares(stage: Plan['stages'][number], i: number, fail: (why: string) => never): void {
+/**
+ * Position shares size a position-parallel stage's slices: all members have one, or none (an even split). Tiles
+ * cut a member's slice further, so they too belong to position-parallel stages only.
+ */
+function checkPositionSplit(stage: Plan['stages'][number], i: number, fail: (why: string) => never): void {
+  const tiles = stage.positionTiles;
+  if (tiles != null && tiles !== 1) {
+    if (stage.form !== 'position-parallel')
+      fail(`stage ${i} has ${tiles} position tiles, but only a position-parallel stage cuts positions into tiles`);
+    if (!(Number.isInteger(tiles) && tiles >= 1 && tiles <= MAX_POSITION_TILES))
+      fail(`stage ${i} has ${tiles} position tiles; give a whole number from 1 to ${MAX_POSITION_TILES}`);
+  }
   const shared = stage.members.filter((m) => m.positionShare !== undefined);
   if (shared.length === 0) return;
   if (stage.form !== 'position-parallel')

@@ -1,4 +1,4 @@
-import { IO, positionOrder, positionRows, type SeqPhase } from '@edgerelay/proto';
+import { IO, positionOrder, positionRows, positionTiles, type SeqPhase } from '@edgerelay/proto';
 import type { GroupMember__Output as GroupMember, Stage__Output as Stage } from '@edgerelay/proto';
 import { float32Tensor, int64Tensor, type HostTensor } from '../runtime/index.js';
 import { STEP_REFUSED_CODES, StepRefusedError } from '../errors.js';
@@ -128,19 +128,58 @@ export class PositionRun {
   async startLayer(layer: number, input: HostTensor): Promise<void> {
     const [p0, p1] = this.ranges[this.me]!;
     if (p1 === p0 || this.started?.layer === layer) return;
+    const kv = await this.projectAndSend(layer, this.ownOf(input), p0);
+    const all = new Float32Array(this.seq * kv.width);
+    all.set(kv.data, p0 * kv.width);
+    this.started = { layer, all, width: kv.width };
+  }
+
+  /**
+   * The layer tile by tile (`Stage.position_tiles`): each tile's output is projected to the next layer's keys and
+   * values and sent at once, so they travel while the next tile computes, and only the last tile's are still on
+   * the wire when this member finishes the layer. Begins the next layer's exchange as startLayer would.
+   */
+  private async layerByTiles(
+    layer: number,
+    tiles: [number, number][],
+    own: HostTensor,
+    keysValues: HostTensor,
+  ): Promise<HostTensor> {
+    const H = this.hidden;
+    const [p0, p1] = this.ranges[this.me]!;
+    const ownData = own.data as Float32Array;
+    const out = new Float32Array((p1 - p0) * H);
+    let next: { layer: number; all: Float32Array; width: number } | undefined;
+    for (const [a, b] of tiles) {
+      const tile = float32Tensor(ownData.subarray((a - p0) * H, (b - p0) * H), [1, b - a, H]);
+      const hidden = (await runPositionLayer(this.loaded, layer, tile, keysValues, this.mask, a))[IO.hiddenOut]!;
+      this.parts.stats.partialRuns++;
+      out.set(hidden.data as Float32Array, (a - p0) * H);
+      const kv = await this.projectAndSend(layer + 1, hidden, a);
+      next ??= { layer: layer + 1, all: new Float32Array(this.seq * kv.width), width: kv.width };
+      next.all.set(kv.data, a * kv.width);
+    }
+    this.started = next;
+    return float32Tensor(out, [1, p1 - p0, H]);
+  }
+
+  /** Projects positions from `rowStart` to the layer's keys and values and sends them to every other member. */
+  private async projectAndSend(
+    layer: number,
+    hidden: HostTensor,
+    rowStart: number,
+  ): Promise<{ data: Float32Array; width: number }> {
     // Ring order (the next member first): in each round every member sends to a different one, so no member's
     // downlink takes everyone's keys and values at once.
     const N = this.order.length;
     const owners = Array.from({ length: N - 1 }, (_, k) => (this.me + 1 + k) % N).filter(
       (i) => this.ranges[i]![1] > this.ranges[i]![0],
     );
-    const own = this.ownOf(input);
-    const kv = (await this.loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: own }))[IO.keysValues]!;
+    const kv = (await this.loaded.session({ kind: 'keys-values', layer }).run({ [IO.hidden]: hidden }))[IO.keysValues]!;
     const width = kv.dims[2]!;
-    for (const j of owners) this.send(j, layer, 'keys-values', p0, kv.data as Float32Array, width);
-    const all = new Float32Array(this.seq * width);
-    all.set(kv.data as Float32Array, p0 * width);
-    this.started = { layer, all, width };
+    const data = kv.data as Float32Array;
+    for (const j of owners) this.send(j, layer, 'keys-values', rowStart, data, width);
+    return { data, width };
   }
 
   /**
@@ -163,12 +202,15 @@ export class PositionRun {
     this.started = undefined;
     await this.gather(layer, 'keys-values', all, width);
     const keysValues = float32Tensor(all, [1, this.seq, width]);
-    const out = await runPositionLayer(this.loaded, layer, own, keysValues, this.mask, p0);
-    this.parts.stats.partialRuns++;
-    this.own = out[IO.hiddenOut]!;
+    const last = layer === this.stage.layerEnd - 1;
+    const tiles = last ? [[p0, p1] as [number, number]] : positionTiles([p0, p1], this.stage.positionTiles);
+    if (tiles.length === 1) {
+      this.own = (await runPositionLayer(this.loaded, layer, own, keysValues, this.mask, p0))[IO.hiddenOut]!;
+      this.parts.stats.partialRuns++;
+    } else this.own = await this.layerByTiles(layer, tiles, own, keysValues);
 
     const isHost = this.order[this.me]!.agentId === this.stage.host;
-    if (layer !== this.stage.layerEnd - 1) return this.own;
+    if (!last) return this.own;
     this.done = true;
     if (!isHost) {
       if (n > 0) this.send(0, layer, 'out', p0, this.own.data as Float32Array, H);

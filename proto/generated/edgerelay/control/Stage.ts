@@ -8,7 +8,9 @@ export interface Stage {
   'host'?: (string);
   'members'?: (_edgerelay_control_GroupMember)[];
   'form'?: (string);
+  'positionTiles'?: (number);
   '_form'?: "form";
+  '_positionTiles'?: "positionTiles";
 }
 
 export interface Stage__Output {
@@ -17,5 +19,7 @@ export interface Stage__Output {
   'host': (string);
   'members': (_edgerelay_control_GroupMember__Output)[];
   'form'?: (string);
+  'positionTiles'?: (number);
   '_form'?: "form";
+  '_positionTiles'?: "positionTiles";
 }
