@@ -12,6 +12,7 @@ import { benchTokenPruning } from './token-pruning.js';
 import { benchInt8, type Int8BenchArgs } from './int8.js';
 import { benchCostFit } from './cost-fit.js';
 import { benchPositionLayout } from './position-layout.js';
+import { benchPositionTiles } from './position-tiles.js';
 
 const program = new Command('bench').description('edgerelay benchmarks: ratios measured side by side in one run');
 const int = (v: string) => Number.parseInt(v, 10);
@@ -64,6 +65,21 @@ program
   )
   .option('--rounds <n>', 'rounds; both layouts run once per round and position count', int, 21)
   .action((opts: { rounds: number }) => benchPositionLayout(opts));
+
+program
+  .command('position-tiles')
+  .description(
+    'a position-parallel group of four Pi 4 running each layer whole and tile by tile, on gigabit and Wi-Fi (interleaved)',
+  )
+  .option(
+    '--tiles <list>',
+    'tile counts to compare; the first is the baseline',
+    (v) => v.split(',').map((x) => Number.parseInt(x, 10)),
+    [1, 2, 4],
+  )
+  .option('--rounds <n>', 'rounds; every tile count runs once per round, interleaved', int, 6)
+  .option('--requests <n>', 'timed requests per tile count per round', int, 3)
+  .action((opts: { tiles: number[]; rounds: number; requests: number }) => benchPositionTiles(opts));
 
 program
   .command('cost-fit')
