@@ -76,25 +76,24 @@ export interface CostParams {
 }
 
 export const DEFAULT_COST_PARAMS: Omit<CostParams, 'seqLen' | 'wireDtype'> = {
-  // Re-fitted 2026-12-02 against 58 measured plans of every form at 64 and 192 tokens on two emulated clusters, after
-  // position shards went feature-major and position-parallel hosts started hiding exit heads (npm run bench --
-  // cost-fit; docs/benchmarks.md, "Third fit"). The fit puts a run's overhead in the activations it binds (620 FLOP
-  // per value, ~61 MFLOP at 128 tokens) rather than a fixed time; products on M rows take (1 + 19/M) times their
-  // FLOPs' time, and about as much in a position-parallel member's feature-major runs, whose exchange waits the same
-  // term absorbs; a data-plane message about 2.4 ms besides its bytes. RMS error over the 58: 12.7% with the
-  // figures before this fit, 5.9% with these.
-  opOverheadMs: 0,
+  // Re-fitted 2026-12-02 (06:36 UTC) against 58 measured plans of every form at 64 and 192 tokens on two emulated
+  // clusters, after agents moved their shards to a compute thread (npm run bench -- cost-fit; docs/benchmarks.md,
+  // "Fourth fit"). A run's overhead is mostly in the activations it binds (468 FLOP per value) plus 0.2 ms; products
+  // on M rows take (1 + 21/M) times their FLOPs' time, a position-parallel member's feature-major runs (1 + 15/M),
+  // that term also absorbing the member's exchange waits; a data-plane message about 2.8 ms besides its bytes. RMS
+  // error over the 49 points not flagged: 6.2% with the third fit's figures, 3.8% with these.
+  opOverheadMs: 0.214,
   opOverheadMflop: 0,
-  opOverheadFlopsPerValue: 620,
-  efficiency: 1.11,
-  smallRunRows: 19.3,
-  featureMajorRunRows: 18.5,
+  opOverheadFlopsPerValue: 468,
+  efficiency: 1.12,
+  smallRunRows: 21.1,
+  featureMajorRunRows: 15.4,
   requestOverheadMs: 2.5,
   frameOverheadBytes: 256,
-  messageOverheadMs: 2.41,
-  // Fitted by the same command; in one process alone the coding measured 17.0 and 19.2 ms per million values.
-  float16CodingMsPerMValue: 9.8,
-  int8CodingMsPerMValue: 14.4,
+  messageOverheadMs: 2.76,
+  // Fitted by the same command; in one process alone the coding measured 17.1 and 18.3 ms per million values.
+  float16CodingMsPerMValue: 15.2,
+  int8CodingMsPerMValue: 9.57,
   memoryReserveFraction: 0.2,
   memoryReserveBytes: 256 * 1024 * 1024,
   sessionOverheadBytes: 1024 * 1024,
