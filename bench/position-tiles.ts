@@ -66,17 +66,26 @@ export async function benchPositionTiles(args: PositionTilesArgs): Promise<void>
     }
     loads.push(machineLoad());
     const one = measured.get(`${args.tiles[0]}`)!;
-    lines.push('', `${link} links`, 'tiles  median ms  p10–p90 ms  vs one tile (p10–p90 of round pairs)  overshoot');
+    lines.push(
+      '',
+      `${link} links`,
+      ['tiles', 'median ms', 'p10–p90 ms', 'vs one tile (p10–p90 of round pairs)', 'overshoot'].join('  '),
+    );
     for (const tiles of args.tiles) {
       const m = measured.get(`${tiles}`)!;
       const r = pairedRatio(m.roundMedians, one.roundMedians);
       const verdict = emulationVerdict(m.counters);
+      const spread = `${percentile(m.samples, 10).toFixed(0)}–${percentile(m.samples, 90).toFixed(0)}`;
+      const ratio = `${r.median.toFixed(3)}× (${r.p10.toFixed(3)}–${r.p90.toFixed(3)})`;
+      const overshoot = `${(verdict.overshoot * 100).toFixed(1)}%${verdict.flag ? ' FLAGGED: ' + verdict.flag : ''}`;
       lines.push(
-        `${String(tiles).padStart(5)}  ${median(m.samples).toFixed(0).padStart(9)}  ${percentile(m.samples, 10).toFixed(0)}–${percentile(m.samples, 90).toFixed(0)}`.padEnd(
-          33,
-        ) +
-          `${r.median.toFixed(3)}× (${r.p10.toFixed(3)}–${r.p90.toFixed(3)})`.padEnd(40) +
-          `${(verdict.overshoot * 100).toFixed(1)}%${verdict.flag ? ' FLAGGED: ' + verdict.flag : ''}`,
+        [
+          String(tiles).padStart(5),
+          median(m.samples).toFixed(0).padStart(9),
+          spread.padStart(10),
+          ratio.padEnd(36),
+          overshoot.padStart(9),
+        ].join('  '),
       );
     }
   }
