@@ -14,9 +14,8 @@ import {
   type CostParams,
   type PlannerModel,
 } from '../coordinator/planning/index.js';
-import { startSimCluster } from '../sim/index.js';
 import { bertBaseCheckpoint } from './models.js';
-import { emulatedDevices } from './planner.js';
+import { startEmulatedCluster } from './planner.js';
 import { measureInterleaved } from './interleave.js';
 import { median } from './stats.js';
 import { emulationVerdict } from './emulation-check.js';
@@ -161,16 +160,10 @@ export async function benchCostFit(args: CostFitArgs): Promise<void> {
     const entries = args.seqLens.flatMap((seqLen) =>
       plansFor(model, file, seqLen).map((plan) => ({ seqLen, plan, name: `${describe(plan)} @${seqLen}` })),
     );
-    const devices = emulatedDevices(file);
-    process.stderr.write(`cost-fit ${clusterFile}: ${entries.length} plans on ${devices.length} emulated agents\n`);
-    const sim = await startSimCluster({
-      model: modelDir,
-      devices,
-      agents: devices.length,
-      wireDtype: 'float32',
-      readyTimeoutMs: 600_000,
-      requestTimeoutMs: 120_000,
-    });
+    process.stderr.write(
+      `cost-fit ${clusterFile}: ${entries.length} plans on ${file.devices.length} emulated agents\n`,
+    );
+    const sim = await startEmulatedCluster(file, modelDir);
     try {
       await sim.coordinator.linksMeasured();
       for (const seqLen of args.seqLens) {

@@ -13,7 +13,7 @@ import {
   searchOnlyPlan,
   type PlannerResult,
 } from '../coordinator/planning/index.js';
-import { startSimCluster, type EmulatedDevice } from '../sim/index.js';
+import { startSimCluster, type EmulatedDevice, type SimCluster } from '../sim/index.js';
 import { DEVICE_PROFILES } from '../coordinator/planning/devices.js';
 import { bertBaseCheckpoint } from './models.js';
 import { median, percentile } from './stats.js';
@@ -97,16 +97,8 @@ export async function benchPlanner(args: PlannerBenchArgs): Promise<void> {
       evenTensorParallel: evenSplitPlan(model, cluster, { ...base, style: 'tensor-parallel' }),
     };
     const searchPredictedMs = searchOnlyPlan(model, cluster, { ...base, objective: 'latency' }).predicted.latencyMs;
-    const devices = emulatedDevices(file);
-    process.stderr.write(`scenario ${scenario.name}: starting ${devices.length} emulated agents\n`);
-    const sim = await startSimCluster({
-      model: modelDir,
-      devices,
-      agents: devices.length,
-      wireDtype,
-      readyTimeoutMs: 600_000,
-      requestTimeoutMs: 120_000,
-    });
+    process.stderr.write(`scenario ${scenario.name}: starting ${file.devices.length} emulated agents\n`);
+    const sim = await startEmulatedCluster(file, modelDir, wireDtype);
     let measured: Map<string, Measured>;
     try {
       await sim.coordinator.linksMeasured();
@@ -147,6 +139,23 @@ export async function benchPlanner(args: PlannerBenchArgs): Promise<void> {
     });
   }
   printPlannerReport(rows, args, loads);
+}
+
+/** Agents emulating a cluster file's devices and links, given the time bert-base's shards take to load and run. */
+export function startEmulatedCluster(
+  file: ReturnType<typeof readClusterFile>,
+  modelDir: string,
+  wireDtype: FloatWireDtype = 'float32',
+): Promise<SimCluster> {
+  const devices = emulatedDevices(file);
+  return startSimCluster({
+    model: modelDir,
+    devices,
+    agents: devices.length,
+    wireDtype,
+    readyTimeoutMs: 600_000,
+    requestTimeoutMs: 120_000,
+  });
 }
 
 /** The agents that emulate a cluster file's devices and links. */

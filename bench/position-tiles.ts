@@ -2,13 +2,12 @@ import path from 'node:path';
 import type { Plan__Output as Plan } from '@edgerelay/proto';
 import { projectRoot } from '../sim/cli/paths.js';
 import { clusterFromFile, planCluster, readClusterFile, readPlannerModel } from '../coordinator/planning/index.js';
-import { startSimCluster } from '../sim/index.js';
 import { bertBaseCheckpoint } from './models.js';
 import { median, percentile } from './stats.js';
 import { busyWarning, machineLoad, pairedRatio } from './busy.js';
 import { emulationVerdict } from './emulation-check.js';
 import { measureInterleaved } from './interleave.js';
-import { emulatedDevices } from './planner.js';
+import { startEmulatedCluster } from './planner.js';
 
 export interface PositionTilesArgs {
   tiles: number[];
@@ -48,15 +47,7 @@ export async function benchPositionTiles(args: PositionTilesArgs): Promise<void>
       plan: { ...plan, stages: plan.stages.map((s) => ({ ...s, positionTiles: tiles })) } as Plan,
     }));
     process.stderr.write(`position-tiles: ${link}: starting 4 emulated agents\n`);
-    const devices = emulatedDevices(variant);
-    const sim = await startSimCluster({
-      model: modelDir,
-      devices,
-      agents: devices.length,
-      wireDtype: 'float32',
-      readyTimeoutMs: 600_000,
-      requestTimeoutMs: 120_000,
-    });
+    const sim = await startEmulatedCluster(variant, modelDir);
     let measured;
     try {
       await sim.coordinator.linksMeasured();
