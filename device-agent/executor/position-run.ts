@@ -203,7 +203,8 @@ export class PositionRun {
     await this.gather(layer, 'keys-values', all, width);
     const keysValues = float32Tensor(all, [1, this.seq, width]);
     const last = layer === this.stage.layerEnd - 1;
-    const tiles = last ? [[p0, p1] as [number, number]] : positionTiles([p0, p1], this.stage.positionTiles);
+    // The stage's last layer has no next layer's keys and values to send early: it runs whole.
+    const tiles = positionTiles([p0, p1], last ? 1 : this.stage.positionTiles);
     if (tiles.length === 1) {
       this.own = (await runPositionLayer(this.loaded, layer, own, keysValues, this.mask, p0))[IO.hiddenOut]!;
       this.parts.stats.partialRuns++;
