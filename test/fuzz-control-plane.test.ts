@@ -244,36 +244,15 @@ describe('robustness: malformed control-plane calls (real agent processes)', fun
     await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:1' }, 'no nonce, no proof');
     let c = await challenge();
     await refused({ name: 'fuzz-x', dataAddress: '127.0.0.1:1', nonce: c.nonce }, 'no proof');
-    c = await challenge();
-    await refused(
-      {
-        name: 'fuzz-x',
-        dataAddress: '127.0.0.1:1',
-        nonce: c.nonce,
-        proof: registerProof('not-the-token', c.nonce, 'fuzz-x', '127.0.0.1:1'),
-      },
-      'a wrong token',
-    );
-    c = await challenge();
-    await refused(
-      {
-        name: 'fuzz-x',
-        dataAddress: '127.0.0.1:1',
-        nonce: c.nonce,
-        proof: registerProof(token, c.nonce, 'fuzz-y', '127.0.0.1:1'),
-      },
-      'a proof for another name',
-    );
-    c = await challenge();
-    await refused(
-      {
-        name: 'fuzz-x',
-        dataAddress: '127.0.0.1:2',
-        nonce: c.nonce,
-        proof: registerProof(token, c.nonce, 'fuzz-x', '127.0.0.1:1'),
-      },
-      'a proof for another address',
-    );
+    // Registers fuzz-x at `dataAddress` with a fresh nonce, proven for `proven` (token, name, address).
+    const refusedProof = async (dataAddress: string, proven: [string, string, string], why: string) => {
+      const { nonce } = await challenge();
+      const [secret, name, address] = proven;
+      await refused({ name: 'fuzz-x', dataAddress, nonce, proof: registerProof(secret, nonce, name, address) }, why);
+    };
+    await refusedProof('127.0.0.1:1', ['not-the-token', 'fuzz-x', '127.0.0.1:1'], 'a wrong token');
+    await refusedProof('127.0.0.1:1', [token, 'fuzz-y', '127.0.0.1:1'], 'a proof for another name');
+    await refusedProof('127.0.0.1:2', [token, 'fuzz-x', '127.0.0.1:1'], 'a proof for another address');
     await refused(
       {
         name: 'fuzz-x',
